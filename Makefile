@@ -1,0 +1,38 @@
+# The two commands: `make demo` and `make test`. Each does all the set-up it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SYS_PKGS := xvfb xauth libmtdev1 fonts-wqy-microhei socat libgl1 libegl1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test test-fast bench sysdeps venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=23"
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+sysdeps:
+	@dpkg -s $(SYS_PKGS) >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(SYS_PKGS); }
+
+# The terminal on simulated devices and the built-in reference billing server, no configuration.
+demo: venv
+	$(VENV)/bin/kiosk demo $(DEMO_ARGS)
+
+# Everything: unit, property, pty device, crash and UI tests (UI under Xvfb).
+test: sysdeps venv
+	KIVY_WINDOW=sdl2 KIVY_NO_ARGS=1 xvfb-run -a -s "-screen 0 1280x800x24" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow and not ui" $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis artifacts

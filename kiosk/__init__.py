@@ -1,0 +1,3 @@
+"""Community payment terminal: the kiosk application."""
+
+__version__ = "0.1.0"
