@@ -1,0 +1,333 @@
+"""The reference billing server's SQLite ledger: accounts, cards, payments, idempotency records.
+
+One connection (WAL, synchronous=FULL) behind a lock: a payment is one ``BEGIN IMMEDIATE``
+transaction holding its idempotency record, the payment row and the balance update, so a replay
+racing the original can never create a second payment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from kiosk.demo.seed import DemoAccount, DemoNotice
+from kiosk.flow.account import mask_account
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE accounts (
+    account_no TEXT PRIMARY KEY, holder_masked TEXT NOT NULL, address_masked TEXT NOT NULL,
+    arrears_minor INTEGER NOT NULL CHECK (arrears_minor >= 0),
+    balance_minor INTEGER NOT NULL CHECK (balance_minor >= 0), updated_at TEXT NOT NULL);
+CREATE TABLE cards (card_uid TEXT PRIMARY KEY,
+    account_no TEXT NOT NULL REFERENCES accounts(account_no));
+CREATE TABLE notices (id TEXT NOT NULL, lang TEXT NOT NULL, kind TEXT NOT NULL,
+    title TEXT NOT NULL, body TEXT NOT NULL, valid_until TEXT, PRIMARY KEY (id, lang));
+CREATE TABLE payments (
+    seq INTEGER PRIMARY KEY, payment_id TEXT NOT NULL UNIQUE, kiosk_id TEXT NOT NULL,
+    txn_id TEXT NOT NULL, account_no TEXT NOT NULL REFERENCES accounts(account_no),
+    amount_minor INTEGER NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL,
+    tender TEXT NOT NULL, notes TEXT NOT NULL, coins TEXT NOT NULL, created_at TEXT NOT NULL,
+    created_date TEXT NOT NULL, offline INTEGER NOT NULL, arrears_after INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL, receipt_ref TEXT NOT NULL, accepted_at TEXT NOT NULL,
+    UNIQUE (kiosk_id, txn_id));
+CREATE INDEX payments_by_day ON payments (kiosk_id, created_date);
+CREATE TABLE idempotency (scope TEXT NOT NULL, kiosk_id TEXT NOT NULL, key TEXT NOT NULL,
+    request_hash TEXT NOT NULL, status INTEGER NOT NULL, response BLOB NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (scope, kiosk_id, key));
+CREATE TABLE heartbeats (kiosk_id TEXT PRIMARY KEY, received_at TEXT NOT NULL,
+    body TEXT NOT NULL);
+CREATE TABLE collections (seq INTEGER PRIMARY KEY, collection_id TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL, batch_id TEXT NOT NULL, variance_minor INTEGER NOT NULL,
+    body TEXT NOT NULL, received_at TEXT NOT NULL, UNIQUE (kiosk_id, batch_id));
+CREATE TABLE feedback (seq INTEGER PRIMARY KEY, kiosk_id TEXT NOT NULL,
+    feedback_id TEXT NOT NULL, rating INTEGER NOT NULL, body TEXT NOT NULL,
+    received_at TEXT NOT NULL, UNIQUE (kiosk_id, feedback_id));
+"""
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_json_bytes(obj: Any) -> bytes:
+    """The server's one JSON encoding: compact, UTF-8 (Chinese stays readable)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class LedgerError(Exception):
+    """A permanent refusal the HTTP layer turns into a 4xx with ``code``."""
+
+    code = "invalid_request"
+
+
+class UnknownAccount(LedgerError):
+    code = "unknown_account"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A stored (or just created) answer: replays get the very same bytes."""
+
+    status: int
+    body: bytes
+    replayed: bool
+
+
+Action = Callable[[sqlite3.Connection, str], tuple[int, dict[str, Any]]]
+
+
+class Ledger:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            if version != 0:
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 or 1")
+            self._conn.execute("BEGIN IMMEDIATE")
+            for stmt in filter(str.strip, _SCHEMA.split(";")):
+                self._conn.execute(stmt)
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def seed(
+        self, accounts: Iterable[DemoAccount], cards: dict[str, str], notices: Iterable[DemoNotice]
+    ) -> None:
+        """Insert what is missing; never resets a balance that payments have already moved."""
+        now = utc_now_iso()
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for a in accounts:
+                    c.execute(
+                        "INSERT OR IGNORE INTO accounts VALUES (?,?,?,?,?,?)",
+                        (a.account_no, a.holder_masked, a.address_masked, a.arrears_minor,
+                         a.balance_minor, now),
+                    )
+                for uid, account_no in cards.items():
+                    c.execute("INSERT OR IGNORE INTO cards VALUES (?,?)", (uid, account_no))
+                for n in notices:
+                    for lang, title, body in (("zh", n.title_zh, n.body_zh),
+                                              ("en", n.title_en, n.body_en)):
+                        c.execute(
+                            "INSERT OR REPLACE INTO notices VALUES (?,?,?,?,?,?)",
+                            (n.id, lang, n.kind, title, body, n.valid_until),
+                        )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(sql, args).fetchone()
+        return dict(row) if row is not None else None
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def account(self, account_no: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT account_no, holder_masked, address_masked, arrears_minor, balance_minor "
+            "FROM accounts WHERE account_no = ?",
+            (account_no,),
+        )
+
+    def card(self, card_uid: str) -> dict[str, Any] | None:
+        return self._one("SELECT card_uid, account_no FROM cards WHERE card_uid = ?", (card_uid,))
+
+    def notices(self, lang: str, now_iso: str) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT id, kind, title, body, valid_until FROM notices WHERE lang = ? "
+            "ORDER BY kind, id",
+            (lang,),
+        )
+        out = []
+        for r in rows:
+            # Both sides are UTC "…Z" strings of the same shape, so text order is time order.
+            if r["valid_until"] is None:
+                del r["valid_until"]
+            elif r["valid_until"] < now_iso:
+                continue
+            out.append(r)
+        return out
+
+    def settlement(self, kiosk_id: str, date: str) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
+            "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq",
+            (kiosk_id, date),
+        )
+
+    def payments(self) -> list[dict[str, Any]]:
+        rows = self._all("SELECT * FROM payments ORDER BY seq")
+        for r in rows:
+            r["notes"], r["coins"] = json.loads(r["notes"]), json.loads(r["coins"])
+            r["offline"] = bool(r["offline"])
+        return rows
+
+    def dump(self) -> dict[str, Any]:
+        """Everything the admin ledger view shows."""
+        return {
+            "payments": self.payments(),
+            "collections": [
+                json.loads(r["body"]) | {"collection_id": r["collection_id"]}
+                for r in self._all("SELECT collection_id, body FROM collections ORDER BY seq")
+            ],
+            "feedback": [
+                json.loads(r["body"])
+                for r in self._all("SELECT body FROM feedback ORDER BY seq")
+            ],
+            "heartbeats": [
+                json.loads(r["body"]) | {"received_at": r["received_at"]}
+                for r in self._all("SELECT body, received_at FROM heartbeats ORDER BY kiosk_id")
+            ],
+        }
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def store_heartbeat(self, kiosk_id: str, body: dict[str, Any], received_at: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO heartbeats VALUES (?,?,?)",
+                (kiosk_id, received_at, json.dumps(body, ensure_ascii=False)),
+            )
+
+    def idempotent(
+        self, scope: str, kiosk_id: str, key: str, request_hash: str, action: Action
+    ) -> Outcome:
+        """Run ``action`` once per (scope, kiosk_id, key) and keep its answer forever.
+
+        A later call with the same hash gets the stored answer; a different hash raises
+        IdempotencyConflict. ``action(conn, now)`` runs inside the transaction and returns
+        (status, body); a LedgerError from it rolls everything back and is not remembered.
+        """
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute(
+                    "SELECT request_hash, status, response FROM idempotency "
+                    "WHERE scope = ? AND kiosk_id = ? AND key = ?",
+                    (scope, kiosk_id, key),
+                ).fetchone()
+                if row is not None:
+                    c.execute("ROLLBACK")
+                    if row["request_hash"] != request_hash:
+                        raise IdempotencyConflict(
+                            f"{scope} key {key!r} was already used with a different body"
+                        )
+                    return Outcome(row["status"], bytes(row["response"]), replayed=True)
+                now = utc_now_iso()
+                status, body = action(c, now)
+                data = to_json_bytes(body)
+                c.execute(
+                    "INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)",
+                    (scope, kiosk_id, key, request_hash, status, data, now),
+                )
+                c.execute("COMMIT")
+                return Outcome(status, data, replayed=False)
+            except IdempotencyConflict:
+                raise
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+
+    def record_payment(self, req: dict[str, Any], request_hash: str) -> Outcome:
+        """Apply a validated payment: arrears first, the surplus becomes prepaid balance."""
+
+        def apply(c: sqlite3.Connection, now: str) -> tuple[int, dict[str, Any]]:
+            acct = c.execute(
+                "SELECT arrears_minor, balance_minor FROM accounts WHERE account_no = ?",
+                (req["account_no"],),
+            ).fetchone()
+            if acct is None:
+                raise UnknownAccount(f"no account {mask_account(req['account_no'])}")
+            amount = req["amount_minor"]
+            to_arrears = min(amount, acct["arrears_minor"])
+            arrears = acct["arrears_minor"] - to_arrears
+            balance = acct["balance_minor"] + amount - to_arrears
+            seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM payments").fetchone()[0]
+            payment_id = f"PAY-{seq:08d}"
+            receipt_ref = f"R{now[:10].replace('-', '')}-{seq:06d}"
+            c.execute(
+                "INSERT INTO payments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (seq, payment_id, req["kiosk_id"], req["txn_id"], req["account_no"], amount,
+                 req["currency"], req["tender"], json.dumps(req["notes"], sort_keys=True),
+                 json.dumps(req.get("coins", {}), sort_keys=True), req["created_at"],
+                 req["created_at"][:10], int(req["offline"]), arrears, balance, receipt_ref, now),
+            )
+            c.execute(
+                "UPDATE accounts SET arrears_minor = ?, balance_minor = ?, updated_at = ? "
+                "WHERE account_no = ?",
+                (arrears, balance, now, req["account_no"]),
+            )
+            log.info("payment %s from %s to %s: %d fen", payment_id, req["kiosk_id"],
+                     mask_account(req["account_no"]), amount)
+            return 201, {
+                "payment_id": payment_id, "txn_id": req["txn_id"], "kiosk_id": req["kiosk_id"],
+                "account_no": req["account_no"], "amount_minor": amount,
+                "arrears_minor": arrears, "balance_minor": balance,
+                "receipt_ref": receipt_ref, "accepted_at": now,
+            }
+
+        return self.idempotent("payment", req["kiosk_id"], req["txn_id"], request_hash, apply)
+
+    def record_collection(self, req: dict[str, Any], request_hash: str) -> Outcome:
+        def apply(c: sqlite3.Connection, now: str) -> tuple[int, dict[str, Any]]:
+            seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM collections").fetchone()[0]
+            collection_id = f"COL-{seq:08d}"
+            c.execute(
+                "INSERT INTO collections VALUES (?,?,?,?,?,?,?)",
+                (seq, collection_id, req["kiosk_id"], req["batch_id"], req["variance_minor"],
+                 json.dumps(req, ensure_ascii=False), now),
+            )
+            return 201, {"collection_id": collection_id, "batch_id": req["batch_id"]}
+
+        return self.idempotent("collection", req["kiosk_id"], req["batch_id"], request_hash, apply)
+
+    def record_feedback(self, req: dict[str, Any], request_hash: str) -> Outcome:
+        def apply(c: sqlite3.Connection, now: str) -> tuple[int, dict[str, Any]]:
+            c.execute(
+                "INSERT INTO feedback (kiosk_id, feedback_id, rating, body, received_at) "
+                "VALUES (?,?,?,?,?)",
+                (req["kiosk_id"], req["feedback_id"], req["rating"],
+                 json.dumps(req, ensure_ascii=False), now),
+            )
+            return 201, {"feedback_id": req["feedback_id"], "accepted_at": now}
+
+        return self.idempotent("feedback", req["kiosk_id"], req["feedback_id"], request_hash, apply)

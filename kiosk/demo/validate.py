@@ -1,0 +1,236 @@
+"""Request checks of the reference billing server, mirroring the schemas in docs/billing-api.yaml.
+
+Hand-written (no jsonschema at run time). Every refusal is a ``BadRequest`` carrying the
+contract's error code. Money fields must be JSON integers: floats, bools and strings are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+
+from kiosk.flow.account import AccountNumberError, check_account_number
+
+KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # txn_id, batch_id, feedback_id
+DENOMINATION = re.compile(r"[1-9][0-9]{0,8}")
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+CARD_UID = re.compile(r"[0-9A-Fa-f]{10}")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_AMOUNT_MINOR = 10_000_000  # ¥100,000: far above any kiosk's cap, far below overflow
+MAX_COUNT = 100_000
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key in JSON object")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (they make the hash ambiguous)."""
+    try:
+        return json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest("invalid_json", f"request body is not valid JSON: {exc}") from None
+
+
+def request_hash(obj: Any) -> str:
+    """SHA-256 of the canonical form (sorted keys, no whitespace, UTF-8) of the parsed body."""
+    canon = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def _invalid(message: str) -> BadRequest:
+    return BadRequest("invalid_request", message)
+
+
+def _object(obj: Any, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise _invalid("request body must be a JSON object")
+    missing = required - obj.keys()
+    if missing:
+        raise _invalid(f"missing fields: {', '.join(sorted(missing))}")
+    unknown = obj.keys() - required - optional
+    if unknown:
+        raise _invalid(f"unknown fields: {', '.join(sorted(unknown))}")
+    return obj
+
+
+def is_int(value: Any) -> bool:
+    # bool is an int subclass: True fen is a bug, not money.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(obj: dict[str, Any], name: str, lo: int, hi: int) -> int:
+    value = obj[name]
+    if not is_int(value):
+        raise _invalid(f"{name} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise _invalid(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _str(obj: dict[str, Any], name: str, pattern: re.Pattern[str] | None = None,
+         max_len: int = 200) -> str:
+    value = obj[name]
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _invalid(f"{name} is malformed")
+    if len(value) > max_len:
+        raise _invalid(f"{name} is longer than {max_len} characters")
+    return value
+
+
+def _timestamp(obj: dict[str, Any], name: str) -> str:
+    value = _str(obj, name)
+    if not TIMESTAMP.fullmatch(value):
+        raise _invalid(f"{name} must be ISO-8601 with seconds and a UTC offset")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise _invalid(f"{name} is not a real date and time") from None
+    return value
+
+
+def _counts(obj: dict[str, Any], name: str) -> int:
+    """A {"<denomination minor>": count} map; returns its value in minor units."""
+    value = obj[name]
+    if not isinstance(value, dict):
+        raise _invalid(f"{name} must be an object of denomination → count")
+    total = 0
+    for denom, count in value.items():
+        if not DENOMINATION.fullmatch(denom):
+            raise _invalid(f"{name}: {denom!r} is not a denomination in minor units")
+        if not is_int(count) or not 0 <= count <= MAX_COUNT:
+            raise _invalid(f"{name}[{denom}] must be an integer count >= 0")
+        total += int(denom) * count
+    return total
+
+
+def parse_date(text: str | None) -> str:
+    if text is None or not DATE.fullmatch(text):
+        raise _invalid("date must be given as YYYY-MM-DD")
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise _invalid("date is not a real calendar date") from None
+    return text
+
+
+def account_no(text: str) -> str:
+    try:
+        return check_account_number(text)
+    except AccountNumberError as exc:
+        raise BadRequest("malformed_account", str(exc)) from None
+
+
+def card_uid(text: str) -> str:
+    if not CARD_UID.fullmatch(text):
+        raise BadRequest("malformed_card", "a card id is 10 hexadecimal characters")
+    return text.upper()
+
+
+def payment(obj: Any) -> dict[str, Any]:
+    req = _object(
+        obj,
+        {"kiosk_id", "txn_id", "account_no", "amount_minor", "currency", "tender", "notes",
+         "created_at", "offline"},
+        {"coins"},
+    )
+    _str(req, "kiosk_id", KIOSK_ID)
+    _str(req, "txn_id", KEY)
+    acct = _str(req, "account_no")
+    # The ledger must hold exactly what the kiosk journaled: no normalising of spaces here.
+    if account_no(acct) != acct:
+        raise BadRequest("malformed_account", "account_no must be 10 digits, no separators")
+    amount = _int(req, "amount_minor", 1, MAX_AMOUNT_MINOR)
+    if req["currency"] != "CNY":
+        raise _invalid("currency must be CNY")
+    if req["tender"] != "cash":
+        raise _invalid("tender must be cash")
+    cash = _counts(req, "notes") + (_counts(req, "coins") if "coins" in req else 0)
+    if cash != amount:
+        raise _invalid(f"notes and coins add up to {cash}, amount_minor is {amount}")
+    _timestamp(req, "created_at")
+    if not isinstance(req["offline"], bool):
+        raise _invalid("offline must be true or false")
+    return req
+
+
+def heartbeat(obj: Any, path_kiosk: str) -> dict[str, Any]:
+    req = _object(
+        obj,
+        {"kiosk_id", "software_version", "queue_depth", "oldest_pending_age_s", "devices"},
+        {"audit_head"},
+    )
+    if _str(req, "kiosk_id", KIOSK_ID) != path_kiosk:
+        raise _invalid("kiosk_id in the body differs from the path")
+    _str(req, "software_version", max_len=64)
+    _int(req, "queue_depth", 0, 10**9)
+    age = req["oldest_pending_age_s"]
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, (int, float)) or not 0 <= age < 10**10
+    ):
+        raise _invalid("oldest_pending_age_s must be a number >= 0 or null")
+    devices = req["devices"]
+    if not isinstance(devices, dict):
+        raise _invalid("devices must be an object of name → {status, reason}")
+    for name, dev in devices.items():
+        d = _object(dev, {"status"}, {"reason"})
+        _str(d, "status", max_len=32)
+        if d.get("reason") is not None:
+            _str(d, "reason", max_len=500)
+        if len(name) > 64:
+            raise _invalid("device names are at most 64 characters")
+    if "audit_head" in req:
+        _str(req, "audit_head", max_len=128)
+    return req
+
+
+def collection(obj: Any, path_kiosk: str) -> dict[str, Any]:
+    req = _object(
+        obj,
+        {"kiosk_id", "batch_id", "opened_at", "closed_at", "expected", "counted",
+         "variance_minor", "created_at"},
+    )
+    if _str(req, "kiosk_id", KIOSK_ID) != path_kiosk:
+        raise _invalid("kiosk_id in the body differs from the path")
+    _str(req, "batch_id", KEY)
+    for name in ("opened_at", "closed_at", "created_at"):
+        _timestamp(req, name)
+    expected, counted = _counts(req, "expected"), _counts(req, "counted")
+    variance = _int(req, "variance_minor", -10**12, 10**12)
+    if variance != counted - expected:
+        raise _invalid(f"variance_minor must be counted - expected = {counted - expected}")
+    return req
+
+
+def feedback(obj: Any) -> dict[str, Any]:
+    req = _object(obj, {"kiosk_id", "feedback_id", "rating", "created_at"}, {"comment", "txn_id"})
+    _str(req, "kiosk_id", KIOSK_ID)
+    _str(req, "feedback_id", KEY)
+    _int(req, "rating", 1, 5)
+    _timestamp(req, "created_at")
+    if "comment" in req:
+        _str(req, "comment", max_len=500)
+    if "txn_id" in req:
+        _str(req, "txn_id", KEY)
+    return req

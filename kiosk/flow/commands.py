@@ -1,0 +1,118 @@
+"""Commands the reducer asks the shell to carry out, in order. Money-moving commands are
+preceded by the journal command that records them (DESIGN §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Command:
+    """Marker base class."""
+
+
+@dataclass(frozen=True)
+class LookupCard(Command):
+    card_uid: str
+
+
+@dataclass(frozen=True)
+class LookupAccount(Command):
+    account_no: str
+
+
+@dataclass(frozen=True)
+class CheckReadiness(Command):
+    """Ask the devices for validator and printer status; answered by ReadinessChanged."""
+
+
+@dataclass(frozen=True)
+class EnableAcceptors(Command):
+    notes_minor: frozenset[int]
+    coins_minor: frozenset[int]
+
+
+@dataclass(frozen=True)
+class DisableAcceptors(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class JournalSessionStart(Command):
+    session_id: str
+    account_no: str
+    target_minor: int
+
+
+@dataclass(frozen=True)
+class JournalEscrow(Command):
+    session_id: str
+    seq: int
+    value_minor: int
+    decision: str  # "stack" | "return"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StackNote(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class ReturnNote(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class JournalCredit(Command):
+    session_id: str
+    seq: int
+    tender: str  # "note" | "coin"
+    value_minor: int
+
+
+@dataclass(frozen=True)
+class JournalReturned(Command):
+    session_id: str
+    seq: int
+    value_minor: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CommitPayment(Command):
+    """Write the payment and its outbox row in one transaction; answered by PaymentCommitted."""
+
+    session_id: str
+    account_no: str
+    notes: tuple[tuple[int, int], ...]  # (denomination, count), sorted
+    coins: tuple[tuple[int, int], ...]
+    amount_minor: int
+    offline: bool
+
+
+@dataclass(frozen=True)
+class JournalSessionEnd(Command):
+    session_id: str
+    outcome: str  # paid | cancelled | timed_out | failed
+
+
+@dataclass(frozen=True)
+class PrintReceipt(Command):
+    txn_id: str
+
+
+@dataclass(frozen=True)
+class QueueRating(Command):
+    txn_id: str
+    stars: int
+
+
+@dataclass(frozen=True)
+class StartTimer(Command):
+    name: str
+    seconds: int
+
+
+@dataclass(frozen=True)
+class CancelTimer(Command):
+    name: str

@@ -1,0 +1,160 @@
+"""Events the session reducer understands. Immutable; made by services from device, HTTP and
+timer happenings, and by screens from a resident's touches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    account_no: str
+    holder_masked: str = ""
+    address_masked: str = ""
+    arrears_minor: int | None = None  # None: never seen and offline — payable, amount unknown
+    balance_minor: int | None = None
+    as_of: str = ""
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What the outbox says: drives the offline caps (DESIGN §4 item 5)."""
+
+    online: bool = True
+    pending_count: int = 0
+    pending_total_minor: int = 0
+    oldest_pending_age_s: int = 0
+
+
+class Event:
+    """Marker base class."""
+
+
+# ---- resident
+@dataclass(frozen=True)
+class CardTapped(Event):
+    card_uid: str
+    session_id: str = ""  # minted by the shell: the reducer makes no ids
+
+
+@dataclass(frozen=True)
+class AccountEntered(Event):
+    text: str
+    session_id: str = ""
+
+
+@dataclass(frozen=True)
+class AmountChosen(Event):
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class OnScreenReceiptAccepted(Event):
+    """The printer can't print; the resident agreed to a receipt on screen instead."""
+
+
+@dataclass(frozen=True)
+class FinishPressed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class CancelPressed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class ContinuePressed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class Rated(Event):
+    stars: int | None  # None: skipped
+
+
+# ---- lookups (billing client / cache)
+@dataclass(frozen=True)
+class AccountFound(Event):
+    account: AccountInfo
+    recently_paid: bool = False  # the duplicate-payment guard: paid within the window
+
+
+@dataclass(frozen=True)
+class AccountNotFound(Event):
+    reason: str  # unknown_account | unknown_card | malformed_account | lookup_failed
+
+
+# ---- cash devices (values in minor units)
+@dataclass(frozen=True)
+class NoteEscrowed(Event):
+    value_minor: int
+
+
+@dataclass(frozen=True)
+class NoteCredited(Event):
+    value_minor: int
+
+
+@dataclass(frozen=True)
+class NoteReturned(Event):
+    value_minor: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoteRejected(Event):
+    reason: str
+
+
+@dataclass(frozen=True)
+class CoinCredited(Event):
+    value_minor: int
+
+
+@dataclass(frozen=True)
+class DeviceFaulted(Event):
+    device: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeviceCleared(Event):
+    device: str
+    code: str
+
+
+@dataclass(frozen=True)
+class ReadinessChanged(Event):
+    validator_ok: bool
+    printer_can_print: bool | None  # None: unknown
+
+
+@dataclass(frozen=True)
+class QueueChanged(Event):
+    queue: QueueState
+
+
+# ---- shell results
+@dataclass(frozen=True)
+class PaymentCommitted(Event):
+    txn_id: str
+    receipt_no: str
+
+
+@dataclass(frozen=True)
+class ReceiptPrinted(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class ReceiptFailed(Event):
+    reason: str
+
+
+# ---- time (the reducer has no clock: timers arrive as events)
+@dataclass(frozen=True)
+class TimerExpired(Event):
+    name: str

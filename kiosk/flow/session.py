@@ -1,0 +1,374 @@
+"""The payment-session reducer: ``advance(session, event) -> (session, commands)``.
+
+Pure: no I/O, no clock, no randomness. Phases follow DESIGN §5. The credited total changes only
+on the devices' safe events; escrow is never money.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from kiosk.flow import commands as c
+from kiosk.flow import events as e
+from kiosk.flow.account import AccountNumberError, check_account_number
+from kiosk.flow.rules import FlowConfig, amount_refusal, escrow_decision, readiness_refusal
+
+
+class Phase(str, enum.Enum):
+    IDLE = "idle"
+    IDENTIFYING = "identifying"
+    ACCOUNT = "account"
+    AMOUNT = "amount"
+    INSERTING = "inserting"
+    COMMITTING = "committing"
+    RECEIPT = "receipt"
+    RATING = "rating"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+#: a resident is choosing: no money in yet, the idle timer applies
+CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT})
+#: phases that end by themselves after a pause
+TRANSIENT = frozenset({Phase.CANCELLED, Phase.TIMED_OUT, Phase.RECEIPT, Phase.RATING})
+
+IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
+
+
+@dataclass(frozen=True)
+class Credit:
+    seq: int
+    tender: str  # note | coin
+    value_minor: int
+
+
+@dataclass(frozen=True)
+class Session:
+    config: FlowConfig = field(default_factory=FlowConfig)
+    phase: Phase = Phase.IDLE
+    session_id: str = ""
+    account: e.AccountInfo | None = None
+    recently_paid: bool = False
+    target_minor: int = 0
+    credits: tuple[Credit, ...] = ()
+    escrow: tuple[int, int] | None = None  # (seq, value) awaiting the device's outcome
+    next_seq: int = 1
+    finishing: bool = False
+    committed: bool = False
+    late_payments: int = 0
+    txn_id: str = ""
+    receipt_no: str = ""
+    printed: bool | None = None
+    message: str = ""  # a reason code for the screen
+    faults: frozenset[tuple[str, str]] = frozenset()
+    queue: e.QueueState = field(default_factory=e.QueueState)
+    validator_ok: bool = True
+    printer_can_print: bool | None = None
+    on_screen_receipt: bool = False
+
+    @property
+    def credited_minor(self) -> int:
+        return sum(cr.value_minor for cr in self.credits)
+
+    @property
+    def offline(self) -> bool:
+        return not self.queue.online
+
+    def tally(self, tender: str) -> tuple[tuple[int, int], ...]:
+        counts = Counter(cr.value_minor for cr in self.credits if cr.tender == tender)
+        return tuple(sorted(counts.items()))
+
+
+Result = tuple[Session, list[c.Command]]
+
+
+def fresh(s: Session) -> Session:
+    """Back to the attract screen; the terminal's context (faults, queue, readiness) survives."""
+    return Session(
+        config=s.config,
+        phase=Phase.OUT_OF_SERVICE if s.faults else Phase.IDLE,
+        faults=s.faults,
+        queue=s.queue,
+        validator_ok=s.validator_ok,
+        printer_can_print=s.printer_can_print,
+    )
+
+
+def advance(s: Session, ev: e.Event) -> Result:
+    handler = _GLOBAL.get(type(ev))
+    if handler is not None:
+        return handler(s, ev)
+    phase_handler = _BY_PHASE.get(s.phase)
+    if phase_handler is None:
+        return s, []
+    return phase_handler(s, ev)
+
+
+# ------------------------------------------------------------------ terminal-wide events
+def _queue_changed(s: Session, ev: e.QueueChanged) -> Result:
+    return replace(s, queue=ev.queue), []
+
+
+def _readiness(s: Session, ev: e.ReadinessChanged) -> Result:
+    return replace(s, validator_ok=ev.validator_ok, printer_can_print=ev.printer_can_print), []
+
+
+def _fault(s: Session, ev: e.DeviceFaulted) -> Result:
+    s = replace(s, faults=s.faults | {(ev.device, ev.code)})
+    if s.phase == Phase.INSERTING:
+        # Money already credited is committed, never dropped; the jammed note (if any) stays
+        # in escrow for the device/reconciliation to resolve.
+        s2, cmds = _end_insertion(replace(s, finishing=True), force=True)
+        if s2.phase == Phase.COMMITTING:
+            return s2, cmds
+        return replace(s2, phase=Phase.OUT_OF_SERVICE), cmds
+    if s.phase in (Phase.COMMITTING, Phase.RECEIPT, Phase.RATING):
+        return s, []  # finish the paid session; the next one starts out of service
+    return replace(fresh(s), phase=Phase.OUT_OF_SERVICE), [c.DisableAcceptors()]
+
+
+def _cleared(s: Session, ev: e.DeviceCleared) -> Result:
+    faults = frozenset(f for f in s.faults if f != (ev.device, ev.code))
+    s = replace(s, faults=faults)
+    if s.phase == Phase.OUT_OF_SERVICE and not faults:
+        return fresh(s), []
+    return s, []
+
+
+def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result:
+    tender = "note" if isinstance(ev, e.NoteCredited) else "coin"
+    if s.phase == Phase.INSERTING and not s.committed:
+        return _credit(s, tender, ev.value_minor)
+    # A safe event outside insertion (a coin still rolling, a note the device finished after a
+    # fault): it is money all the same. Credit it to this session's account as its own payment,
+    # or — with no account — record it for the operator.
+    seq = s.escrow[0] if (s.escrow and tender == "note") else s.next_seq
+    s = replace(s, escrow=None if tender == "note" else s.escrow, next_seq=max(s.next_seq, seq + 1))
+    if s.account is None or not s.session_id:
+        return s, [c.JournalCredit("", seq, tender, ev.value_minor)]
+    n = s.late_payments + 1
+    sid = f"{s.session_id}.{n}"
+    notes = ((ev.value_minor, 1),) if tender == "note" else ()
+    coins = ((ev.value_minor, 1),) if tender == "coin" else ()
+    return replace(s, late_payments=n), [
+        c.JournalCredit(s.session_id, seq, tender, ev.value_minor),
+        c.CommitPayment(sid, s.account.account_no, notes, coins, ev.value_minor, s.offline),
+    ]
+
+
+_GLOBAL = {
+    e.QueueChanged: _queue_changed,
+    e.ReadinessChanged: _readiness,
+    e.DeviceFaulted: _fault,
+    e.DeviceCleared: _cleared,
+    e.NoteCredited: _credit_any_phase,
+    e.CoinCredited: _credit_any_phase,
+}
+
+
+# ------------------------------------------------------------------ phases
+def _idle(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, (e.CardTapped, e.AccountEntered)):
+        started = replace(fresh(s), phase=Phase.IDENTIFYING, session_id=ev.session_id)
+        return _identify(started, ev)
+    return s, []
+
+
+def _identify(s: Session, ev: e.Event) -> Result:
+    timer = c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)
+    if isinstance(ev, e.CardTapped):
+        return replace(s, message=""), [c.LookupCard(ev.card_uid), timer]
+    assert isinstance(ev, e.AccountEntered)
+    try:
+        account_no = check_account_number(ev.text)
+    except AccountNumberError as err:
+        return replace(s, message=f"malformed_account:{err.reason}"), [timer]
+    return replace(s, message=""), [c.LookupAccount(account_no), timer]
+
+
+def _identifying(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, (e.CardTapped, e.AccountEntered)):
+        return _identify(s, ev)
+    if isinstance(ev, e.AccountFound):
+        return (
+            replace(s, phase=Phase.ACCOUNT, account=ev.account, recently_paid=ev.recently_paid),
+            [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)],
+        )
+    if isinstance(ev, e.AccountNotFound):
+        return replace(s, message=ev.reason), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
+    return _choosing_common(s, ev)
+
+
+def _choosing_common(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.CancelPressed):
+        return fresh(s), [c.CancelTimer(IDLE_TIMER)]
+    if isinstance(ev, e.TimerExpired) and ev.name == IDLE_TIMER:
+        return fresh(s), []
+    return s, []
+
+
+def _account(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.ContinuePressed):
+        return replace(s, phase=Phase.AMOUNT, message=""), [
+            c.CheckReadiness(),
+            c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s),
+        ]
+    return _choosing_common(s, ev)
+
+
+def _amount(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.AmountChosen):
+        refusal = amount_refusal(ev.amount_minor, s.config, s.queue)
+        if refusal:
+            return replace(s, message=refusal), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
+        return _try_start_insertion(replace(s, target_minor=ev.amount_minor, message=""))
+    if isinstance(ev, e.OnScreenReceiptAccepted):
+        s = replace(s, on_screen_receipt=True)
+        return _try_start_insertion(s) if s.target_minor else (s, [])
+    return _choosing_common(s, ev)
+
+
+def _try_start_insertion(s: Session) -> Result:
+    refusal = readiness_refusal(s.validator_ok, s.faults)
+    if refusal:
+        return replace(s, message=refusal), []
+    if s.printer_can_print is not True and not s.on_screen_receipt:
+        return replace(s, message="printer_unavailable_accept_screen_receipt"), []
+    return replace(s, phase=Phase.INSERTING, message=""), [
+        c.CancelTimer(IDLE_TIMER),
+        c.JournalSessionStart(s.session_id, s.account.account_no, s.target_minor),
+        c.EnableAcceptors(s.config.accepted_notes_minor, s.config.accepted_coins_minor),
+        c.StartTimer(INSERT_TIMER, s.config.insert_timeout_s),
+    ]
+
+
+def _inserting(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.NoteEscrowed):
+        seq = s.next_seq
+        reason = escrow_decision(
+            ev.value_minor, s.credited_minor, s.config, s.queue, alive=not s.finishing
+        )
+        s = replace(s, escrow=(seq, ev.value_minor), next_seq=seq + 1, message=reason or "")
+        decision = "return" if reason else "stack"
+        journal = c.JournalEscrow(s.session_id, seq, ev.value_minor, decision, reason or "")
+        return s, [journal, c.ReturnNote() if reason else c.StackNote()]
+    if isinstance(ev, e.NoteReturned):
+        seq = s.escrow[0] if s.escrow else 0
+        s = replace(s, escrow=None, message=f"returned:{ev.reason}")
+        cmds: list[c.Command] = [c.JournalReturned(s.session_id, seq, ev.value_minor, ev.reason)]
+        if s.finishing:
+            s, more = _end_insertion(s)
+            cmds += more
+        return s, cmds
+    if isinstance(ev, e.NoteRejected):
+        return replace(s, message=f"rejected:{ev.reason}"), []
+    if isinstance(ev, (e.FinishPressed, e.CancelPressed)):
+        return _end_insertion(replace(s, finishing=True))
+    if isinstance(ev, e.TimerExpired) and ev.name == INSERT_TIMER:
+        return _end_insertion(replace(s, finishing=True))
+    return s, []
+
+
+def _credit(s: Session, tender: str, value: int) -> Result:
+    if tender == "note" and s.escrow is not None:
+        seq, s = s.escrow[0], replace(s, escrow=None)
+    else:
+        seq, s = s.next_seq, replace(s, next_seq=s.next_seq + 1)
+    s = replace(s, credits=s.credits + (Credit(seq, tender, value),), message="")
+    cmds: list[c.Command] = [c.JournalCredit(s.session_id, seq, tender, value)]
+    if s.finishing:
+        s, more = _end_insertion(s)
+        return s, cmds + more
+    return s, cmds + [c.StartTimer(INSERT_TIMER, s.config.insert_timeout_s)]
+
+
+def _end_insertion(s: Session, force: bool = False) -> Result:
+    """Stop taking cash; commit what was credited once no note is left in escrow."""
+    cmds: list[c.Command] = [c.DisableAcceptors(), c.CancelTimer(INSERT_TIMER)]
+    if s.escrow is not None and not (force and s.credited_minor):
+        # Wait for the device to say credited or returned. After a fault with nothing credited
+        # the session stays open in the journal: a late credit or start-up reconciliation ends it.
+        return s, cmds
+    if s.credited_minor > 0:
+        assert s.account is not None  # insertion starts only with an account
+        commit = c.CommitPayment(
+            s.session_id,
+            s.account.account_no,
+            s.tally("note"),
+            s.tally("coin"),
+            s.credited_minor,
+            s.offline,
+        )
+        return replace(s, phase=Phase.COMMITTING, committed=True), cmds + [commit]
+    return replace(s, phase=Phase.CANCELLED), cmds + [
+        c.JournalSessionEnd(s.session_id, "cancelled"),
+        c.StartTimer(SCREEN_TIMER, 5),
+    ]
+
+
+def _committing(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.PaymentCommitted):
+        s = replace(s, phase=Phase.RECEIPT, txn_id=ev.txn_id, receipt_no=ev.receipt_no)
+        timer = c.StartTimer(SCREEN_TIMER, s.config.receipt_timeout_s)
+        if s.printer_can_print is True and not s.on_screen_receipt:
+            return s, [c.PrintReceipt(ev.txn_id), timer]
+        return replace(s, printed=False), [timer]
+    return s, []
+
+
+def _receipt(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.ReceiptPrinted):
+        return replace(s, printed=True), []
+    if isinstance(ev, e.ReceiptFailed):
+        return replace(s, printed=False, message=f"print_failed:{ev.reason}"), []
+    if isinstance(ev, e.ContinuePressed) or (isinstance(ev, e.TimerExpired) and ev.name == SCREEN_TIMER):
+        return replace(s, phase=Phase.RATING), [c.StartTimer(SCREEN_TIMER, s.config.receipt_timeout_s)]
+    return s, []
+
+
+def _rating(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.Rated):
+        cmds: list[c.Command] = [c.CancelTimer(SCREEN_TIMER)]
+        if ev.stars is not None and 1 <= ev.stars <= 5 and s.txn_id:
+            cmds.insert(0, c.QueueRating(s.txn_id, ev.stars))
+        return fresh(s), cmds
+    if isinstance(ev, e.TimerExpired) and ev.name == SCREEN_TIMER:
+        return fresh(s), []
+    return s, []
+
+
+def _transient(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.ContinuePressed) or (isinstance(ev, e.TimerExpired) and ev.name == SCREEN_TIMER):
+        return fresh(s), [c.CancelTimer(SCREEN_TIMER)]
+    if isinstance(ev, (e.CardTapped, e.AccountEntered)):
+        return _idle(fresh(s), ev)
+    return s, []
+
+
+def _out_of_service(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.PaymentCommitted):
+        # The fault interrupted insertion: the payment is recorded; the screen shows its number.
+        return replace(s, txn_id=ev.txn_id, receipt_no=ev.receipt_no), []
+    if isinstance(ev, e.NoteReturned):
+        return replace(s, escrow=None), [
+            c.JournalReturned(s.session_id, s.escrow[0] if s.escrow else 0, ev.value_minor, ev.reason)
+        ]
+    return s, []
+
+
+_BY_PHASE = {
+    Phase.IDLE: _idle,
+    Phase.IDENTIFYING: _identifying,
+    Phase.ACCOUNT: _account,
+    Phase.AMOUNT: _amount,
+    Phase.INSERTING: _inserting,
+    Phase.COMMITTING: _committing,
+    Phase.RECEIPT: _receipt,
+    Phase.RATING: _rating,
+    Phase.CANCELLED: _transient,
+    Phase.TIMED_OUT: _transient,
+    Phase.OUT_OF_SERVICE: _out_of_service,
+}

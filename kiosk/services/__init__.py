@@ -1,0 +1,2 @@
+"""The imperative shell: turns device, HTTP and timer happenings into flow events and carries
+out the reducer's commands."""

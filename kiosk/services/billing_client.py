@@ -1,0 +1,138 @@
+"""Lookups against the billing API (accounts, cards, notices), with the reference cache as the
+fallback while offline. Payments never go through here: they go through the outbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+
+from kiosk.flow.events import AccountInfo
+from offline_queue.cache import ReferenceCache
+
+log = logging.getLogger(__name__)
+
+
+class LookupFailed(Exception):
+    """Base: ``reason`` is the code the screen translates."""
+
+    reason = "lookup_failed"
+
+
+class NotFound(LookupFailed):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unreachable(LookupFailed):
+    reason = "offline"
+
+
+class BadAnswer(Unreachable):
+    """The server answered something we can't read: treated like no answer, and logged."""
+
+
+class BillingClient:
+    def __init__(self, base_url: str, cache: ReferenceCache | None = None,
+                 connect_timeout: float = 3.05, read_timeout: float = 5.0,
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.cache = cache
+        self.timeout = (connect_timeout, read_timeout)
+        self.http = session or requests.Session()
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        try:
+            resp = self.http.get(self.base_url + path, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise Unreachable(str(exc)) from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            log.warning("billing API %s answered HTTP %s with non-JSON", path, resp.status_code)
+            raise BadAnswer(f"HTTP {resp.status_code}: not JSON") from None
+        if not isinstance(body, dict):
+            raise BadAnswer("not a JSON object")
+        if resp.status_code in (400, 404, 422):
+            raise NotFound(str(body.get("error") or "not_found"))
+        if resp.status_code != 200:
+            raise Unreachable(f"HTTP {resp.status_code}")
+        return body
+
+    def account(self, account_no: str) -> AccountInfo:
+        try:
+            body = self._get(f"/v1/accounts/{account_no}")
+            info = _account_info(body)
+        except NotFound:
+            raise
+        except Unreachable as exc:
+            cached = self.cache.get("account", account_no) if self.cache else None
+            if cached is None:
+                # Never seen and offline: the number passed its check, so it can still be paid.
+                log.info("account lookup offline (%s); paying without a balance", exc)
+                return AccountInfo(account_no=account_no, from_cache=True)
+            info = _account_info(cached[0])
+            return AccountInfo(**{**info.__dict__, "from_cache": True, "as_of": cached[1]})
+        if self.cache:
+            self.cache.put("account", account_no, body, info.as_of or _now())
+        return info
+
+    def card(self, card_uid: str) -> str:
+        """The account number a card belongs to."""
+        try:
+            body = self._get(f"/v1/cards/{card_uid}")
+            account_no = body.get("account_no")
+            if not isinstance(account_no, str):
+                raise BadAnswer("card answer without account_no")
+        except NotFound:
+            raise
+        except Unreachable:
+            cached = self.cache.get("card", card_uid) if self.cache else None
+            if cached is None:
+                raise NotFound("unknown_card_offline") from None
+            return str(cached[0]["account_no"])
+        if self.cache:
+            self.cache.put("card", card_uid, body, _now())
+        return account_no
+
+    def notices(self, lang: str) -> list[dict[str, Any]]:
+        try:
+            body = self._get("/v1/notices", {"lang": lang})
+            notices = body.get("notices")
+            if not isinstance(notices, list):
+                raise BadAnswer("notices missing")
+        except Unreachable:
+            cached = self.cache.get("notices", lang) if self.cache else None
+            return list(cached[0]["notices"]) if cached else []
+        if self.cache:
+            self.cache.put("notices", lang, {"notices": notices}, _now())
+        return notices
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _int_or_none(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadAnswer(f"{name} is not integer minor units: {value!r}")
+    return value
+
+
+def _account_info(body: dict[str, Any]) -> AccountInfo:
+    account_no = body.get("account_no")
+    if not isinstance(account_no, str):
+        raise BadAnswer("account answer without account_no")
+    return AccountInfo(
+        account_no=account_no,
+        holder_masked=str(body.get("holder_masked", "")),
+        address_masked=str(body.get("address_masked", "")),
+        arrears_minor=_int_or_none(body.get("arrears_minor"), "arrears_minor"),
+        balance_minor=_int_or_none(body.get("balance_minor"), "balance_minor"),
+        as_of=str(body.get("as_of", "")),
+    )

@@ -1,0 +1,238 @@
+"""The append-only journal of sessions and cash, and the payment commit: a payment's journal
+rows, its payment row and its outbox row commit in one transaction (DESIGN §6)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlite_utils import Database
+
+from offline_queue.crash import crash_point
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The exact bytes stored once and sent on every retry (Idempotency-Key's body)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    txn_id: str
+    session_id: str
+    account_no: str
+    amount_minor: int
+    receipt_no: str
+    created_at: str
+    offline: bool
+    notes: dict[str, int]
+    coins: dict[str, int]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A session the journal saw start but not end: what start-up reconciliation resolves."""
+
+    session_id: str
+    account_no: str
+    credits: tuple[tuple[int, str, int], ...]  # (seq, tender, value)
+    escrows: tuple[tuple[int, int, str], ...]  # (seq, value, decision) without an outcome
+    paid: bool
+
+
+class Journal:
+    def __init__(self, db: Database, kiosk_id: str, clock: Clock = local_now) -> None:
+        self.db = db
+        self.kiosk_id = kiosk_id
+        self.clock = clock
+
+    # ---- appending
+    def _append(self, session_id: str, kind: str, seq: int | None = None, tender: str | None = None,
+                value_minor: int | None = None, **data: Any) -> None:
+        self.db.execute(
+            "INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (session_id, seq, kind, tender, value_minor, json.dumps(data, sort_keys=True),
+             self.clock().isoformat(timespec="milliseconds")),
+        )
+
+    def session_start(self, session_id: str, account_no: str, target_minor: int) -> None:
+        self._append(session_id, "session_start", account_no=account_no, target_minor=target_minor)
+
+    def escrow(self, session_id: str, seq: int, value_minor: int, decision: str, reason: str = "") -> None:
+        self._append(session_id, "escrow", seq, "note", value_minor, decision=decision, reason=reason)
+        crash_point("after_escrow_journaled")
+
+    def credit(self, session_id: str, seq: int, tender: str, value_minor: int) -> bool:
+        """Record a safe event. False when this (session, seq) was already credited."""
+        exists = self.db.execute(
+            "SELECT 1 FROM journal WHERE kind='credit' AND session_id=? AND seq=?", (session_id, seq)
+        ).fetchone()
+        if exists:
+            log.warning("credit %s/%s already journaled; not credited twice", session_id, seq)
+            return False
+        self._append(session_id, "credit", seq, tender, value_minor)
+        crash_point("after_credit_committed")
+        return True
+
+    def returned(self, session_id: str, seq: int, value_minor: int, reason: str) -> None:
+        self._append(session_id, "returned", seq, "note", value_minor, reason=reason)
+
+    def session_end(self, session_id: str, outcome: str) -> None:
+        self._append(session_id, "session_end", outcome=outcome)
+
+    def flag(self, session_id: str, kind: str, detail: str, value_minor: int | None = None) -> None:
+        """Something the operator must look at (an unresolved note, lost coin events)."""
+        self.db.execute(
+            "INSERT INTO flags (session_id, kind, detail, value_minor, at) VALUES (?, ?, ?, ?, ?)",
+            (session_id, kind, detail, value_minor, self.clock().isoformat(timespec="seconds")),
+        )
+        log.warning("flagged for the operator: %s %s %s", session_id, kind, detail)
+
+    # ---- the payment
+    def commit_payment(self, session_id: str, account_no: str, notes: dict[int, int],
+                       coins: dict[int, int], amount_minor: int, offline: bool,
+                       recovered: bool = False) -> PaymentRecord:
+        """Journal row + payment row + outbox row, one transaction. Idempotent per session."""
+        existing = self.payment_for_session(session_id)
+        if existing is not None:
+            return existing
+        tally = sum(v * n for v, n in notes.items()) + sum(v * n for v, n in coins.items())
+        if tally != amount_minor or amount_minor <= 0:
+            raise ValueError(f"payment {session_id}: tally {tally} != amount {amount_minor}")
+        now = self.clock()
+        created_at = now.isoformat(timespec="seconds")
+        txn_id = session_id
+        body_obj = {
+            "kiosk_id": self.kiosk_id,
+            "txn_id": txn_id,
+            "account_no": account_no,
+            "amount_minor": amount_minor,
+            "currency": "CNY",
+            "tender": "cash",
+            "notes": {str(k): v for k, v in sorted(notes.items())},
+            "coins": {str(k): v for k, v in sorted(coins.items())},
+            "created_at": created_at,
+            "offline": offline,
+        }
+        body = canonical_json(body_obj)
+        with self.db.atomic():
+            number = self._next_counter(f"receipt:{now:%Y%m%d}")
+            receipt_no = f"{self.kiosk_id}-{now:%Y%m%d}-{number:05d}"
+            self.db.execute(
+                "INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"
+                " created_at, local_date, offline, receipt_no, recovered)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (txn_id, session_id, account_no, amount_minor, json.dumps(body_obj["notes"]),
+                 json.dumps(body_obj["coins"]), created_at, now.date().isoformat(), int(offline),
+                 receipt_no, int(recovered)),
+            )
+            self.db.execute(
+                "INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
+                " created_at) VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?)",
+                (txn_id, account_no, body, amount_minor, now.timestamp()),
+            )
+            root = session_id.split(".")[0]
+            self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
+            if root == session_id:
+                self._append(session_id, "session_end", outcome="paid")
+        crash_point("after_payment_committed")
+        return PaymentRecord(txn_id, session_id, account_no, amount_minor, receipt_no, created_at,
+                             offline, body_obj["notes"], body_obj["coins"], body)
+
+    def enqueue(self, kind: str, idem_key: str, path: str, body_obj: dict[str, Any]) -> bool:
+        """Queue a non-payment delivery (rating, collection). False if the key is already queued."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO outbox (kind, idem_key, method, path, body, created_at)"
+            " VALUES (?, ?, 'POST', ?, ?, ?)",
+            (kind, idem_key, path, canonical_json(body_obj), self.clock().timestamp()),
+        )
+        return cur.rowcount == 1
+
+    def mark_printed(self, txn_id: str) -> None:
+        # payments is not the journal: its printed_at may be set once after the commit.
+        self.db.execute(
+            "UPDATE payments SET printed_at = ? WHERE txn_id = ? AND printed_at IS NULL",
+            (self.clock().isoformat(timespec="seconds"), txn_id),
+        )
+
+    def _next_counter(self, name: str) -> int:
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (name,),
+        )
+        return self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
+
+    # ---- reading
+    def payment_for_session(self, session_id: str) -> PaymentRecord | None:
+        row = self.db.execute(
+            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            " WHERE p.session_id = ?", (session_id,)
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def payment(self, txn_id: str) -> PaymentRecord | None:
+        row = self.db.execute(
+            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            " WHERE p.txn_id = ?", (txn_id,)
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def _record(self, row: tuple) -> PaymentRecord:
+        cols = [d[0] for d in self.db.execute(
+            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
+        ).description]
+        r = dict(zip(cols, row))
+        return PaymentRecord(r["txn_id"], r["session_id"], r["account_no"], r["amount_minor"],
+                             r["receipt_no"], r["created_at"], bool(r["offline"]),
+                             json.loads(r["notes"]), json.loads(r["coins"]), bytes(r["body"]))
+
+    def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
+        if local_date:
+            return list(self.db.query("SELECT * FROM payments WHERE local_date = ? ORDER BY created_at, txn_id", [local_date]))
+        return list(self.db.query("SELECT * FROM payments ORDER BY created_at, txn_id"))
+
+    def last_payment_at(self, account_no: str) -> str | None:
+        row = self.db.execute(
+            "SELECT max(created_at) FROM payments WHERE account_no = ?", (account_no,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def open_sessions(self) -> list[OpenSession]:
+        rows = list(self.db.query(
+            "SELECT * FROM journal WHERE session_id IN ("
+            "  SELECT session_id FROM journal WHERE kind = 'session_start' EXCEPT"
+            "  SELECT session_id FROM journal WHERE kind = 'session_end')"
+            " ORDER BY id"
+        ))
+        by_session: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_session.setdefault(row["session_id"], []).append(row)
+        out = []
+        for sid, items in by_session.items():
+            start = json.loads(next(r["data"] for r in items if r["kind"] == "session_start"))
+            credits = tuple((r["seq"], r["tender"], r["value_minor"]) for r in items if r["kind"] == "credit")
+            resolved = {r["seq"] for r in items if r["kind"] in ("credit", "returned")}
+            escrows = tuple(
+                (r["seq"], r["value_minor"], json.loads(r["data"])["decision"])
+                for r in items if r["kind"] == "escrow" and r["seq"] not in resolved
+            )
+            paid = any(r["kind"] == "payment" for r in items)
+            out.append(OpenSession(sid, start["account_no"], credits, escrows, paid))
+        return out
+
+    def open_flags(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM flags WHERE resolved_at IS NULL ORDER BY id"))

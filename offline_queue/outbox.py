@@ -1,0 +1,121 @@
+"""Outbox rows and their states: PENDING → IN_FLIGHT → DELIVERED, or DEAD (a permanent refusal,
+visible to staff and re-queueable). Nothing is deleted before delivery."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+PENDING, IN_FLIGHT, DELIVERED, DEAD = "PENDING", "IN_FLIGHT", "DELIVERED", "DEAD"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    kind: str
+    idem_key: str
+    account_no: str | None
+    method: str
+    path: str
+    body: bytes
+    amount_minor: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    in_flight: int
+    delivered: int
+    dead: int
+    pending_total_minor: int
+    oldest_pending_age_s: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def release_in_flight(self) -> int:
+        """At start-up: a row left IN_FLIGHT by a crash may or may not have arrived; sending the
+        same bytes again is safe because the server replays by Idempotency-Key."""
+        return self.db.execute(
+            "UPDATE outbox SET state = 'PENDING' WHERE state = 'IN_FLIGHT'"
+        ).rowcount
+
+    def due(self, now: float, limit: int = 50, ignore_backoff: bool = False) -> list[OutboxRow]:
+        """Rows to send now, oldest first, FIFO per account: a row waits while an older
+        undelivered row of the same account is still pending."""
+        rows = self.db.execute(
+            "SELECT id, kind, idem_key, account_no, method, path, body, amount_minor, attempts"
+            " FROM outbox o WHERE state = 'PENDING' AND (? OR next_attempt_at <= ?)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.account_no = o.account_no"
+            "   AND p.id < o.id AND p.state IN ('PENDING', 'IN_FLIGHT'))"
+            " ORDER BY id LIMIT ?",
+            (int(ignore_backoff), now, limit),
+        ).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8]) for r in rows]
+
+    def claim(self, row_id: int) -> bool:
+        return self.db.execute(
+            "UPDATE outbox SET state = 'IN_FLIGHT', attempts = attempts + 1"
+            " WHERE id = ? AND state = 'PENDING'", (row_id,)
+        ).rowcount == 1
+
+    def delivered(self, row_id: int, status: int, response: str, now: float) -> None:
+        self.db.execute(
+            "UPDATE outbox SET state = 'DELIVERED', status_code = ?, response = ?, delivered_at = ?,"
+            " last_error = NULL WHERE id = ?", (status, response, now, row_id)
+        )
+
+    def retry_later(self, row_id: int, error: str, next_attempt_at: float, status: int | None = None) -> None:
+        self.db.execute(
+            "UPDATE outbox SET state = 'PENDING', last_error = ?, next_attempt_at = ?, status_code = ?"
+            " WHERE id = ?", (error[:500], next_attempt_at, status, row_id)
+        )
+
+    def dead(self, row_id: int, error: str, status: int | None, response: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET state = 'DEAD', last_error = ?, status_code = ?, response = ?"
+            " WHERE id = ?", (error[:500], status, response[:2000], row_id)
+        )
+
+    def requeue_dead(self, idem_key: str | None = None) -> int:
+        """Staff decided: send a dead row again (same bytes, same key)."""
+        if idem_key:
+            return self.db.execute(
+                "UPDATE outbox SET state = 'PENDING', next_attempt_at = 0 WHERE state = 'DEAD'"
+                " AND idem_key = ?", (idem_key,)
+            ).rowcount
+        return self.db.execute(
+            "UPDATE outbox SET state = 'PENDING', next_attempt_at = 0 WHERE state = 'DEAD'"
+        ).rowcount
+
+    def stats(self, now: float | None = None) -> QueueStats:
+        now = time.time() if now is None else now
+        counts = dict(self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        total, oldest = self.db.execute(
+            "SELECT coalesce(sum(amount_minor), 0), min(created_at) FROM outbox"
+            " WHERE state IN ('PENDING', 'IN_FLIGHT')"
+        ).fetchone()
+        age = int(max(0.0, now - oldest)) if oldest is not None else 0
+        return QueueStats(
+            pending=counts.get(PENDING, 0),
+            in_flight=counts.get(IN_FLIGHT, 0),
+            delivered=counts.get(DELIVERED, 0),
+            dead=counts.get(DEAD, 0),
+            pending_total_minor=int(total),
+            oldest_pending_age_s=age,
+        )
+
+    def dead_rows(self) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT id, kind, idem_key, account_no, amount_minor, status_code, last_error"
+            " FROM outbox WHERE state = 'DEAD' ORDER BY id"
+        ))

@@ -1,0 +1,142 @@
+"""Opening the database with the durability pragmas, and migrations by PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from offline_queue.errors import IntegrityError
+
+MIGRATIONS: tuple[str, ...] = (
+    # v1
+    """
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        seq INTEGER,
+        kind TEXT NOT NULL,
+        tender TEXT,
+        value_minor INTEGER CHECK (value_minor IS NULL OR typeof(value_minor) = 'integer'),
+        data TEXT NOT NULL DEFAULT '{}',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX journal_session ON journal(session_id);
+    -- Promise 2: a safe event is credited once, even when the device repeats it.
+    CREATE UNIQUE INDEX journal_credit_once ON journal(session_id, seq) WHERE kind = 'credit';
+    CREATE TRIGGER journal_append_only_u BEFORE UPDATE ON journal
+        BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+    CREATE TRIGGER journal_append_only_d BEFORE DELETE ON journal
+        BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+
+    CREATE TABLE payments (
+        txn_id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL UNIQUE,
+        account_no TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
+        notes TEXT NOT NULL,
+        coins TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        local_date TEXT NOT NULL,
+        offline INTEGER NOT NULL,
+        receipt_no TEXT NOT NULL UNIQUE,
+        recovered INTEGER NOT NULL DEFAULT 0,
+        printed_at TEXT
+    );
+    CREATE INDEX payments_date ON payments(local_date);
+    CREATE INDEX payments_account ON payments(account_no, created_at);
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        idem_key TEXT NOT NULL UNIQUE,
+        account_no TEXT,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        body BLOB NOT NULL,
+        amount_minor INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'PENDING'
+            CHECK (state IN ('PENDING', 'IN_FLIGHT', 'DELIVERED', 'DEAD')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        status_code INTEGER,
+        response TEXT,
+        created_at REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX outbox_state ON outbox(state, next_attempt_at);
+    CREATE INDEX outbox_account ON outbox(account_no, id);
+    CREATE TRIGGER outbox_keep_until_delivered BEFORE DELETE ON outbox
+        WHEN OLD.state != 'DELIVERED'
+        BEGIN SELECT RAISE(ABORT, 'outbox rows are kept until delivered'); END;
+
+    CREATE TABLE flags (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        value_minor INTEGER,
+        at TEXT NOT NULL,
+        resolved_at TEXT
+    );
+
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+
+    -- Reference data seen while online (accounts, card→account), shown "as of" when offline.
+    CREATE TABLE cache (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: str | Path) -> Database:
+    """One connection with the pragmas every connection must have (they are per connection)."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL may lose the last commits on power loss; FULL does not (field notes).
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    db = Database(conn)
+    migrate(db)
+    return db
+
+
+def migrate(db: Database) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise IntegrityError(f"database schema v{version} is newer than this software (v{SCHEMA_VERSION})")
+    for number in range(version, SCHEMA_VERSION):
+        with db.atomic():
+            for statement in _split(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def _split(script: str) -> list[str]:
+    """Statements of a migration; triggers hold ';' inside BEGIN…END, so split on complete ones."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def check_integrity(db: Database) -> None:
+    result = db.execute("PRAGMA quick_check").fetchone()[0]
+    if result != "ok":
+        raise IntegrityError(f"database integrity check failed: {result}")
