@@ -1,0 +1,213 @@
+"""The ``kiosk`` command line (DESIGN §11): the only place real objects are wired together.
+
+Every command takes ``--config`` and exits non-zero with one clear line on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sqlite3
+import sys
+from typing import Any, Callable
+
+from kiosk.config import Config, ConfigError, load_config
+
+EXIT_BAD_INPUT = 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (defaults: README)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+
+
+def _config(args: argparse.Namespace, **overrides: Any) -> Config:
+    cfg = load_config(args.config)
+    kiosk, billing = cfg.kiosk, cfg.billing
+    if overrides.get("db"):
+        kiosk = dataclasses.replace(kiosk, db=overrides["db"])
+    if overrides.get("kiosk_id"):
+        kiosk = dataclasses.replace(kiosk, id=overrides["kiosk_id"])
+    if overrides.get("state_dir"):
+        kiosk = dataclasses.replace(kiosk, state_dir=overrides["state_dir"])
+    if overrides.get("api"):
+        if not overrides["api"].startswith(("http://", "https://")):
+            raise ConfigError(f"--api: expected an http(s) URL, got {overrides['api']!r}")
+        billing = dataclasses.replace(billing, url=overrides["api"])
+    devices = cfg.devices
+    if overrides.get("poll_ms"):
+        devices = {k: dataclasses.replace(v, poll_interval_ms=overrides["poll_ms"]) for k, v in devices.items()}
+    return dataclasses.replace(cfg, kiosk=kiosk, billing=billing, devices=devices)
+
+
+# ---------------------------------------------------------------- commands
+def cmd_billing_server(args: argparse.Namespace) -> int:
+    from kiosk.demo import billing_server
+
+    return billing_server.run(args)
+
+
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    from offline_queue.outbox import Outbox
+    from offline_queue.schema import connect
+
+    cfg = _config(args, db=args.db)
+    outbox = Outbox(connect(cfg.kiosk.db))
+    stats = outbox.stats().as_dict()
+    if args.json:
+        stats["dead_letters"] = outbox.dead_rows()
+        print(json.dumps(stats, ensure_ascii=False))
+    else:
+        for key, value in stats.items():
+            print(f"{key:24} {value}")
+        for row in outbox.dead_rows():
+            print(f"DEAD {row['kind']} {row['idem_key']} {row['amount_minor']} {row['last_error']}")
+    return 0
+
+
+def cmd_queue_requeue(args: argparse.Namespace) -> int:
+    from offline_queue.outbox import Outbox
+    from offline_queue.schema import connect
+
+    cfg = _config(args, db=args.db)
+    n = Outbox(connect(cfg.kiosk.db)).requeue_dead(args.key)
+    print(f"requeued {n}")
+    return 0 if n or not args.key else 1
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import threading
+
+    from offline_queue.outbox import Outbox
+    from offline_queue.schema import connect
+    from offline_queue.sync import SyncWorker, run_forever
+
+    cfg = _config(args, db=args.db, api=args.api)
+    outbox = Outbox(connect(cfg.kiosk.db))
+    outbox.release_in_flight()
+    worker = SyncWorker(outbox, cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
+                        read_timeout=cfg.billing.read_timeout_s)
+    if args.once:
+        result = worker.run_once(ignore_backoff=True)
+        stats = outbox.stats()
+        print(json.dumps({"delivered": result.delivered, "retried": result.retried,
+                          "dead": result.dead, "pending": stats.pending}))
+        return 0 if stats.pending == 0 else 1
+    try:
+        run_forever(worker, threading.Event(), cfg.billing.sync_interval_s)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from drivers.transport import SimulatorHub
+    from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+    from kiosk.services.simulate import run_sessions
+    from kiosk.services.terminal import HeadlessTerminal
+
+    if args.sessions < 0:
+        raise ConfigError("--sessions: must be 0 or more")
+    cfg = _config(args, db=args.db, api=args.api, kiosk_id=args.kiosk_id,
+                  state_dir=args.state_dir, poll_ms=args.poll_ms)
+    cards = {acct: uid for uid, acct in DEMO_CARDS.items()}
+    accounts = [(a.account_no, cards.get(a.account_no)) for a in DEMO_ACCOUNTS]
+    import os
+
+    os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
+    term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+    term.start()
+    try:
+        report = run_sessions(term, args.sessions, accounts, seed=args.seed)
+    finally:
+        term.stop()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        for key, value in report.as_dict().items():
+            print(f"{key:20} {value}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kiosk.demo.headless import run_demo
+
+    return run_demo(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Community payment terminal")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("billing-server", help="the reference central billing server")
+    _common(p)
+    from kiosk.demo import billing_server
+
+    billing_server.add_arguments(p)
+    p.set_defaults(func=cmd_billing_server)
+
+    q = sub.add_parser("queue", help="the offline queue")
+    qsub = q.add_subparsers(dest="queue_command", required=True)
+    p = qsub.add_parser("status", help="pending, in flight, delivered, dead, oldest age")
+    _common(p)
+    p.add_argument("--db", help="journal database (default: from config)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_queue_status)
+    p = qsub.add_parser("requeue", help="send dead letters again (staff decision)")
+    _common(p)
+    p.add_argument("--db")
+    p.add_argument("key", nargs="?", help="one idempotency key (default: all dead letters)")
+    p.set_defaults(func=cmd_queue_requeue)
+
+    p = sub.add_parser("sync", help="deliver the queue to the billing API")
+    _common(p)
+    p.add_argument("--once", action="store_true", help="one pass over everything pending, then exit")
+    p.add_argument("--db")
+    p.add_argument("--api", help="billing API base URL (overrides billing.url)")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("simulate", help="headless resident sessions on simulated devices")
+    _common(p)
+    p.add_argument("--sessions", type=int, required=True)
+    p.add_argument("--api", help="billing API base URL (overrides billing.url)")
+    p.add_argument("--db", help="journal database (overrides kiosk.db)")
+    p.add_argument("--kiosk-id", help="terminal id (overrides kiosk.id)")
+    p.add_argument("--state-dir", help="simulated devices' non-volatile state (overrides kiosk.state_dir)")
+    p.add_argument("--poll-ms", type=int, help="device poll interval (default from config: 100)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="the terminal on simulators and the reference billing server")
+    _common(p)
+    p.add_argument("--headless", action="store_true", help="no screen: scripted sessions, logged")
+    p.add_argument("--sessions", type=int, default=3)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, sqlite3.DatabaseError) as exc:
+        print(f"kiosk: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

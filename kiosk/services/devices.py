@@ -1,0 +1,69 @@
+"""Opening the configured devices: ports by URL, drivers by protocol, channel maps from config.
+
+A device that cannot be opened is left out (``None``) and reported, never a crash: the readiness
+gate then keeps cash out while the rest of the terminal (lookups, queue, staff) keeps working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from drivers.errors import DriverError
+from drivers.interfaces import ChannelMap
+from drivers.transport import LineSettings, SimulatorHub, open_port
+from kiosk.config import Config, DeviceSection, channel_map
+from kiosk.services.runner import Devices
+
+log = logging.getLogger(__name__)
+
+#: protocol → (driver module, class)
+DRIVERS = {
+    "id003": ("drivers.bill_validator.id003.driver", "Id003Driver"),
+    "cctalk": ("drivers.coin_acceptor.cctalk.driver", "CcTalkDriver"),
+    "em4100": ("drivers.card_reader.em4100.driver", "Em4100Driver"),
+    "escpos": ("drivers.printer.escpos.driver", "EscPosPrinter"),
+}
+
+
+def _line_settings(module: Any) -> LineSettings:
+    return getattr(module, "LINE_SETTINGS", LineSettings())
+
+
+def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None) -> Any:
+    module_name, cls_name = DRIVERS[dev.protocol]
+    module = importlib.import_module(module_name)
+    cls = getattr(module, cls_name)
+    port = open_port(dev.url, _line_settings(module), hub)
+    kwargs: dict[str, Any] = {}
+    if dev.protocol in ("id003", "cctalk"):
+        kwargs["channels"] = ChannelMap(channel_map(dev))
+        kwargs["poll_interval"] = dev.poll_interval_ms / 1000
+    if dev.protocol == "cctalk":
+        kwargs["address"] = dev.address
+        kwargs["checksum"] = dev.checksum
+    driver = cls(name, port, **kwargs)
+    driver._owns_port = True  # noqa: SLF001 - the driver closes the port it was given
+    return driver
+
+
+def open_devices(config: Config, hub: SimulatorHub | None) -> tuple[Devices, dict[str, str]]:
+    """Returns the devices and, for those that failed to open, the reason."""
+    opened: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, dev in config.devices.items():
+        try:
+            opened[name] = open_device(name, dev, hub)
+        except (DriverError, OSError, ValueError) as exc:
+            log.error("device %s (%s) not available: %s", name, dev.url, exc)
+            errors[name] = str(exc)
+    return (
+        Devices(
+            validator=opened.get("bill_validator"),
+            coins=opened.get("coin_acceptor"),
+            card=opened.get("card_reader"),
+            printer=opened.get("printer"),
+        ),
+        errors,
+    )

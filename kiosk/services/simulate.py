@@ -1,0 +1,119 @@
+"""``kiosk simulate``: headless resident sessions through the real flow, journal, drivers and
+device simulators (card tap or keypad → amount → notes → commit → receipt → rating)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from kiosk.flow import events as e
+from kiosk.flow.session import Phase
+
+log = logging.getLogger(__name__)
+
+NOTE_VALUES = (10000, 5000, 2000, 1000, 500, 100)
+
+
+@dataclass
+class SimulationReport:
+    kiosk_id: str
+    sessions: int = 0
+    paid: int = 0
+    paid_minor: int = 0
+    refused: int = 0
+    failed: int = 0
+    delivered: int = 0
+    pending: int = 0
+    dead: int = 0
+    date: str = field(default_factory=lambda: date.today().isoformat())
+    reconciled_at_start: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def notes_for(amount_minor: int, accepted: frozenset[int]) -> list[int]:
+    """Notes a resident would insert to cover ``amount_minor`` (no change: may be over)."""
+    out, left = [], amount_minor
+    for v in sorted(accepted, reverse=True):
+        while left >= v:
+            out.append(v)
+            left -= v
+    if left > 0:
+        out.append(min(accepted))
+    return out
+
+
+def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed: int = 1,
+                 step_timeout: float = 15.0) -> SimulationReport:
+    """``accounts``: (account_no, card uid or None) pairs to pick from."""
+    rng = random.Random(seed)
+    report = SimulationReport(kiosk_id=term.config.kiosk.id, reconciled_at_start=term.reconciliation)
+    validator = term.hub.get("bill-validator") if term.hub else None
+    card_sim = term.hub.get("card-reader") if term.hub else None
+    for _ in range(n):
+        report.sessions += 1
+        account_no, card = rng.choice(accounts)
+        ok = _one_session(term, rng, account_no, card, validator, card_sim, step_timeout, report)
+        if not ok:
+            report.failed += 1
+            term.pump(lambda s: s.phase in (Phase.IDLE, Phase.OUT_OF_SERVICE), timeout=step_timeout)
+    term.drain()
+    stats = term.outbox.stats()
+    report.pending, report.dead = stats.pending + stats.in_flight, stats.dead
+    report.delivered = stats.delivered
+    return report
+
+
+def _one_session(term, rng, account_no, card, validator, card_sim, timeout, report) -> bool:
+    runner = term.runner
+    if card and card_sim is not None:
+        card_sim.present(card)
+        reached = term.pump(lambda s: s.phase == Phase.ACCOUNT or s.message, timeout)
+        card_sim.remove()
+    else:
+        runner.enter_account(account_no)
+        reached = term.pump(lambda s: s.phase == Phase.ACCOUNT or s.message, timeout)
+    if not reached or runner.session.phase != Phase.ACCOUNT:
+        log.warning("identification failed: %s", runner.session.message)
+        term.events.post(e.CancelPressed())
+        return False
+    account = runner.session.account
+    term.events.post(e.ContinuePressed())
+    term.pump(lambda s: s.phase == Phase.AMOUNT, timeout)
+    arrears = account.arrears_minor or 0
+    amount = arrears if arrears >= runner.session.config.min_amount_minor else rng.choice((2000, 5000, 10000))
+    if runner.session.printer_can_print is not True:
+        term.events.post(e.OnScreenReceiptAccepted())
+    term.events.post(e.AmountChosen(amount))
+    term.pump(lambda s: s.phase == Phase.INSERTING or s.message, timeout)
+    if runner.session.phase != Phase.INSERTING:
+        report.refused += 1
+        term.events.post(e.CancelPressed())
+        term.pump(lambda s: s.phase == Phase.IDLE, timeout)
+        return True
+    for note in notes_for(amount, runner.session.config.accepted_notes_minor):
+        before = runner.session.credited_minor
+        # A resident feeds the next note once the previous one has gone in.
+        term.pump(lambda s: validator.state.get("note") is None, timeout)
+        validator.insert_note(note)
+        got = term.pump(lambda s: s.credited_minor > before or s.message.startswith("returned")
+                        or s.phase != Phase.INSERTING, timeout)
+        if not got or runner.session.phase != Phase.INSERTING:
+            break
+    term.events.post(e.FinishPressed())
+    if not term.pump(lambda s: s.phase in (Phase.RECEIPT, Phase.OUT_OF_SERVICE, Phase.CANCELLED), timeout):
+        return False
+    if runner.session.phase == Phase.RECEIPT:
+        report.paid += 1
+        report.paid_minor += runner.session.credited_minor
+        term.pump(lambda s: s.printed is not None, timeout)
+        term.events.post(e.ContinuePressed())
+        term.pump(lambda s: s.phase == Phase.RATING, timeout)
+        term.events.post(e.Rated(rng.choice((None, 4, 5))))
+    else:
+        term.events.post(e.ContinuePressed())
+    return term.pump(lambda s: s.phase in (Phase.IDLE, Phase.OUT_OF_SERVICE), timeout)

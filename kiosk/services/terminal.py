@@ -1,0 +1,152 @@
+"""The terminal without a screen: database, devices, runner, sync worker, wired from config.
+Used by ``kiosk simulate``, ``kiosk demo --headless`` and tests; the Kivy app wires the same
+parts but posts events through Kivy's clock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from drivers import interfaces as d
+from drivers.transport import SimulatorHub
+from kiosk.config import Config
+from kiosk.flow.session import Session
+from kiosk.services.billing_client import BillingClient
+from kiosk.services.devices import open_devices
+from kiosk.services.events_bridge import EventQueue, ThreadTimers
+from kiosk.services.recovery import reconcile
+from kiosk.services.runner import SessionRunner
+from offline_queue.cache import ReferenceCache
+from offline_queue.journal import Journal
+from offline_queue.outbox import Outbox
+from offline_queue.schema import check_integrity, connect
+from offline_queue.sync import SyncResult, SyncWorker, run_forever
+
+log = logging.getLogger(__name__)
+
+
+class HeadlessTerminal:
+    def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True) -> None:
+        self.config = config
+        self.hub = hub
+        self.sync_enabled = sync
+        self.events = EventQueue()
+        self.power_up: str | None = None
+        self.reconciliation: list[str] = []
+        self.device_errors: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._sync_stop = threading.Event()
+        self._sync_thread: threading.Thread | None = None
+        self.online = True
+
+    # ---- start-up: reconciliation before any money is accepted (DESIGN §4 item 6)
+    def start(self, power_up_wait_s: float = 3.0) -> None:
+        Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
+        self.db = connect(self.config.kiosk.db)
+        check_integrity(self.db)
+        self.journal = Journal(self.db, self.config.kiosk.id)
+        self.outbox = Outbox(self.db)
+        released = self.outbox.release_in_flight()
+        if released:
+            log.warning("released %d in-flight deliveries left by the last run", released)
+        self.billing = BillingClient(
+            self.config.billing.url, ReferenceCache(self.db),
+            self.config.billing.connect_timeout_s, self.config.billing.read_timeout_s,
+        )
+        self.devices, self.device_errors = open_devices(self.config, self.hub)
+        self.timers = ThreadTimers(self.events.post)
+        self.runner = SessionRunner(self.config, self.journal, self.outbox, self.billing,
+                                    self.devices, self.events.post, self.timers)
+        held: list[Any] = []
+        for dev in (self.devices.validator, self.devices.coins, self.devices.card):
+            if dev is not None:
+                dev.start(self.events.post)
+        if self.devices.validator is not None:
+            deadline = time.monotonic() + power_up_wait_s
+            while self.power_up is None and time.monotonic() < deadline:
+                ev = self.events.get(0.05)
+                if isinstance(ev, d.PowerUp) and ev.device == "bill_validator":
+                    self.power_up = ev.condition
+                elif ev is not None:
+                    held.append(ev)
+        self.reconciliation = reconcile(self.journal, self.power_up, offline=False)
+        for ev in held:
+            self.events.post(ev)
+        self.runner.post_queue_state()
+        if self.sync_enabled:
+            self.start_sync()
+
+    def start_sync(self) -> None:
+        worker_db = connect(self.config.kiosk.db)  # a connection per thread
+        self.sync_worker = SyncWorker(
+            Outbox(worker_db), self.config.billing.url,
+            connect_timeout=self.config.billing.connect_timeout_s,
+            read_timeout=self.config.billing.read_timeout_s,
+        )
+        self._sync_thread = threading.Thread(
+            target=run_forever,
+            args=(self.sync_worker, self._sync_stop, self.config.billing.sync_interval_s,
+                  self.events.post),
+            name="sync", daemon=True,
+        )
+        self._sync_thread.start()
+
+    # ---- the deciding thread
+    def pump(self, until: Callable[[Session], bool] | None = None, timeout: float = 10.0) -> bool:
+        """Handle events until ``until(session)`` holds (True) or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if until is not None and until(self.runner.session):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return until is None
+            ev = self.events.get(min(remaining, 0.05))
+            if ev is not None:
+                self.dispatch(ev)
+
+    def dispatch(self, ev: Any) -> None:
+        if isinstance(ev, SyncResult):
+            self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
+            self.runner.post_queue_state(online=self.online)
+        elif isinstance(ev, d.PowerUp):
+            log.warning("%s powered up (%s) while running", ev.device, ev.condition)
+        else:
+            self.runner.handle(ev)
+
+    def stop_sync(self) -> None:
+        self._sync_stop.set()
+        if self._sync_thread is not None:
+            self._sync_thread.join(timeout=30)
+            self._sync_thread = None
+
+    def drain(self, budget_s: float = 10.0) -> None:
+        """Deliver what is queued now, on this thread (the background worker stopped first)."""
+        self.stop_sync()
+        worker = SyncWorker(self.outbox, self.config.billing.url,
+                            connect_timeout=self.config.billing.connect_timeout_s,
+                            read_timeout=self.config.billing.read_timeout_s)
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            stats = self.outbox.stats()
+            if stats.pending + stats.in_flight == 0:
+                return
+            result = worker.run_once(ignore_backoff=True)
+            if result.retried and not result.delivered:
+                return  # the server is down: the rest stays queued, safely
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.stop_sync()
+        self.timers.cancel_all()
+        for dev in (self.devices.validator, self.devices.coins, self.devices.card):
+            if dev is not None:
+                try:
+                    dev.stop()
+                except Exception:
+                    log.exception("stopping %s", getattr(dev, "name", dev))
+        if self.hub is not None:
+            self.hub.stop()
