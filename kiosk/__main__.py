@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no screen: scripted sessions, logged")
     p.add_argument("--sessions", type=int, default=3)
     p.set_defaults(func=cmd_demo)
+
+    from kiosk import cli_devices
+
+    cli_devices.register(sub, _common, _config)
     return parser
 
 

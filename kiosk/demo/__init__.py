@@ -1,1 +1,1 @@
-"""Demo pieces: the reference billing server (HTTP + SQLite ledger), its seed data and fault knobs."""
+"""Demo pieces: the reference billing server (HTTP + SQLite ledger), seed data, fault knobs."""

@@ -1,4 +1,4 @@
-"""Routing and request handling of the billing API, without sockets: (method, path, body) → Response.
+"""Routing and request handling of the billing API without sockets: (method, path, body) → Response.
 
 Mirrors docs/billing-api.yaml. Validation lives in kiosk.demo.validate, storage and idempotency in
 kiosk.demo.ledger; this module maps their refusals to the contract's status codes.

@@ -161,11 +161,26 @@ class _Server(ThreadingHTTPServer):
             t.join(timeout)
 
 
+def _shutdown_now(httpd: _Server) -> None:
+    """serve_forever() notices shutdown only when select() wakes: wake it with a connection
+    instead of waiting out the poll interval (it checks the flag before accepting)."""
+    waiter = threading.Thread(target=httpd.shutdown, daemon=True)
+    waiter.start()
+    host, port = httpd.server_address[:2]
+    while waiter.is_alive():
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+        except OSError:
+            pass
+        waiter.join(0.05)
+
+
 class BillingServer:
-    """The reference server on ``host:port`` (0 picks a free port) with its ledger at ``db_path``."""
+    """The reference server on ``host:port`` (port 0: a free one), its ledger at ``db_path``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080,
-                 db_path: str | Path = "billing-server.db", fault: Fault | str | None = None) -> None:
+                 db_path: str | Path = "billing-server.db",
+                 fault: Fault | str | None = None) -> None:
         self.host, self.db_path = host, Path(db_path)
         self._port = port
         self.faults = FaultSwitch(parse_fault(fault) if isinstance(fault, str) else fault)
@@ -193,7 +208,7 @@ class BillingServer:
             self.ledger = None
             raise
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.5},
             name="billing-server", daemon=True)
         self._thread.start()
         log.info("billing server on %s, ledger %s", self.url, self.db_path)
@@ -205,7 +220,7 @@ class BillingServer:
         if httpd is not None:
             self._port = httpd.server_address[1]  # a restart reuses the same port
             httpd.stopping.set()
-            httpd.shutdown()
+            _shutdown_now(httpd)
             httpd.server_close()
             httpd.end_connections()
         if self._thread is not None:
@@ -280,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Reference central billing server (demo/tests)")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(args)
 
 

@@ -1,4 +1,4 @@
-"""Fault knobs of the reference billing server: what to break, for how many requests, on which paths.
+"""Fault knobs of the reference billing server: what to break, how many times, on which paths.
 
 Modes (what the client sees; whether the server commits):
   none       normal service
@@ -50,7 +50,7 @@ class Fault:
 
 
 def parse_fault(text: str) -> Fault:
-    """``MODE[:ARG]`` from the command line: ``delay:2.5`` (seconds) or ``drop:3`` (next 3 requests)."""
+    """``MODE[:ARG]`` from the command line: ``delay:2.5`` (seconds), ``drop:3`` (next 3 only)."""
     mode, sep, arg = text.strip().partition(":")
     try:
         if not sep:
