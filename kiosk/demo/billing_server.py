@@ -57,6 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
             self._send(error(411, "length_required", "send Content-Length, not chunked"))
             return None
         try:

@@ -137,6 +137,13 @@ class QueueChanged(Event):
     queue: QueueState
 
 
+@dataclass(frozen=True)
+class ConnectivityChanged(Event):
+    """A lookup or delivery found the billing API reachable (or not)."""
+
+    online: bool
+
+
 # ---- shell results
 @dataclass(frozen=True)
 class PaymentCommitted(Event):

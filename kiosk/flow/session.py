@@ -112,6 +112,10 @@ def _queue_changed(s: Session, ev: e.QueueChanged) -> Result:
     return replace(s, queue=ev.queue), []
 
 
+def _connectivity(s: Session, ev: e.ConnectivityChanged) -> Result:
+    return replace(s, queue=replace(s.queue, online=ev.online)), []
+
+
 def _readiness(s: Session, ev: e.ReadinessChanged) -> Result:
     return replace(s, validator_ok=ev.validator_ok, printer_can_print=ev.printer_can_print), []
 
@@ -161,6 +165,7 @@ def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result
 
 _GLOBAL = {
     e.QueueChanged: _queue_changed,
+    e.ConnectivityChanged: _connectivity,
     e.ReadinessChanged: _readiness,
     e.DeviceFaulted: _fault,
     e.DeviceCleared: _cleared,

@@ -114,12 +114,15 @@ class SessionRunner:
             assert account_no is not None
             info = self.billing.account(account_no)
         except LookupFailed as exc:
+            if exc.reason.endswith("_offline"):
+                self.post(e.ConnectivityChanged(online=False))
             self.post(e.AccountNotFound(exc.reason))
             return
         except Exception:  # never a traceback on the resident's screen
             log.exception("account lookup failed")
             self.post(e.AccountNotFound("lookup_failed"))
             return
+        self.post(e.ConnectivityChanged(online=not info.from_cache))
         self.post(e.AccountFound(info, recently_paid=self._recently_paid(info.account_no)))
 
     def _recently_paid(self, account_no: str) -> bool:

@@ -70,13 +70,16 @@ def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed
 
 def _one_session(term, rng, account_no, card, validator, card_sim, timeout, report) -> bool:
     runner = term.runner
+    identified = lambda s: s.phase == Phase.ACCOUNT or bool(s.message)  # noqa: E731
+    reached = False
     if card and card_sim is not None:
         card_sim.present(card)
-        reached = term.pump(lambda s: s.phase == Phase.ACCOUNT or s.message, timeout)
+        reached = term.pump(identified, timeout)
         card_sim.remove()
-    else:
+    if not reached or runner.session.phase != Phase.ACCOUNT:
+        # No card, or a card this terminal can't resolve offline: the resident types the number.
         runner.enter_account(account_no)
-        reached = term.pump(lambda s: s.phase == Phase.ACCOUNT or s.message, timeout)
+        reached = term.pump(lambda s: s.phase == Phase.ACCOUNT or (bool(s.message) and not s.message.startswith("unknown_card")), timeout)
     if not reached or runner.session.phase != Phase.ACCOUNT:
         log.warning("identification failed: %s", runner.session.message)
         term.events.post(e.CancelPressed())

@@ -150,7 +150,8 @@ def test_offline_per_transaction_cap():
 
 
 def test_offline_flag_travels_with_the_payment():
-    s = at(Phase.INSERTING, queue=OFFLINE)
+    s, _ = advance(at(Phase.INSERTING), e.ConnectivityChanged(online=False))
+    assert s.offline
     s, _ = advance(s, e.NoteCredited(1000))
     _, cmds = advance(s, e.FinishPressed())
     assert cmds[-1].offline is True
