@@ -1,0 +1,1 @@
+"""Bill validators (banknote acceptors); one sub-package per wire protocol."""

@@ -1,0 +1,329 @@
+"""JCM ID-003 wire format, pure: CRC-16/KERMIT, frame encode/decode, a resynchronising frame
+reader, and the status / command / reject-reason constants named after the manual.
+
+Frame (ID-003 communication specification, "message format"):
+``SYNC(0xFC) LNG CMD [DATA...] CRCL CRCH`` -- LNG counts the whole frame, SYNC and CRC included;
+the CRC covers SYNC..DATA and is sent low byte first.  Nothing here does I/O; every decoding
+failure raises :class:`drivers.errors.FrameError` and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from drivers.errors import FrameError
+from drivers.interfaces import ChannelMap
+
+SYNC = 0xFC
+#: SYNC + LNG + CMD + CRC (2): a frame with no data.
+MIN_FRAME_LEN = 5
+#: LNG is one byte, but no ID-003 message we use is near that long (the longest, the version
+#: string, is under 50 bytes).  A larger LNG is treated as line noise ("oversized") so that a
+#: corrupted length byte cannot make the reader swallow hundreds of good bytes.
+MAX_FRAME_LEN = 64
+MAX_DATA_LEN = MAX_FRAME_LEN - MIN_FRAME_LEN
+
+# ---------------------------------------------------------------- host → device commands
+STATUS_REQUEST = 0x11
+ACK = 0x50  # both directions: host acknowledges VEND VALID, device acknowledges operations
+# Operation commands: the device answers ACK (or INVALID COMMAND when it cannot do it now).
+RESET = 0x40
+STACK_1 = 0x41
+STACK_2 = 0x42
+RETURN = 0x43
+HOLD = 0x44
+OPERATION_COMMANDS = frozenset({RESET, STACK_1, STACK_2, RETURN, HOLD})
+# Setting commands: the device echoes the frame it received.
+SET_ENABLE = 0xC0  # 2 data bytes, denomination inhibit mask (bit set = inhibited)
+SET_SECURITY = 0xC1
+SET_COMMUNICATION_MODE = 0xC2
+SET_INHIBIT = 0xC3  # 1 data byte: 0x00 accept, 0x01 inhibit
+SET_DIRECTION = 0xC4
+SET_OPTIONAL_FUNCTION = 0xC5
+SET_BAR_CODE = 0xC6
+SET_BAR_INHIBIT = 0xC7
+SETTING_COMMANDS = frozenset(range(SET_ENABLE, SET_BAR_INHIBIT + 1))
+#: data length each setting command must carry (the rest are passed through as they come)
+SETTING_DATA_LEN = {SET_ENABLE: 2, SET_INHIBIT: 1, SET_DIRECTION: 1}
+
+# ---------------------------------------------------------------- device → host statuses
+ENABLE_IDLING = 0x11
+ACCEPTING = 0x12
+ESCROW = 0x13  # + 1 byte denomination code
+STACKING = 0x14
+VEND_VALID = 0x15  # the credit point: the host must ACK it
+STACKED = 0x16
+REJECTING = 0x17  # + 1 byte reject reason
+RETURNING = 0x18
+HOLDING = 0x19
+DISABLE_INHIBIT = 0x1A
+INITIALIZE = 0x1B
+POWER_UP = 0x40
+POWER_UP_BILL_IN_ACCEPTOR = 0x41
+POWER_UP_BILL_IN_STACKER = 0x42
+STACKER_FULL = 0x43
+STACKER_OPEN = 0x44
+ACCEPTOR_JAM = 0x45
+STACKER_JAM = 0x46
+PAUSE = 0x47
+CHEATED = 0x48
+FAILURE = 0x49  # + 1 byte failure code
+COMMUNICATION_ERROR = 0x4A
+INVALID_COMMAND = 0x4B
+
+STATUS_NAMES = {
+    ENABLE_IDLING: "idle",
+    ACCEPTING: "accepting",
+    ESCROW: "escrow",
+    STACKING: "stacking",
+    VEND_VALID: "vend_valid",
+    STACKED: "stacked",
+    REJECTING: "rejecting",
+    RETURNING: "returning",
+    HOLDING: "holding",
+    DISABLE_INHIBIT: "disabled",
+    INITIALIZE: "initialize",
+    POWER_UP: "power_up",
+    POWER_UP_BILL_IN_ACCEPTOR: "power_up_bill_in_acceptor",
+    POWER_UP_BILL_IN_STACKER: "power_up_bill_in_stacker",
+    STACKER_FULL: "stacker_full",
+    STACKER_OPEN: "stacker_open",
+    ACCEPTOR_JAM: "acceptor_jam",
+    STACKER_JAM: "stacker_jam",
+    PAUSE: "pause",
+    CHEATED: "cheated",
+    FAILURE: "failure",
+    COMMUNICATION_ERROR: "communication_error",
+    INVALID_COMMAND: "invalid_command",
+}
+#: statuses that carry exactly one data byte; every other status carries none
+STATUS_DATA_LEN = {ESCROW: 1, REJECTING: 1, FAILURE: 1}
+
+POWER_UP_CONDITIONS = {
+    POWER_UP: "normal",
+    POWER_UP_BILL_IN_ACCEPTOR: "bill_in_acceptor",
+    POWER_UP_BILL_IN_STACKER: "bill_in_stacker",
+}
+
+
+@dataclass(frozen=True)
+class FaultInfo:
+    code: str
+    reason: str
+    locking: bool
+
+
+#: Error statuses.  Locking ones need a person (jam, full or missing cash box, tampering, failure).
+FAULTS = {
+    STACKER_FULL: FaultInfo("stacker_full", "stacker (cash box) full", True),
+    STACKER_OPEN: FaultInfo("stacker_open", "stacker open: cash box removed", True),
+    ACCEPTOR_JAM: FaultInfo("acceptor_jam", "note jammed in the acceptor", True),
+    STACKER_JAM: FaultInfo("stacker_jam", "note jammed in the stacker", True),
+    CHEATED: FaultInfo("cheated", "cheating detected (note pulled back or tampering)", True),
+    FAILURE: FaultInfo("failure", "validator failure", True),
+    COMMUNICATION_ERROR: FaultInfo(
+        "device_comm_error", "validator reports a communication error", False
+    ),
+}
+
+#: Reject reason byte of REJECTING (ID-003 specification, "reject data").
+REJECT_REASONS = {
+    0x71: "insertion error",
+    0x72: "magnetic pattern error",
+    0x73: "returned: residual note in the head",
+    0x74: "calibration / magnification error",
+    0x75: "conveying error",
+    0x76: "denomination not recognised",
+    0x77: "photo pattern error",
+    0x78: "photo level error",
+    0x79: "denomination inhibited",
+    0x7A: "operation error",
+    0x7B: "returned: residual note in the stacker",
+    0x7C: "conveying error (possible fraud)",
+    0x7D: "note length error",
+    0x7E: "photo pattern error (2)",
+    0x7F: "true-bill feature error",
+}
+REJECT_INHIBITED = 0x79
+REJECT_UNKNOWN_DENOMINATION = 0x76
+
+
+def reject_reason_text(code: int) -> str:
+    return REJECT_REASONS.get(code, f"unknown reject reason 0x{code:02X}")
+
+
+# ---------------------------------------------------------------- denominations
+#: First denomination code of the enable mask: bit n of the C0 mask is code 0x61 + n.
+FIRST_DENOMINATION_CODE = 0x61
+#: Suggested default for a CNY validator: denomination code → value in fen.
+CNY_CODE_VALUES = {0x61: 100, 0x62: 500, 0x63: 1000, 0x64: 2000, 0x65: 5000, 0x66: 10000}
+
+
+def cny_channels() -> ChannelMap:
+    """A fresh CNY channel map (config may use it as the default for ``[bill_validator]``)."""
+    return ChannelMap(dict(CNY_CODE_VALUES))
+
+
+def inhibit_mask(enabled_codes: Iterable[int]) -> bytes:
+    """C0 data: 16 bits, low byte first, a *set* bit inhibits code 0x61 + bit."""
+    mask = 0xFFFF
+    for code in enabled_codes:
+        bit = code - FIRST_DENOMINATION_CODE
+        if not 0 <= bit < 16:
+            raise FrameError(f"denomination code 0x{code:02X} outside the C0 mask")
+        mask &= ~(1 << bit)
+    return mask.to_bytes(2, "little")
+
+
+def enabled_codes(mask: bytes) -> frozenset[int]:
+    """Inverse of :func:`inhibit_mask`."""
+    if len(mask) != 2:
+        raise FrameError(f"C0 mask must be 2 bytes, got {len(mask)}")
+    value = int.from_bytes(mask, "little")
+    return frozenset(FIRST_DENOMINATION_CODE + b for b in range(16) if not value & (1 << b))
+
+
+# ---------------------------------------------------------------- CRC and frames
+def _make_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_TABLE = _make_table()
+
+
+def crc16_kermit(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/KERMIT: poly 0x1021 reflected (0x8408), init 0, no final xor. Check 0x2189."""
+    crc = 0
+    for byte in data:
+        crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
+    return crc
+
+
+@dataclass(frozen=True)
+class Frame:
+    cmd: int
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        return encode(self.cmd, self.data)
+
+    def hex(self) -> str:
+        return self.encode().hex(" ").upper()
+
+
+def encode(cmd: int, data: bytes = b"") -> bytes:
+    if not 0 <= cmd <= 0xFF:
+        raise FrameError(f"command byte out of range: {cmd!r}")
+    if len(data) > MAX_DATA_LEN:
+        raise FrameError(f"{len(data)} data bytes exceed the {MAX_DATA_LEN}-byte limit")
+    body = bytes((SYNC, MIN_FRAME_LEN + len(data), cmd)) + bytes(data)
+    return body + crc16_kermit(body).to_bytes(2, "little")
+
+
+def _check(raw: bytes | bytearray, length: int) -> bool:
+    return crc16_kermit(raw[: length - 2]) == raw[length - 2] | (raw[length - 1] << 8)
+
+
+def decode(raw: bytes | bytearray | memoryview) -> Frame:
+    """Exactly one whole frame → :class:`Frame`; anything else raises FrameError."""
+    try:
+        raw = bytes(raw)
+    except (TypeError, ValueError) as exc:
+        raise FrameError(f"not bytes: {exc}") from None
+    if len(raw) < MIN_FRAME_LEN:
+        raise FrameError(f"truncated: {len(raw)} bytes")
+    if raw[0] != SYNC:
+        raise FrameError(f"no SYNC: first byte 0x{raw[0]:02X}")
+    length = raw[1]
+    if not MIN_FRAME_LEN <= length <= MAX_FRAME_LEN:
+        raise FrameError(f"length byte {length} out of range")
+    if len(raw) != length:
+        raise FrameError(f"length byte says {length}, got {len(raw)} bytes")
+    if not _check(raw, length):
+        raise FrameError("CRC mismatch")
+    return Frame(raw[2], raw[3 : length - 2])
+
+
+class FrameReader:
+    """Cuts a byte stream into valid frames.  Garbage, bad CRCs, impossible lengths and
+    truncated frames are dropped; the reader resynchronises on the next SYNC that starts a
+    valid frame.  ``frames_bad`` counts each dropped frame candidate (a SYNC that did not start
+    a valid frame) and each run of garbage that does not follow one."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._dropping = False
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self.bytes_dropped = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray) -> list[Frame]:
+        self._buf += data
+        out: list[Frame] = []
+        buf = self._buf
+        while buf:
+            if buf[0] != SYNC:
+                at = buf.find(SYNC)
+                self._drop(len(buf) if at < 0 else at, candidate=False)
+                continue
+            if len(buf) < 2:
+                break
+            length = buf[1]
+            if not MIN_FRAME_LEN <= length <= MAX_FRAME_LEN:
+                self._drop(1)
+                continue
+            if len(buf) < length:
+                # Maybe this SYNC was noise and a complete frame already sits behind it.
+                later = self._later_valid_frame()
+                if later is None:
+                    break
+                self._drop(later)
+                continue
+            if not _check(buf, length):
+                self._drop(1)
+                continue
+            out.append(Frame(buf[2], bytes(buf[3 : length - 2])))
+            del buf[:length]
+            self.frames_ok += 1
+            self._dropping = False
+        return out
+
+    def flush(self) -> None:
+        """Discard a partial frame (the reply timed out: whatever is half-received is dead)."""
+        if self._buf:
+            self._drop(len(self._buf), candidate=self._buf[0] == SYNC)
+
+    def _later_valid_frame(self) -> int | None:
+        buf = self._buf
+        at = buf.find(SYNC, 1)
+        while at >= 0:
+            if len(buf) - at >= MIN_FRAME_LEN:
+                length = buf[at + 1]
+                fits = MIN_FRAME_LEN <= length <= min(MAX_FRAME_LEN, len(buf) - at)
+                if fits and _check(buf[at:], length):
+                    return at
+            at = buf.find(SYNC, at + 1)
+        return None
+
+    def _drop(self, count: int, candidate: bool = True) -> None:
+        del self._buf[:count]
+        self.bytes_dropped += count
+        if candidate or not self._dropping:  # garbage right after a bad frame is its tail
+            self.frames_bad += 1
+        self._dropping = True
+
+
+def status_data_ok(frame: Frame) -> bool:
+    """Whether a device status frame carries the data length its status code requires."""
+    return len(frame.data) == STATUS_DATA_LEN.get(frame.cmd, 0)

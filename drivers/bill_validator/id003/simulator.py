@@ -1,0 +1,371 @@
+"""A JCM ID-003 bill validator played byte for byte on a pty, with fault knobs and counters
+that survive a restart (a power cut) in a state file.
+
+The note cycle advances one step per status request, so tests are deterministic: insert →
+ACCEPTING → ESCROW (held until STACK/RETURN) → STACKING → VEND VALID (repeated until the host
+ACKs) → STACKED → idle/disabled; RETURN → RETURNING → idle; refused → REJECTING → idle.
+Faults overlay the status until ``clear`` (cash box and stacker-full also ``cashbox-insert``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from drivers.bill_validator.id003 import protocol as p
+from drivers.interfaces import ChannelMap
+from drivers.simbase import SimulatorBase
+
+log = logging.getLogger(__name__)
+
+#: fault knob name → status code; the first active one in this order is reported
+FAULT_STATUS = {
+    "cashbox_removed": p.STACKER_OPEN,
+    "stacker_jam": p.STACKER_JAM,
+    "acceptor_jam": p.ACCEPTOR_JAM,
+    "cheated": p.CHEATED,
+    "failure": p.FAILURE,
+    "stacker_full": p.STACKER_FULL,
+    "comm_error": p.COMMUNICATION_ERROR,
+    "pause": p.PAUSE,
+}
+INTER_BYTE_TIMEOUT = 0.1  # seconds of silence that end a partial frame
+FAILURE_CODE = 0xA2  # failure data byte reported with 0x49 (a stack motor failure, say)
+STAGE_STATUS = {
+    "accepting": p.ACCEPTING,
+    "escrow": p.ESCROW,
+    "stacking": p.STACKING,
+    "vend_valid": p.VEND_VALID,
+    "stacked": p.STACKED,
+    "returning": p.RETURNING,
+    "rejecting": p.REJECTING,
+}
+IN_ACCEPTOR = frozenset({"accepting", "escrow", "returning", "rejecting"})
+IN_STACKER = frozenset({"stacking", "vend_valid"})
+HELP = (
+    "commands: insert <yuan> | reject [hex reason] | jam | stacker-jam | stacker-full | "
+    "cashbox-remove | cashbox-insert | cheat | failure | comm-error | pause | clear | "
+    "noise <hex bytes> | drop <n> | corrupt <n> | ignore-ack <n> | delay <ms> | power-cycle | "
+    "counters | status | help"
+)
+
+
+def _fresh_state() -> dict[str, Any]:
+    return {
+        "counters": {"stacked": {}, "total_notes": 0, "returned": 0, "rejected": 0},
+        "note": None,  # {"value": fen, "code": int|None, "stage": str, "reason": int|None}
+        "faults": [],
+    }
+
+
+class Id003Simulator(SimulatorBase):
+    def __init__(
+        self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None
+    ) -> None:
+        super().__init__(state_path)
+        self.channels = channels if channels is not None else p.cny_channels()
+        self.state = self.state_file.load(_fresh_state())
+        self._reader = p.FrameReader()
+        self._last_rx = 0.0
+        # Volatile memory: a new instance is a device just switched on.
+        self._power_up = True
+        self._initializing = False
+        self._inhibited = True
+        self._mask = b"\x00\x00"
+        self.settings: dict[int, bytes] = {}
+        self.corrupt_replies = 0
+        self.ignore_acks = 0
+
+    # ------------------------------------------------------------ wire side
+    def on_bytes(self, data: bytes) -> bytes:
+        self._last_rx = time.monotonic()
+        return b"".join(self._answer(frame) for frame in self._reader.feed(data))
+
+    def on_tick(self) -> bytes:
+        # Inter-byte timeout: a frame left half-sent is dropped, as the device's UART would.
+        if self._reader.pending and time.monotonic() - self._last_rx > INTER_BYTE_TIMEOUT:
+            self._reader.flush()
+        return b""
+
+    @property
+    def host_frames_bad(self) -> int:
+        return self._reader.frames_bad
+
+    def _answer(self, frame: p.Frame) -> bytes:
+        cmd = frame.cmd
+        if cmd == p.ACK and not frame.data:
+            self._host_ack()
+            return b""  # the device does not answer the host's ACK
+        if cmd == p.STATUS_REQUEST and not frame.data:
+            reply = self._report_status()
+        elif cmd in p.OPERATION_COMMANDS and not frame.data:
+            reply = self._operation(cmd)
+        elif cmd in p.SETTING_COMMANDS and self._setting(cmd, frame.data):
+            reply = frame.encode()  # setting commands are echoed as received
+        else:
+            reply = p.encode(p.INVALID_COMMAND)
+        if self.corrupt_replies > 0:
+            self.corrupt_replies -= 1
+            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
+        return reply
+
+    def current_status(self) -> tuple[int, bytes]:
+        """What a status request would answer now (does not advance the cycle)."""
+        note = self.state["note"]
+        if self._power_up:
+            stage = note["stage"] if note else None
+            if stage in IN_ACCEPTOR:
+                return p.POWER_UP_BILL_IN_ACCEPTOR, b""
+            if stage in IN_STACKER:
+                return p.POWER_UP_BILL_IN_STACKER, b""
+            return p.POWER_UP, b""
+        for name, code in FAULT_STATUS.items():
+            if name in self.state["faults"]:
+                return code, bytes([FAILURE_CODE]) if code == p.FAILURE else b""
+        if self._initializing:
+            return p.INITIALIZE, b""
+        if note:
+            code = STAGE_STATUS[note["stage"]]
+            if code == p.ESCROW:
+                return code, bytes([note["code"]])
+            if code == p.REJECTING:
+                return code, bytes([note["reason"]])
+            return code, b""
+        return (p.DISABLE_INHIBIT if self._inhibited else p.ENABLE_IDLING), b""
+
+    def _report_status(self) -> bytes:
+        code, data = self.current_status()
+        if code == p.INITIALIZE:
+            self._initializing = False
+        elif code in (p.ACCEPTING, p.STACKING, p.STACKED, p.RETURNING, p.REJECTING):
+            self._advance(self.state["note"])
+        return p.encode(code, data)
+
+    def _advance(self, note: dict[str, Any]) -> None:
+        """A transient stage was reported once: move on, as the mechanism would."""
+        stage = note["stage"]
+        counters = self.state["counters"]
+        if stage == "accepting":
+            code = note["code"]
+            if note.get("reason") is not None:
+                self._set_stage("rejecting")
+            elif code is None:
+                note["reason"] = p.REJECT_UNKNOWN_DENOMINATION
+                self._set_stage("rejecting")
+            elif self._inhibited or code not in p.enabled_codes(self._mask):
+                note["reason"] = p.REJECT_INHIBITED
+                self._set_stage("rejecting")
+            else:
+                self._set_stage("escrow")
+        elif stage == "stacking":
+            self._set_stage("vend_valid")
+        elif stage == "returning":
+            counters["returned"] += 1
+            self._set_stage(None)
+        elif stage == "rejecting":
+            counters["rejected"] += 1
+            self._set_stage(None)
+        elif stage == "stacked":
+            self._set_stage(None)
+
+    def _set_stage(self, stage: str | None) -> None:
+        """Every stage change is written to the state file, as the device's NVRAM would."""
+        if stage is None:
+            self.state["note"] = None
+        else:
+            self.state["note"]["stage"] = stage
+        self.state_file.save(self.state)
+
+    def _count_stacked(self, note: dict[str, Any]) -> None:
+        counters = self.state["counters"]
+        key = str(note["value"])
+        counters["stacked"][key] = counters["stacked"].get(key, 0) + 1
+        counters["total_notes"] += 1
+
+    def _host_ack(self) -> None:
+        if self.ignore_acks > 0:  # fault knob: the ACK was lost on the wire
+            self.ignore_acks -= 1
+            return
+        note = self.state["note"]
+        if note and note["stage"] == "vend_valid" and not self._power_up:
+            self._count_stacked(note)
+            self._set_stage("stacked")
+
+    def _operation(self, cmd: int) -> bytes:
+        note = self.state["note"]
+        ack = p.encode(p.ACK)
+        if cmd == p.RESET:
+            if note:
+                # A reset finishes what the mechanism holds: a note already past escrow goes to
+                # the cash box, one still in the acceptor goes back to the customer.
+                if note["stage"] in IN_STACKER:
+                    self._count_stacked(note)
+                elif note["stage"] == "rejecting":
+                    self.state["counters"]["rejected"] += 1
+                elif note["stage"] != "stacked":
+                    self.state["counters"]["returned"] += 1
+                self._set_stage(None)
+            self._power_up = False
+            self._initializing = True
+            self._inhibited = True
+            return ack
+        busy = self._power_up or bool(set(self.state["faults"]) - {"stacker_full"})
+        if busy or not note or note["stage"] != "escrow":
+            return p.encode(p.INVALID_COMMAND)
+        if cmd in (p.STACK_1, p.STACK_2):
+            self._set_stage("stacking")
+        elif cmd == p.RETURN:
+            self._set_stage("returning")
+        return ack  # HOLD: keep the note in escrow
+
+    def _setting(self, cmd: int, data: bytes) -> bool:
+        need = p.SETTING_DATA_LEN.get(cmd)
+        if need is not None and len(data) != need:
+            return False
+        if cmd == p.SET_INHIBIT:
+            if data[0] not in (0, 1):
+                return False
+            self._inhibited = data[0] == 1
+        elif cmd == p.SET_ENABLE:
+            self._mask = bytes(data)
+        self.settings[cmd] = bytes(data)
+        return True
+
+    # ------------------------------------------------------------ knobs (methods)
+    def insert_note(self, value_minor: int, reject_reason: int | None = None) -> None:
+        """A resident pushes a note in.  Raises ValueError when the device cannot take one."""
+        with self._lock:
+            if self._power_up:
+                raise ValueError("device is in power-up state (waiting for a reset)")
+            if self.state["note"] is not None:
+                raise ValueError(f"a note is already in the device ({self.state['note']['stage']})")
+            if self.state["faults"]:
+                raise ValueError(f"device in fault: {', '.join(self.state['faults'])}")
+            self.state["note"] = {
+                "value": int(value_minor),
+                "code": self.channels.channel_for(int(value_minor)),
+                "stage": "accepting",
+                "reason": reject_reason,
+            }
+            self.state_file.save(self.state)
+
+    def set_fault(self, name: str) -> None:
+        if name not in FAULT_STATUS:
+            raise ValueError(f"unknown fault {name!r}")
+        with self._lock:
+            if name not in self.state["faults"]:
+                self.state["faults"].append(name)
+                self.state_file.save(self.state)
+
+    def clear_faults(self, *names: str) -> None:
+        """Clear the named faults, or every fault when none is named."""
+        with self._lock:
+            keep = [f for f in self.state["faults"] if names and f not in names]
+            self.state["faults"] = keep
+            self.state_file.save(self.state)
+
+    def power_cycle(self) -> int:
+        """Power off and on: settings are lost, the note (if any) stays where it is."""
+        with self._lock:
+            note = self.state["note"]
+            if note and note["stage"] == "stacked":
+                self._set_stage(None)  # already counted when the host acknowledged it
+            self._power_up = True
+            self._initializing = False
+            self._inhibited = True
+            self._mask = b"\x00\x00"
+            self.settings.clear()
+            self._reader = p.FrameReader()
+            return self.current_status()[0]
+
+    def counters(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self.state["counters"]))
+
+    def status_line(self) -> str:
+        with self._lock:
+            code, data = self.current_status()
+            note = self.state["note"]
+            name = p.STATUS_NAMES.get(code, "?")
+            parts = [f"status 0x{code:02X}{(' ' + data.hex().upper()) if data else ''} {name}"]
+            if note:
+                parts.append(f"note={note['value']} stage={note['stage']}")
+            parts.append(f"inhibit={'on' if self._inhibited else 'off'}")
+            parts.append(f"faults={','.join(self.state['faults']) or '-'}")
+            return " ".join(parts)
+
+    # ------------------------------------------------------------ bench prompt
+    def command(self, line: str) -> str:
+        words = line.split()
+        if not words:
+            return "error: empty command (try help)"
+        verb, args = words[0].lower(), words[1:]
+        try:
+            return self._command(verb, args)
+        except (ValueError, IndexError) as exc:
+            return f"error: {exc}"
+
+    def _command(self, verb: str, args: list[str]) -> str:
+        simple_faults = {
+            "jam": "acceptor_jam",
+            "stacker-jam": "stacker_jam",
+            "stacker-full": "stacker_full",
+            "cashbox-remove": "cashbox_removed",
+            "cheat": "cheated",
+            "failure": "failure",
+            "comm-error": "comm_error",
+            "pause": "pause",
+        }
+        if verb in simple_faults:
+            self.set_fault(simple_faults[verb])
+            return f"ok: {simple_faults[verb]}"
+        if verb == "insert":
+            if len(args) != 1 or not args[0].isdigit():
+                raise ValueError("usage: insert <yuan> (a whole number)")
+            self.insert_note(int(args[0]) * 100)
+            return f"ok: inserted {args[0]} yuan"
+        if verb == "reject":
+            reason = int(args[0], 16) if args else 0x72
+            if not 0 <= reason <= 0xFF:
+                raise ValueError("reason must be one byte")
+            self.insert_note(0, reject_reason=reason)
+            return f"ok: inserted a note that will be rejected ({p.reject_reason_text(reason)})"
+        if verb == "cashbox-insert":
+            self.clear_faults("cashbox_removed", "stacker_full")  # an emptied box goes back in
+            return "ok: cash box inserted"
+        if verb == "clear":
+            self.clear_faults()
+            return "ok: faults cleared"
+        if verb == "noise":
+            data = bytes.fromhex("".join(args))
+            if not data:
+                raise ValueError("usage: noise <hex bytes>")
+            self.inject(data)
+            return f"ok: injected {len(data)} bytes"
+        if verb in ("drop", "corrupt", "ignore-ack", "delay"):
+            if len(args) != 1 or not args[0].isdigit():
+                raise ValueError(f"usage: {verb} <n>")
+            n = int(args[0])
+            with self._lock:
+                if verb == "drop":
+                    self.drop_replies = n
+                elif verb == "corrupt":
+                    self.corrupt_replies = n
+                elif verb == "ignore-ack":
+                    self.ignore_acks = n
+                else:
+                    self.reply_delay = n / 1000
+            return f"ok: {verb} {n}"
+        if verb == "power-cycle":
+            code = self.power_cycle()
+            return f"ok: power cycled; next status 0x{code:02X} {p.STATUS_NAMES[code]}"
+        if verb == "counters":
+            return json.dumps(self.counters(), sort_keys=True, separators=(",", ":"))
+        if verb == "status":
+            return self.status_line()
+        if verb == "help":
+            return HELP
+        return f"error: unknown command {verb!r} (try help)"

@@ -1,0 +1,1 @@
+"""Coin acceptors: ccTalk (``cctalk``)."""
