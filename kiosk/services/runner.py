@@ -66,11 +66,13 @@ class SessionRunner:
                 return
         before = self.session.phase
         self.session, cmds = advance(self.session, event)
-        for cmd in cmds:
-            self.execute(cmd)
         if self.session.phase != before:
             self.history.append(self.session.phase.value)
             log.info("phase %s → %s", before.value, self.session.phase.value)
+        if isinstance(event, e.ReceiptPrinted) and self.session.txn_id:
+            self.journal.mark_printed(self.session.txn_id)
+        for cmd in cmds:
+            self.execute(cmd)
         for listener in self.on_change:
             listener(self.session)
 

@@ -1,0 +1,144 @@
+"""The headless terminal end to end: real drivers over ptys to the simulators, the real
+journal, the reference server on loopback. Faults in the middle of a session end on the right
+phase with no money lost."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from drivers.transport import SimulatorHub
+from kiosk.config import Config
+from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from kiosk.flow import events as e
+from kiosk.flow.session import Phase
+from kiosk.services.terminal import HeadlessTerminal
+from tests.demo.conftest import billing_server  # noqa: F401
+
+ACC = DEMO_ACCOUNTS[0]
+CARD = next(uid for uid, a in DEMO_CARDS.items() if a == ACC.account_no)
+
+
+@pytest.fixture
+def terminal(tmp_path, billing_server):
+    cfg = Config()
+    cfg = dataclasses.replace(
+        cfg,
+        kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp_path / "k.db"), state_dir=str(tmp_path / "dev")),
+        billing=dataclasses.replace(cfg.billing, url=billing_server.url, sync_interval_s=0.2),
+        limits=dataclasses.replace(cfg.limits, insert_timeout_s=2),
+        devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
+    )
+    (tmp_path / "dev").mkdir()
+    term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")))
+    term.start()
+    yield term
+    term.stop()
+
+
+def to_inserting(term, amount=ACC.arrears_minor, consent=False):
+    term.hub.get("card-reader").present(CARD)
+    assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
+    term.hub.get("card-reader").remove()
+    term.events.post(e.ContinuePressed())
+    assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
+    if consent:
+        term.events.post(e.OnScreenReceiptAccepted())
+    term.events.post(e.AmountChosen(amount))
+    assert term.pump(lambda s: s.phase == Phase.INSERTING or s.message, 5)
+
+
+def insert(term, value):
+    validator = term.hub.get("bill-validator")
+    before = term.runner.session.credited_minor
+    assert term.pump(lambda s: validator.state.get("note") is None, 5)
+    validator.insert_note(value)
+    assert term.pump(lambda s: s.credited_minor > before, 10)
+
+
+def test_card_payment_prints_chinese_receipt_and_reaches_server(terminal, billing_server):
+    to_inserting(terminal)
+    insert(terminal, 10000)
+    insert(terminal, 5000)
+    terminal.events.post(e.FinishPressed())
+    assert terminal.pump(lambda s: s.phase == Phase.RECEIPT and s.printed is not None, 10)
+    assert terminal.runner.session.printed is True
+    receipt = terminal.hub.get("printer").wait_receipt(1, 5)
+    text = "\n".join(receipt["lines"])
+    assert "电费缴费凭证" in text and "150.00" in text and "******0010"[-4:] in text
+    assert receipt["qr"] and terminal.runner.session.receipt_no in receipt["qr"][0]
+    terminal.drain()
+    (paid,) = billing_server.ledger.payments()
+    assert paid["amount_minor"] == 15000 and paid["txn_id"] == terminal.runner.session.txn_id
+    assert terminal.runner.history[:6] == ["identifying", "account", "amount", "inserting", "committing", "receipt"]
+
+
+def test_paper_out_asks_consent_and_shows_receipt_on_screen(terminal):
+    terminal.hub.get("printer").command("paper out")
+    to_inserting(terminal)
+    s = terminal.runner.session
+    assert s.phase == Phase.AMOUNT and s.message == "printer_unavailable_accept_screen_receipt"
+    terminal.events.post(e.OnScreenReceiptAccepted())
+    assert terminal.pump(lambda s: s.phase == Phase.INSERTING, 5)
+    insert(terminal, 2000)
+    terminal.events.post(e.FinishPressed())
+    assert terminal.pump(lambda s: s.phase == Phase.RECEIPT, 10)
+    assert terminal.runner.session.printed is False and terminal.runner.session.receipt_no
+    assert terminal.runner.journal.payment(terminal.runner.session.txn_id).amount_minor == 2000
+
+
+def test_paper_runs_out_during_printing_payment_stands(terminal):
+    to_inserting(terminal)
+    insert(terminal, 10000)
+    terminal.hub.get("printer").command("paper out-after 2")
+    terminal.events.post(e.FinishPressed())
+    assert terminal.pump(lambda s: s.phase == Phase.RECEIPT and s.printed is not None, 10)
+    s = terminal.runner.session
+    assert s.printed is False and s.message.startswith("print_failed")
+    assert terminal.runner.journal.payment(s.txn_id).amount_minor == 10000
+
+
+def test_jam_mid_session_commits_credit_and_locks(terminal):
+    to_inserting(terminal)
+    insert(terminal, 5000)
+    terminal.hub.get("bill-validator").command("jam")
+    assert terminal.pump(lambda s: s.phase in (Phase.RECEIPT, Phase.OUT_OF_SERVICE) and s.receipt_no, 10)
+    txn = terminal.runner.session.txn_id
+    assert terminal.runner.journal.payment(txn).amount_minor == 5000
+    terminal.events.post(e.ContinuePressed())
+    terminal.events.post(e.Rated(None))
+    assert terminal.pump(lambda s: s.phase == Phase.OUT_OF_SERVICE, 5)
+    terminal.hub.get("bill-validator").command("clear")
+    assert terminal.pump(lambda s: s.phase == Phase.IDLE, 10)
+
+
+def test_idle_timeout_with_note_credited_commits(terminal):
+    to_inserting(terminal)
+    insert(terminal, 1000)
+    # nobody touches Finish: the insertion timer (2 s here) ends the session, the note is paid
+    assert terminal.pump(lambda s: s.phase == Phase.RECEIPT, 10)
+    assert terminal.runner.journal.payment(terminal.runner.session.txn_id).amount_minor == 1000
+
+
+def test_duplicate_payment_guard(terminal):
+    to_inserting(terminal)
+    insert(terminal, 1000)
+    terminal.events.post(e.FinishPressed())
+    assert terminal.pump(lambda s: s.phase == Phase.RECEIPT, 10)
+    terminal.events.post(e.ContinuePressed())
+    terminal.events.post(e.Rated(5))
+    assert terminal.pump(lambda s: s.phase == Phase.IDLE, 5)
+    terminal.runner.enter_account(ACC.account_no)
+    assert terminal.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
+    assert terminal.runner.session.recently_paid is True
+
+
+def test_unknown_and_malformed_account(terminal):
+    from kiosk.demo.seed import UNSEEDED_ACCOUNT
+
+    terminal.runner.enter_account(UNSEEDED_ACCOUNT)
+    assert terminal.pump(lambda s: s.message, 10)
+    assert terminal.runner.session.message == "unknown_account"
+    terminal.runner.enter_account("12345")
+    assert terminal.pump(lambda s: s.message.startswith("malformed"), 5)
