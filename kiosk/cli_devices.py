@@ -32,7 +32,9 @@ COME_UP_S = 1.0
 QUIT = {"quit", "exit"}
 
 
-def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], config: Callable[..., Any]) -> None:
+def register(
+    sub: Any, common: Callable[[argparse.ArgumentParser], None], config: Callable[..., Any]
+) -> None:
     """Add the device commands to the ``kiosk`` parser."""
     p = sub.add_parser("devices", help="list serial ports and the configured devices' health")
     common(p)
@@ -44,7 +46,8 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], config
     p = sub.add_parser("sim", help="a device simulator on a pty, commands on stdin")
     common(p)
     p.add_argument("device", metavar="DEVICE", help=", ".join(SIM_PROTOCOLS))
-    p.add_argument("--protocol", help="default: the device's protocol (id003, cctalk, em4100, escpos)")
+    p.add_argument("--protocol",
+                   help="default: the device's protocol (id003, cctalk, em4100, escpos)")
     p.add_argument("--state", metavar="FILE", help="non-volatile counters (default: in memory)")
     p.set_defaults(func=lambda args: cmd_sim(args, config))
 
