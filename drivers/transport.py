@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import termios
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,6 @@ def open_port(url: str, settings: LineSettings, hub: SimulatorHub | None = None)
             timeout=settings.timeout,
             write_timeout=1.0,
         )
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (serial.SerialException, OSError, ValueError, termios.error) as exc:
         raise PortError(f"cannot open {url}: {exc}") from exc
     return port

@@ -265,3 +265,21 @@ def test_error_codes_from_the_generic_spec() -> None:
     assert p.describe_error(130) == ("inhibited coin (type 3)", "reject")
     assert p.describe_error(200)[1] == "info"
     assert p.error_slug(14) == "credit_sensor_blocked"
+
+
+@given(BYTE, PAIRS)
+def test_credit_buffer_roundtrip_property(counter: int, pairs: list[tuple[int, int]]) -> None:
+    buf = p.CreditBuffer(counter, tuple(pairs))
+    assert p.parse_credit_buffer(p.encode_credit_buffer(buf)) == buf
+
+
+def test_identity_serial_number_is_lsb_first() -> None:
+    ident = p.parse_identity(
+        {
+            p.HDR_REQUEST_MANUFACTURER_ID: b"CPT",
+            p.HDR_REQUEST_PRODUCT_CODE: b"SIMCOIN ",
+            p.HDR_REQUEST_SERIAL_NUMBER: b"\x40\xe2\x01",
+            p.HDR_REQUEST_SOFTWARE_REVISION: b"SIM-1.0",
+        }
+    )
+    assert ident == p.CoinAcceptorIdentity("CPT", "SIMCOIN", 123456, "SIM-1.0")

@@ -52,7 +52,7 @@ def host_frame(header: int, data: bytes = b"", mode: str = p.SIMPLE, dest: int =
 def exchange(fd: int, raw: bytes, reply_len: int, timeout: float = 2.0) -> tuple[bytes, bytes]:
     os.write(fd, raw)
     got = read_for(fd, len(raw) + reply_len, timeout)
-    return got[: len(raw)], got[len(raw):]
+    return got[: len(raw)], got[len(raw) :]
 
 
 def test_echo_then_ack_matches_the_vectors(wire) -> None:
@@ -154,9 +154,28 @@ def test_counter_wraps_to_one_never_zero() -> None:
 
 def test_bench_commands_answer_one_line_and_never_raise() -> None:
     sim = CcTalkSimulator()
-    for line in ("", "help", "status", "counters", "coin", "coin ten", "coin -5", "lose 0",
-                 "lose 999", "noise zz", "noise", "drop x", "delay", "bogus", "jam", "clear",
-                 "drop 2", "delay 30", "power-cycle", "coin 5"):
+    for line in (
+        "",
+        "help",
+        "status",
+        "counters",
+        "coin",
+        "coin ten",
+        "coin -5",
+        "lose 0",
+        "lose 999",
+        "noise zz",
+        "noise",
+        "drop x",
+        "delay",
+        "bogus",
+        "jam",
+        "clear",
+        "drop 2",
+        "delay 30",
+        "power-cycle",
+        "coin 5",
+    ):
         answer = sim.command(line)
         assert isinstance(answer, str) and answer and "\n" not in answer, line
     assert "error" in sim.command("coin ten")

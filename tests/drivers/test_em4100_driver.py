@@ -1,4 +1,5 @@
-"""EM4100 driver against the simulator over a real pty pair: present, remove, swap, noise, unplug."""
+"""EM4100 driver against the simulator over a real pty pair: present, remove, swap, noise,
+unplug, lost port."""
 
 from __future__ import annotations
 
@@ -117,7 +118,9 @@ def test_card_swap_is_removed_then_presented(rig: Rig) -> None:
     rig.wait_for(lambda e: isinstance(e, CardPresented) and e.card_uid == CARD_B)
     rig.wait_reads(CARD_B, 3)
     assert rig.kinds() == [
-        ("CardPresented", CARD_A), ("CardRemoved", CARD_A), ("CardPresented", CARD_B)
+        ("CardPresented", CARD_A),
+        ("CardRemoved", CARD_A),
+        ("CardPresented", CARD_B),
     ]
 
 
@@ -148,7 +151,9 @@ def test_unplug_removes_the_card_and_plug_presents_it_again(rig: Rig) -> None:
     rig.sim.command("plug")
     rig.wait_for(lambda e: isinstance(e, CardPresented))
     assert rig.kinds() == [
-        ("CardPresented", CARD_A), ("CardRemoved", CARD_A), ("CardPresented", CARD_A)
+        ("CardPresented", CARD_A),
+        ("CardRemoved", CARD_A),
+        ("CardPresented", CARD_A),
     ]
 
 

@@ -79,8 +79,21 @@ def test_reads_per_card_survive_a_restart(tmp_path: Path) -> None:
 
 def test_commands_answer_one_line_and_reject_bad_input() -> None:
     sim = Em4100Simulator()
-    for line in ("", "help", "status", "counters", "present", "present 12", "present XYZXYZXYZX",
-                 "noise", "noise qq", "remove", "bogus", "unplug", "plug"):
+    for line in (
+        "",
+        "help",
+        "status",
+        "counters",
+        "present",
+        "present 12",
+        "present XYZXYZXYZX",
+        "noise",
+        "noise qq",
+        "remove",
+        "bogus",
+        "unplug",
+        "plug",
+    ):
         answer = sim.command(line)
         assert answer and "\n" not in answer, line
     assert sim.command("present 12").startswith("error")

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+
+from tests.vectors import load as load_vectors
 from escpos.printer import Dummy
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,14 +18,12 @@ from drivers.errors import FrameError
 from drivers.interfaces import PaperState
 from drivers.printer.escpos import protocol as P
 
-VECTORS = Path("/work/shared/vectors/protocols.json")
 VALID = [b for b in range(256) if b & 0x93 == 0x12]
 
 
 # ---------------------------------------------------------------- status bytes
-@pytest.mark.skipif(not VECTORS.exists(), reason="shared vectors not present")
 def test_shared_vectors() -> None:
-    examples = json.loads(VECTORS.read_text("utf-8"))["escpos_status"]["examples"]
+    examples = load_vectors("escpos_status")["examples"]
     got = {}
     for e in examples:
         got[(e["n"], int(e["reply"], 16))] = P.decode_status(e["n"], int(e["reply"], 16))

@@ -74,7 +74,7 @@ def test_crc_check_value():
     assert p.crc16_kermit(b"") == 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_crc_matches_independent_oracle(data):
     assert p.crc16_kermit(data) == kermit_oracle(data)
@@ -85,7 +85,7 @@ frames = st.builds(
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(frames)
 def test_round_trip(frame):
     raw = frame.encode()
@@ -104,7 +104,7 @@ def test_any_single_byte_change_of_a_vector_never_decodes(raw):
                 p.decode(bad)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(frames, st.data())
 def test_single_byte_change_never_decodes(frame, data):
     raw = frame.encode()
@@ -117,7 +117,7 @@ def test_single_byte_change_never_decodes(frame, data):
     assert p.FrameReader().feed(bad) == []
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(frames, st.binary(min_size=1, max_size=20), st.binary(min_size=1, max_size=20))
 def test_truncated_or_surrounded_never_decodes(frame, before, after):
     raw = frame.encode()

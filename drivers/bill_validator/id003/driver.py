@@ -162,7 +162,15 @@ class Id003Driver:
                     self._link_down = True
                     log.warning("%s: link down: %s", self.name, exc)
                     self._post(DeviceFault(self.name, COMM_FAULT, str(exc), locking=False))
+            except Exception:  # a bug must not silence the device: log it, keep polling
+                log.exception("%s: poll loop error", self.name)
             self._stop.wait(max(0.0, started + self.poll_interval - time.monotonic()))
+        # No host, no money: leave the acceptor inhibited (one attempt; a dead link is left be).
+        if not (self._link_down or self._needs_init or self._link.broken):
+            try:
+                self._link.transact(p.encode(p.SET_INHIBIT, b"\x01"), "echo", 1)
+            except LinkDown:
+                log.warning("%s: could not inhibit the acceptor on stop", self.name)
 
     def _initialise(self) -> None:
         """Status first (a power-up condition is reported before the reset resolves it), then
@@ -186,11 +194,13 @@ class Id003Driver:
     def _execute(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "enable":
-            codes = {self.channels.channel_for(v) for v in op[1]}
-            unknown = sorted(v for v in op[1] if self.channels.channel_for(v) is None)
+            codes = {v: self.channels.channel_for(v) for v in op[1]}
+            first = p.FIRST_DENOMINATION_CODE
+            usable = {c for c in codes.values() if c is not None and first <= c < first + 16}
+            unknown = sorted(v for v, c in codes.items() if c not in usable)
             if unknown:
-                log.warning("%s: no denomination code for %s; not enabled", self.name, unknown)
-            codes = {c for c in codes if c is not None}
+                log.warning("%s: no C0 mask bit for %s; not enabled", self.name, unknown)
+            codes = usable
             if not codes:
                 self._setting(p.SET_INHIBIT, b"\x01")
                 return
@@ -295,11 +305,12 @@ class Id003Driver:
 
     def _on_vend_valid(self) -> None:
         cycle = self._cycle
-        if cycle is not None and not cycle.done and cycle.value is not None:
-            if not cycle.credited:
-                cycle.credited = True
-                self._post(NoteCredited(self.name, cycle.value, cycle.code or 0))
-        elif cycle is None or cycle.done or not cycle.credited:
+        if cycle is not None and cycle.credited:
+            pass  # the same note again (repeat, reconnect): a new cycle starts only at escrow
+        elif cycle is not None and not cycle.done and cycle.value is not None:
+            cycle.credited = True
+            self._post(NoteCredited(self.name, cycle.value, cycle.code or 0))
+        else:  # no escrow of a known note in this instance: never guess a value
             self._cycle = _Cycle(cycle.code if cycle and not cycle.done else None, None,
                                  credited=True)
             self._post(EventsLost(

@@ -67,7 +67,7 @@ class Id003Simulator(SimulatorBase):
     ) -> None:
         super().__init__(state_path)
         self.channels = channels if channels is not None else p.cny_channels()
-        self.state = self.state_file.load(_fresh_state())
+        self.state = self._sane(self.state_file.load(_fresh_state()))
         self._reader = p.FrameReader()
         self._last_rx = 0.0
         # Volatile memory: a new instance is a device just switched on.
@@ -78,6 +78,25 @@ class Id003Simulator(SimulatorBase):
         self.settings: dict[int, bytes] = {}
         self.corrupt_replies = 0
         self.ignore_acks = 0
+
+    @staticmethod
+    def _sane(state: dict[str, Any]) -> dict[str, Any]:
+        """A state file from an older version or edited by hand must not crash the device."""
+        fresh = _fresh_state()
+        counters = state.get("counters")
+        if not isinstance(counters, dict):
+            counters = {}
+        state["counters"] = {**fresh["counters"], **counters}
+        note = state.get("note")
+        if note is not None and not (isinstance(note, dict) and note.get("stage") in STAGE_STATUS
+                                     and isinstance(note.get("value"), int)):
+            log.warning("simulator state: unusable in-flight note %r dropped", note)
+            state["note"] = None
+        faults = state.get("faults")
+        if not isinstance(faults, list):
+            faults = []
+        state["faults"] = [f for f in faults if f in FAULT_STATUS]
+        return state
 
     # ------------------------------------------------------------ wire side
     def on_bytes(self, data: bytes) -> bytes:

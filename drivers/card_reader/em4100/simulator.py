@@ -108,8 +108,10 @@ class Em4100Simulator(SimulatorBase):
                     return f"presentations {self.presentations}; reads {reads}"
             if cmd == "status":
                 card = self.card.uid if self.card else "none"
-                return (f"card {card}; {'plugged' if self.plugged else 'unplugged'}; repeat "
-                        f"{round(self.repeat_interval * 1000)} ms")
+                return (
+                    f"card {card}; {'plugged' if self.plugged else 'unplugged'}; repeat "
+                    f"{round(self.repeat_interval * 1000)} ms"
+                )
             if cmd == "help":
                 return HELP
         except ValueError as exc:

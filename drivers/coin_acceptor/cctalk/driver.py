@@ -7,17 +7,17 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import serial
 
 from drivers.coin_acceptor.cctalk import protocol as p
+from drivers.coin_acceptor.cctalk.protocol import CoinAcceptorIdentity
 from drivers.errors import DriverError, FrameError, LinkTimeout, PortError
 from drivers.interfaces import (
     ChannelMap,
     CoinCredited,
-    DeviceEvent,
     DeviceFault,
     DeviceFaultCleared,
     DeviceStatus,
@@ -30,39 +30,29 @@ from drivers.interfaces import (
 
 log = logging.getLogger(__name__)
 
-#: Part 1: a receiver drops a partial message after 50 ms of silence; we wait as long for quiet.
-INTER_BYTE_TIMEOUT = 0.05
-SELF_CHECK_INTERVAL = 1.0
+INTER_BYTE_TIMEOUT = 0.05  # Part 1: a partial message is dropped after 50 ms of silence
+SELF_CHECK_INTERVAL = 1.0  # while a mechanism fault is open: header 232 tells when it clears
 
 
 class CommandRefused(DriverError):
     """The device answered NAK: it understood the frame and refused the command."""
 
 
-@dataclass(frozen=True)
-class CoinAcceptorIdentity:
-    manufacturer: str
-    product: str
-    serial: int
-    software: str
-
-
+@dataclass(eq=False)
 class _Request:
-    def __init__(self, kind: str, arg: Any = None) -> None:
-        self.kind = kind
-        self.arg = arg
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
+    kind: str
+    arg: Any = None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
 
 
 _STOP = _Request("stop")
 
 _STAT_KEYS = (
-    "tx", "rx_ok", "timeouts", "no_echo", "echo_mismatch", "bad_frames", "truncated",
-    "trailing_garbage", "stray_bytes", "drained_bytes", "retries", "nak", "busy",
-    "port_errors", "comm_failures", "credits", "events_lost",
-)
+    "tx rx_ok timeouts no_echo echo_mismatch bad_frames truncated trailing_garbage stray_bytes "
+    "drained_bytes retries nak busy port_errors comm_failures credits events_lost"
+).split()
 
 
 class CcTalkDriver:
@@ -106,7 +96,7 @@ class CcTalkDriver:
         self._faults: dict[str, str] = {}
         self._next_self_check = 0.0
         self._health = Health(HealthState.UNKNOWN, "not started")
-        self._post: Post | None = None
+        self._post: Post = lambda event: None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         baud = getattr(port, "baudrate", 9600) or 9600
@@ -167,9 +157,9 @@ class CcTalkDriver:
         finally:
             self._shutdown()
 
-    def _guarded(self, action: Any, *args: Any) -> None:
+    def _guarded(self, action: Any) -> None:
         try:
-            action(*args)
+            action()
         except LinkTimeout as exc:
             self._comm_failed(exc)
         except CommandRefused as exc:
@@ -192,14 +182,13 @@ class CcTalkDriver:
                 self._desired = req.arg
                 self._inhibit_dirty = True
                 self._guarded(self._apply_inhibit)
-            elif req.kind == "identify":
+            else:  # identify
                 try:
                     req.result = self._identify()
-                except LinkTimeout as exc:
-                    req.error = exc
-                    self._comm_failed(exc)
                 except DriverError as exc:
                     req.error = exc
+                    if isinstance(exc, LinkTimeout):
+                        self._comm_failed(exc)
                 req.done.set()
 
     def _cycle(self) -> None:
@@ -217,39 +206,27 @@ class CcTalkDriver:
             self._transact(p.HDR_MODIFY_MASTER_INHIBIT_STATUS, b"\x00")
         except DriverError as exc:
             log.warning("%s: could not inhibit on stop: %s", self.name, exc)
-        while True:
-            try:
-                req = self._requests.get_nowait()
-            except queue.Empty:
-                break
+        while not self._requests.empty():
+            req = self._requests.get_nowait()
             req.error = DriverError(f"{self.name}: driver stopped")
             req.done.set()
         self._health = Health(HealthState.UNKNOWN, "stopped")
 
     # ------------------------------------------------------------ events
-    def _emit(self, event: DeviceEvent) -> None:
-        if self._post is not None:
-            self._post(event)
-
     def _handle_buffer(self, buf: p.CreditBuffer) -> None:
         res = self._tracker.update(buf)
         if res.reset:
-            level = logging.INFO if res.previous is None else logging.WARNING
-            log.log(level, "%s: event counter 0 (was %s): device powered up or reset", self.name,
-                    res.previous)
+            log.info("%s: event counter 0 (was %s): powered up or reset", self.name, res.previous)
             self._inhibit_dirty = True  # a reset device comes up inhibited
-            self._emit(PowerUp(self.name, "normal"))
+            self._post(PowerUp(self.name, "normal"))
         if res.first_sync:
             log.info("%s: event counter baseline %d", self.name, buf.counter)
-            self._emit(DeviceStatus(self.name, "synced", f"event counter {buf.counter}"))
+            self._post(DeviceStatus(self.name, "synced", f"event counter {buf.counter}"))
         if res.lost:
             self.stats["events_lost"] += res.lost
-            detail = (
-                f"event counter jumped from {res.previous} to {buf.counter}: {res.lost} events "
-                f"fell out of the {p.BUFFER_PAIRS}-entry buffer unread"
-            )
+            detail = f"event counter jumped from {res.previous} to {buf.counter}: {res.lost} unread"
             log.error("%s: %s", self.name, detail)
-            self._emit(EventsLost(self.name, res.lost, detail))
+            self._post(EventsLost(self.name, res.lost, detail))
         for ev in res.new:
             self._handle_event(ev)
 
@@ -257,19 +234,18 @@ class CcTalkDriver:
         if ev.is_credit:
             value = self.channels.value(ev.result_a)
             if value is None:
-                detail = f"coin on channel {ev.result_a} (event {ev.counter}) has no configured value"
+                detail = f"coin on channel {ev.result_a} (event {ev.counter}): no value configured"
                 log.error("%s: %s", self.name, detail)
-                self._emit(EventsLost(self.name, 1, detail))
+                self._post(EventsLost(self.name, 1, detail))
                 return
             self.stats["credits"] += 1
-            log.info("%s: coin %d fen, channel %d, event %d", self.name, value, ev.result_a,
-                     ev.counter)
-            self._emit(CoinCredited(self.name, value, ev.result_a, ev.counter))
+            log.info("%s: %d fen, channel %d, event %d", self.name, value, ev.result_a, ev.counter)
+            self._post(CoinCredited(self.name, value, ev.result_a, ev.counter))
             return
         code = ev.result_b
         if code == 0:  # null event
             return
-        text, kind = p.describe_error(code)
+        text, kind = p.describe_error(code)  # result A = 0: result B is an error code
         detail = f"{text} (code {code}, event {ev.counter})"
         if kind == "fault":
             slug = p.error_slug(code)
@@ -277,12 +253,10 @@ class CcTalkDriver:
             self._next_self_check = time.monotonic() + SELF_CHECK_INTERVAL
             log.warning("%s: fault %s", self.name, detail)
             self._update_health()
-            self._emit(DeviceFault(self.name, slug, detail, locking=False))
-        elif kind in ("reject", "fraud"):
-            state = "coin_rejected" if kind == "reject" else "coin_rejected_suspicious"
-            self._emit(DeviceStatus(self.name, state, detail))
+            self._post(DeviceFault(self.name, slug, detail, locking=False))
         else:
-            self._emit(DeviceStatus(self.name, "alarm", detail))
+            state = {"reject": "coin_rejected", "fraud": "coin_rejected_suspicious"}.get(kind)
+            self._post(DeviceStatus(self.name, state or "alarm", detail))
 
     def _self_check(self) -> None:
         self._next_self_check = time.monotonic() + SELF_CHECK_INTERVAL
@@ -292,7 +266,7 @@ class CcTalkDriver:
         for slug in list(self._faults):
             del self._faults[slug]
             log.info("%s: fault %s cleared (self-check OK)", self.name, slug)
-            self._emit(DeviceFaultCleared(self.name, slug))
+            self._post(DeviceFaultCleared(self.name, slug))
         self._update_health()
 
     def _comm_failed(self, exc: Exception) -> None:
@@ -301,17 +275,15 @@ class CcTalkDriver:
             self._comm_down = True
             log.warning("%s: communication lost: %s", self.name, exc)
             self._update_health()
-            pass
+            self._post(DeviceFault(self.name, "communication", str(exc), locking=False))
 
     def _comm_ok(self) -> None:
-        if self._comm_down or self._health.state == HealthState.UNKNOWN:
-            was_down = self._comm_down
-            self._comm_down = False
-            self._update_health()
-            if was_down:
-                log.info("%s: communication restored", self.name)
-                self._inhibit_dirty = True  # the device may have been swapped or re-powered
-                self._emit(DeviceFaultCleared(self.name, "communication"))
+        was_down, self._comm_down = self._comm_down, False
+        self._update_health()
+        if was_down:
+            log.info("%s: communication restored", self.name)
+            self._inhibit_dirty = True  # the device may have been swapped or re-powered
+            self._post(DeviceFaultCleared(self.name, "communication"))
 
     def _update_health(self) -> None:
         if self._comm_down:
@@ -323,10 +295,8 @@ class CcTalkDriver:
 
     # ------------------------------------------------------------ commands
     def _apply_inhibit(self) -> None:
-        enabled = sorted(
-            ch for ch, v in self.channels.values.items()
-            if v in self._desired and 1 <= ch <= p.MAX_COIN_CHANNEL
-        )
+        chans = self.channels.values.items()
+        enabled = sorted(c for c, v in chans if v in self._desired and 0 < c <= p.MAX_COIN_CHANNEL)
         if enabled:
             self._transact(p.HDR_MODIFY_INHIBIT_STATUS, p.inhibit_mask(enabled))
             self._transact(p.HDR_MODIFY_MASTER_INHIBIT_STATUS, b"\x01")
@@ -337,16 +307,7 @@ class CcTalkDriver:
         log.info("%s: accepting channels %s", self.name, enabled or "none")
 
     def _identify(self) -> CoinAcceptorIdentity:
-        def text(header: int) -> str:
-            return self._transact(header).data.decode("ascii", "replace").strip()
-
-        serial_bytes = self._transact(p.HDR_REQUEST_SERIAL_NUMBER).data
-        return CoinAcceptorIdentity(
-            manufacturer=text(p.HDR_REQUEST_MANUFACTURER_ID),
-            product=text(p.HDR_REQUEST_PRODUCT_CODE),
-            serial=int.from_bytes(serial_bytes, "little"),  # Part 3, header 242: LSB first
-            software=text(p.HDR_REQUEST_SOFTWARE_REVISION),
-        )
+        return p.parse_identity({h: self._transact(h).data for h in p.IDENTITY_HEADERS})
 
     # ------------------------------------------------------------ link
     def _transact(self, header: int, data: bytes = b"", data_len: int | None = None) -> p.Frame:
@@ -379,8 +340,7 @@ class CcTalkDriver:
 
     def _exchange(self, raw: bytes, data_len: int | None) -> p.Frame:
         port = self.port
-        stray = port.in_waiting
-        if stray:
+        if stray := port.in_waiting:  # noise since the last exchange: count it, never parse it
             self.stats["stray_bytes"] += stray
             port.reset_input_buffer()
         port.write(raw)
@@ -425,18 +385,12 @@ class CcTalkDriver:
         return bytes(buf)
 
     def _drain_quiet(self) -> None:
-        """After a failed exchange wait until the line is quiet, so a late reply cannot be taken
-        for the echo or answer of the next try."""
+        # After a failed try wait for a quiet line: a late reply must not pass for the next echo.
         deadline = time.monotonic() + self.reply_timeout
-        quiet_since = time.monotonic()
         try:
-            while time.monotonic() < deadline:
-                chunk = self.port.read(max(1, self.port.in_waiting))
-                now = time.monotonic()
-                if chunk:
-                    self.stats["drained_bytes"] += len(chunk)
-                    quiet_since = now
-                elif now - quiet_since >= INTER_BYTE_TIMEOUT:
+            while time.monotonic() < deadline and not self._stop.wait(INTER_BYTE_TIMEOUT):
+                if not (waiting := self.port.in_waiting):
                     return
+                self.stats["drained_bytes"] += len(self.port.read(waiting))
         except (serial.SerialException, OSError):
             self.stats["port_errors"] += 1

@@ -1,4 +1,5 @@
-"""ccTalk framing (simple checksum and CRC-16 modes), header 229 credit buffer and its event counter.
+"""ccTalk framing (simple checksum and CRC-16 modes), the header 229 credit buffer and its event
+counter.
 
 Pure: no I/O, no clock.  Wire facts follow the ccTalk Generic Specification (Part 1 for the
 message layer, Part 3 for the coin acceptor headers and the error code table).
@@ -158,6 +159,38 @@ def decode_reply(
     if frame.header == HDR_ACK and data_len is not None and len(frame.data) != data_len:
         raise FrameError(f"reply has {len(frame.data)} data bytes, expected {data_len}")
     return frame
+
+
+# ---------------------------------------------------------------- identification
+IDENTITY_HEADERS = (
+    HDR_REQUEST_MANUFACTURER_ID,
+    HDR_REQUEST_PRODUCT_CODE,
+    HDR_REQUEST_SERIAL_NUMBER,
+    HDR_REQUEST_SOFTWARE_REVISION,
+)
+
+
+@dataclass(frozen=True)
+class CoinAcceptorIdentity:
+    manufacturer: str
+    product: str
+    serial: int
+    software: str
+
+
+def parse_identity(answers: dict[int, bytes]) -> CoinAcceptorIdentity:
+    """Replies to IDENTITY_HEADERS (data bytes by header) → identity.  246/244/241 answer ASCII;
+    242 answers the serial number as 3 bytes, least significant first (Part 3)."""
+
+    def text(header: int) -> str:
+        return answers[header].decode("ascii", "replace").strip()
+
+    return CoinAcceptorIdentity(
+        manufacturer=text(HDR_REQUEST_MANUFACTURER_ID),
+        product=text(HDR_REQUEST_PRODUCT_CODE),
+        serial=int.from_bytes(answers[HDR_REQUEST_SERIAL_NUMBER], "little"),
+        software=text(HDR_REQUEST_SOFTWARE_REVISION),
+    )
 
 
 # ---------------------------------------------------------------- inhibit masks (header 231)

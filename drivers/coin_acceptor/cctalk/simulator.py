@@ -53,8 +53,14 @@ class CcTalkSimulator(SimulatorBase):
         self.address = address
         self.mode = checksum
         state = self.state_file.load(
-            {"counter": 0, "buffer": [[0, 0]] * p.BUFFER_PAIRS, "coins": {}, "total_minor": 0,
-             "rejected": 0, "serial": 0x01E240}
+            {
+                "counter": 0,
+                "buffer": [[0, 0]] * p.BUFFER_PAIRS,
+                "coins": {},
+                "total_minor": 0,
+                "rejected": 0,
+                "serial": 0x01E240,
+            }
         )
         self.counter: int = int(state["counter"])
         self.buffer: list[tuple[int, int]] = [(int(a), int(b)) for a, b in state["buffer"]]
@@ -75,19 +81,21 @@ class CcTalkSimulator(SimulatorBase):
 
     # ------------------------------------------------------------ state
     def _save(self) -> None:
-        self.state_file.save({
-            "counter": self.counter,
-            "buffer": [list(x) for x in self.buffer],
-            "coins": {str(k): v for k, v in self.coins.items()},
-            "total_minor": self.total_minor,
-            "rejected": self.rejected,
-            "serial": self.serial,
-        })
+        self.state_file.save(
+            {
+                "counter": self.counter,
+                "buffer": [list(x) for x in self.buffer],
+                "coins": {str(k): v for k, v in self.coins.items()},
+                "total_minor": self.total_minor,
+                "rejected": self.rejected,
+                "serial": self.serial,
+            }
+        )
 
     def _push(self, a: int, b: int) -> None:
         self.counter = p.next_counter(self.counter)
         self.buffer.insert(0, (a, b))
-        del self.buffer[p.BUFFER_PAIRS:]
+        del self.buffer[p.BUFFER_PAIRS :]
 
     # ------------------------------------------------------------ wire
     def on_bytes(self, data: bytes) -> bytes:
@@ -255,14 +263,18 @@ class CcTalkSimulator(SimulatorBase):
                 return "power cycled: event counter 0, all coins inhibited"
             if cmd == "counters":
                 coins = " ".join(f"{v}x{n}" for v, n in sorted(self.coins.items())) or "none"
-                return (f"event counter {self.counter}; coins {coins}; total {self.total_minor} fen;"
-                        f" rejected {self.rejected}")
+                return (
+                    f"event counter {self.counter}; coins {coins}; "
+                    f"total {self.total_minor} fen; rejected {self.rejected}"
+                )
             if cmd == "status":
                 chans = ",".join(str(c) for c in sorted(self.enabled_channels)) or "none"
-                return (f"address {self.address} {self.mode}; master "
-                        f"{'accepting' if self.master_enabled else 'inhibited'}; channels {chans};"
-                        f" jammed {'yes' if self.jammed else 'no'}; delay "
-                        f"{round(self.reply_delay * 1000)} ms; drop {self.drop_replies}")
+                return (
+                    f"address {self.address} {self.mode}; master "
+                    f"{'accepting' if self.master_enabled else 'inhibited'}; channels {chans};"
+                    f" jammed {'yes' if self.jammed else 'no'}; delay "
+                    f"{round(self.reply_delay * 1000)} ms; drop {self.drop_replies}"
+                )
             if cmd == "help":
                 return HELP
             return f"error: unknown command {cmd!r} ({HELP})"
