@@ -22,7 +22,7 @@ sysdeps:
 
 # The terminal on simulated devices and the built-in reference billing server, no configuration.
 demo: venv
-	$(VENV)/bin/kiosk demo --headless $(DEMO_ARGS)
+	$(VENV)/bin/kiosk demo $(DEMO_ARGS)
 
 # Everything: unit, property, pty device, crash and UI tests (UI under Xvfb).
 test: sysdeps venv

@@ -132,6 +132,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    if not args.headless:
+        if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+            from kiosk import cli_app
+
+            return cli_app.run_demo_app(args)
+        print("no display here: use `kiosk demo --headless` (running it now)", file=sys.stderr)
     from kiosk.demo.headless import run_demo
 
     return run_demo(args)
@@ -189,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, default=3)
     p.set_defaults(func=cmd_demo)
 
-    from kiosk import cli_devices
+    from kiosk import cli_app, cli_devices, cli_staff
 
     cli_devices.register(sub, _common, _config)
+    cli_app.register(sub, _common, _config)
+    cli_staff.register(sub, _common, _config)
     return parser
 
 
