@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,13 +10,18 @@ from hypothesis import strategies as st
 
 from drivers.coin_acceptor.cctalk import protocol as p
 from drivers.errors import FrameError
+from tests import vectors
 
-VECTORS = json.loads(Path("/work/shared/vectors/protocols.json").read_text())["cctalk"]
+VECTORS = vectors.load("cctalk")
 SIMPLE_VECTORS = [v["bytes"] for v in VECTORS["simple"]]
 CRC_VECTORS = [v["bytes"] for v in VECTORS["crc16"]]
 
 
 # ---------------------------------------------------------------- vectors
+def test_vectors_are_there() -> None:
+    assert len(SIMPLE_VECTORS) >= 5 and len(CRC_VECTORS) >= 1  # an empty list would skip silently
+
+
 @pytest.mark.parametrize("vec", SIMPLE_VECTORS)
 def test_simple_vectors_decode_and_reencode(vec: list[int]) -> None:
     raw = bytes(vec)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,10 +20,15 @@ from drivers.card_reader.em4100.protocol import (
     mask_uid,
 )
 from drivers.errors import FrameError
+from tests import vectors
 
-VECTORS = json.loads(Path("/work/shared/vectors/protocols.json").read_text())["em4100"]["frames"]
+VECTORS = vectors.load("em4100")["frames"]
 
 CARDS = st.builds(CardId, st.integers(0, 255), st.integers(0, 2**32 - 1))
+
+
+def test_vectors_are_there() -> None:
+    assert VECTORS  # an empty list would skip the parametrized test silently
 
 
 @pytest.mark.parametrize("vec", VECTORS, ids=lambda v: v["ascii_between_stx_etx"])
