@@ -101,7 +101,7 @@ def _one_session(term, rng, account_no, card, validator, card_sim, timeout, repo
     for note in notes_for(amount, runner.session.config.accepted_notes_minor):
         before = runner.session.credited_minor
         # A resident feeds the next note once the previous one has gone in.
-        term.pump(lambda s: validator.state.get("note") is None, timeout)
+        term.pump(lambda s: validator.ready_for_note, timeout)
         validator.insert_note(note)
         got = term.pump(lambda s: s.credited_minor > before or s.message.startswith("returned")
                         or s.phase != Phase.INSERTING, timeout)

@@ -52,7 +52,7 @@ def to_inserting(term, amount=ACC.arrears_minor, consent=False):
 def insert(term, value):
     validator = term.hub.get("bill-validator")
     before = term.runner.session.credited_minor
-    assert term.pump(lambda s: validator.state.get("note") is None, 5)
+    assert term.pump(lambda s: validator.ready_for_note, 5)
     validator.insert_note(value)
     assert term.pump(lambda s: s.credited_minor > before, 10)
 

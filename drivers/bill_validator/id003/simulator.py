@@ -254,6 +254,11 @@ class Id003Simulator(SimulatorBase):
         return True
 
     # ------------------------------------------------------------ knobs (methods)
+    @property
+    def ready_for_note(self) -> bool:
+        """The host has enabled acceptance and no note is in the path: a resident can insert."""
+        return not self._inhibited and not self._power_up and self.state["note"] is None
+
     def insert_note(self, value_minor: int, reject_reason: int | None = None) -> None:
         """A resident pushes a note in.  Raises ValueError when the device cannot take one."""
         with self._lock:
