@@ -53,6 +53,8 @@ class SessionRunner:
         self.session = Session(config=config.limits)
         self.on_change: list[Callable[[Session], None]] = []
         self.history: list[str] = []  # phases seen, for tests and the demo log
+        #: sees every driver event first (kiosk.staff.faults.DeviceWatch: locking faults, cash box)
+        self.device_watch: Callable[[d.DeviceEvent], None] | None = None
 
     # ---- intents (screens, the demo, the simulate script)
     def enter_account(self, text: str) -> None:
@@ -61,6 +63,8 @@ class SessionRunner:
     # ---- the one deciding thread
     def handle(self, event: Any) -> None:
         if isinstance(event, d.DeviceEvent):
+            if self.device_watch is not None:
+                self.device_watch(event)
             event = self.translate(event)
             if event is None:
                 return

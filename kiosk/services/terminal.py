@@ -17,23 +17,30 @@ from kiosk.flow.session import Session
 from kiosk.services.billing_client import BillingClient
 from kiosk.services.devices import open_devices
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
-from kiosk.services.recovery import reconcile
+from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.runner import SessionRunner
+from kiosk.staff.faults import check_on_start
+from kiosk.staff.wiring import attach_staff
 from offline_queue.cache import ReferenceCache
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
-from offline_queue.schema import check_integrity, connect
+from offline_queue.errors import IntegrityError
+from offline_queue.schema import connect
 from offline_queue.sync import SyncResult, SyncWorker, run_forever
 
 log = logging.getLogger(__name__)
 
 
 class HeadlessTerminal:
-    def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True) -> None:
+    def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True,
+                 events: Any = None,
+                 timers_factory: Callable[[Callable[[Any], None]], Any] | None = None) -> None:
+        """``events`` (post/get) and ``timers_factory(post)``: the app passes Kivy-clock versions."""
         self.config = config
         self.hub = hub
         self.sync_enabled = sync
-        self.events = EventQueue()
+        self.events = events if events is not None else EventQueue()
+        self.timers_factory = timers_factory or ThreadTimers
         self.power_up: str | None = None
         self.reconciliation: list[str] = []
         self.device_errors: dict[str, str] = {}
@@ -46,7 +53,9 @@ class HeadlessTerminal:
     def start(self, power_up_wait_s: float = 3.0) -> None:
         Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
         self.db = connect(self.config.kiosk.db)
-        check_integrity(self.db)
+        problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
+        if problem is not None:
+            raise IntegrityError(f"database integrity check failed: {problem}")
         self.journal = Journal(self.db, self.config.kiosk.id)
         self.outbox = Outbox(self.db)
         released = self.outbox.release_in_flight()
@@ -57,7 +66,7 @@ class HeadlessTerminal:
             self.config.billing.connect_timeout_s, self.config.billing.read_timeout_s,
         )
         self.devices, self.device_errors = open_devices(self.config, self.hub)
-        self.timers = ThreadTimers(self.events.post)
+        self.timers = self.timers_factory(self.events.post)
         self.runner = SessionRunner(self.config, self.journal, self.outbox, self.billing,
                                     self.devices, self.events.post, self.timers)
         held: list[Any] = []
@@ -73,6 +82,9 @@ class HeadlessTerminal:
                 elif ev is not None:
                     held.append(ev)
         self.reconciliation = reconcile(self.journal, self.power_up, offline=False)
+        print_fault_slips(self.journal, self.devices.printer, self.config.kiosk.id,
+                          self.config.kiosk.service_phone)
+        self.staff = attach_staff(self)  # persisted locks back on before any event is handled
         for ev in held:
             self.events.post(ev)
         self.runner.post_queue_state()
@@ -110,8 +122,11 @@ class HeadlessTerminal:
 
     def dispatch(self, ev: Any) -> None:
         if isinstance(ev, SyncResult):
-            self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
-            self.runner.post_queue_state(online=self.online)
+            if ev.delivered or ev.retried or ev.dead or ev.circuit_open:
+                self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
+                self.runner.post_queue_state(online=self.online)
+            else:  # nothing was due (backoff): no news about the network, keep what we know
+                self.runner.post_queue_state()
         elif isinstance(ev, d.PowerUp):
             log.warning("%s powered up (%s) while running", ev.device, ev.condition)
         else:

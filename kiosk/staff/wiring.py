@@ -1,0 +1,73 @@
+"""Wiring the staff parts into a running terminal (headless or the app): the console, the
+device watch on the runner, the open collection batch and the locks restored at start-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kiosk.staff.collection import CounterSource
+from kiosk.staff.console import StaffConsole
+from kiosk.staff.faults import DeviceWatch
+from kiosk.staff.probe import live_views
+
+log = logging.getLogger(__name__)
+
+
+def counter_source(config: Any, hub: Any, validator: Any) -> CounterSource | None:
+    """Where the validator's own stacked-note counters come from: the driver if it can read
+    them, the simulator's non-volatile counters for ``sim://``; otherwise none (ID-003 has no
+    standard counter command, so the comparison with the device is reported as unavailable)."""
+    if validator is not None and callable(getattr(validator, "counters", None)):
+        return validator.counters
+    dev = config.devices.get("bill_validator")
+    if hub is not None and dev is not None and dev.url.startswith("sim://"):
+        name = dev.url[len("sim://"):]
+        return lambda: hub.get(name).counters()["stacked"]
+    return None
+
+
+def devices_by_name(devices: Any) -> dict[str, Any]:
+    """The runner's ``Devices`` by their configuration names."""
+    return {"bill_validator": devices.validator, "coin_acceptor": devices.coins,
+            "card_reader": devices.card, "printer": devices.printer}
+
+
+def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
+    """Call after power-up reconciliation and before the first event is handled: locking faults
+    persisted before the restart lock the session again, device faults are recorded from now on,
+    and a cash box removal closes the collection batch."""
+    devices = terminal.devices
+    by_name = devices_by_name(devices)
+    console = StaffConsole(
+        terminal.db, terminal.config, terminal.journal, printer=devices.printer,
+        post=terminal.events.post,
+        counters=counter_source(terminal.config, terminal.hub, devices.validator),
+        device_health=lambda: {n: v.health for n, v in live_views(by_name).items()},
+        **console_options)
+    console.collections.ensure_open()
+    terminal.runner.device_watch = DeviceWatch(console.faults, console.cashbox_removed)
+    locked = console.faults.replay(terminal.runner.handle)
+    if locked:
+        log.warning("%d locking fault(s) from before the restart: out of service until cleared",
+                    locked)
+    return console
+
+
+def heartbeat_service(terminal: Any) -> Any:
+    """A HeartbeatService for a started terminal; the app calls ``send_once()`` on a timer
+    (off the UI thread: it is an HTTP request)."""
+    from kiosk.staff.api import BillingProbe
+    from kiosk.staff.audit import AuditLog
+    from kiosk.staff.heartbeat import HeartbeatService
+    from offline_queue.outbox import Outbox
+    from offline_queue.schema import connect
+
+    cfg = terminal.config
+    db = connect(cfg.kiosk.db)  # its own connection: it runs on another thread
+    by_name = devices_by_name(terminal.devices)
+    return HeartbeatService(
+        cfg.kiosk.id, Outbox(db), AuditLog(db),
+        BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
+                     read_timeout=cfg.billing.read_timeout_s),
+        lambda: {n: v.health for n, v in live_views(by_name).items()})

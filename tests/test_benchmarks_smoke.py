@@ -1,0 +1,162 @@
+"""Smoke tests of the commit and drain benchmarks and the runner: tiny sizes, sane positive
+numbers, the correctness guards fire, a hanging or crashing benchmark is reported. No assertion
+on timings."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import benchmarks.__main__ as runner
+from benchmarks import bench_commit, bench_drain
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def test_commit_reports_sane_positive_numbers(tmp_path):
+    result = bench_commit.main(["--n", "25", "--dir", str(tmp_path)])
+    assert result["benchmark"] == "commit" and result["n"] == 25
+    for side in ("ours", "raw"):
+        s = result[side]
+        assert all(_positive(s[k]) for k in ("ops_per_s", "mean_us", "p50_us", "p99_us")), s
+        assert s["p50_us"] <= s["p99_us"]
+    assert _positive(result["ratio_ours_over_raw"]) and _positive(result["ratio_p50_ours_over_raw"])
+    assert json.loads(json.dumps(result)) == result  # what the runner will print
+    assert list(tmp_path.iterdir()) == []  # the temporary databases are gone
+
+
+def test_commit_baseline_writes_the_same_rows_as_the_journal(tmp_path):
+    """The baseline is only fair if it writes what commit_payment writes, byte for byte."""
+    from datetime import datetime, timedelta, timezone
+
+    from kiosk.demo.seed import DEMO_ACCOUNTS
+    from offline_queue.journal import Journal
+    from offline_queue.schema import connect
+
+    now = datetime(2026, 3, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=8)))
+    account = DEMO_ACCOUNTS[0].account_no
+    ours = connect(tmp_path / "ours.db")
+    Journal(ours, bench_commit.KIOSK_ID, clock=lambda: now).commit_payment(
+        "S1", account, bench_commit.NOTES, bench_commit.COINS, bench_commit.AMOUNT, True)
+    raw = bench_commit.raw_connect(tmp_path / "raw.db")
+    bench_commit.raw_commit(raw, "S1", account, now)
+    for table in ("payments", "outbox", "journal", "counters"):
+        a = ours.conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        b = raw.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        assert a == b and a, table
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_commit_row_guard_fires_when_the_baseline_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_commit, "raw_commit", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="row counts"):
+        bench_commit.run(5, str(tmp_path))
+
+
+def test_drain_reports_sane_numbers_and_every_payment_arrives(tmp_path):
+    result = bench_drain.main(["--n", "30", "--chunk", "7", "--dir", str(tmp_path)])
+    assert result["benchmark"] == "drain" and result["n"] == 30
+    assert result["ledger_payments"] == {"ours": 30, "bare": 30}
+    for side in ("ours", "bare"):
+        assert _positive(result[side]["payments_per_s"]) and _positive(result[side]["seconds"])
+    assert all(_positive(r) for r in result["ours"]["chunk_payments_per_s"])
+    assert _positive(result["ratio_ours_over_bare"]) and _positive(result["queue_commit_per_s"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_drain_guard_catches_a_ledger_short_of_payments(tmp_path, monkeypatch):
+    """Replays of one txn id are answered 201 but booked once: the ledger check must notice."""
+    real = bench_drain.bare_bodies
+    monkeypatch.setattr(bench_drain, "bare_bodies", lambda bodies: real(bodies[:1]) * len(bodies))
+    with pytest.raises(AssertionError, match="ledger"):
+        bench_drain.run(6, 4, str(tmp_path))
+
+
+def test_benchmarks_reject_bad_sizes():
+    with pytest.raises(SystemExit):
+        bench_commit.main(["--n", "0"])
+    with pytest.raises(SystemExit):
+        bench_drain.main(["--n", "5", "--chunk", "0"])
+
+
+# ---- the runner --------------------------------------------------------------------------------
+
+def test_parse_output_finds_the_object():
+    assert runner.parse_output(f"noise\n{runner.MARKER}{{\"a\": 1}}\n") == {"a": 1}
+    assert runner.parse_output('{\n  "a": 2\n}\n') == {"a": 2}
+    assert runner.parse_output('starting\n{\n  "a": 3,\n  "b": [1]\n}\n') == {"a": 3, "b": [1]}
+    assert runner.parse_output("no json here") is None
+    assert runner.parse_output("[1, 2]") is None
+
+
+@pytest.fixture
+def fake_pkg(tmp_path):
+    pkg = tmp_path / "fakebench"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    sources = {
+        "bench_dict": "def main(argv=None):\n    return {'n': int(argv[0]) if argv else 1}\n",
+        "bench_int": "import json\ndef main(argv=None):\n    print('warming up')\n"
+                     "    print(json.dumps({'x': 2}, indent=2))\n    return 0\n",
+        "bench_script": "import json\nif __name__ == '__main__':\n"
+                        "    print(json.dumps({'y': 3}))\n",
+        "bench_crash": "def main(argv=None):\n    raise RuntimeError('boom')\n",
+        "bench_silent": "def main(argv=None):\n    return 0\n",
+        "bench_hang": "import subprocess, sys, time\ndef main(argv=None):\n"
+                      "    subprocess.Popen([sys.executable, '-c',"
+                      " 'import time; time.sleep(60)'])\n"
+                      "    time.sleep(60)\n",
+    }
+    for name, src in sources.items():
+        (pkg / f"{name}.py").write_text(textwrap.dedent(src))
+    return tmp_path
+
+
+@pytest.mark.parametrize("module, argv, expected", [
+    ("fakebench.bench_dict", ["7"], {"n": 7}),
+    ("fakebench.bench_int", [], {"x": 2}),
+    ("fakebench.bench_script", [], {"y": 3}),
+])
+def test_runner_reads_each_kind_of_benchmark(fake_pkg, module, argv, expected):
+    result = runner.run_one(module, argv, 60, extra_path=fake_pkg)
+    assert "error" not in result, result
+    assert {k: result[k] for k in expected} == expected
+    assert result["module"] == module
+
+
+@pytest.mark.parametrize("module, why", [
+    ("fakebench.bench_crash", "exit code 1"),
+    ("fakebench.bench_silent", "printed no JSON object"),
+])
+def test_runner_reports_a_broken_benchmark(fake_pkg, module, why):
+    result = runner.run_one(module, [], 60, extra_path=fake_pkg)
+    assert result["error"] == why
+    if "crash" in module:
+        assert "boom" in result["stderr_tail"]
+
+
+def test_runner_kills_a_hanging_benchmark_and_its_children(fake_pkg):
+    t0 = time.monotonic()
+    result = runner.run_one("fakebench.bench_hang", [], 1.5, extra_path=fake_pkg)
+    assert result["error"].startswith("timed out")
+    assert time.monotonic() - t0 < 15  # the grandchild holding the pipe was killed too
+
+
+def test_runner_cli_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = runner.main(["--only", "commit", "--arg", "commit=--n 10", "--out", str(out)])
+    assert code == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    report = json.loads(out.read_text())
+    assert printed == report["results"]
+    assert [r["benchmark"] for r in printed] == ["commit"] and printed[0]["n"] == 10
+    assert "bench_commit" in runner.discover() and "bench_drain" in runner.discover()
+    with pytest.raises(SystemExit):
+        runner.main(["--only", "no_such_benchmark", "--out", str(out)])
