@@ -1,19 +1,103 @@
-"""``kiosk run`` and the touchscreen demo (issue #4)."""
+"""``kiosk run`` (production: fullscreen, locked down) and the touchscreen demo (``kiosk demo``
+with a display): the full app on simulated devices and the reference billing server, with a
+developer panel (F12) and hotkeys to tap cards, insert cash and break things."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from typing import Any, Callable
 
+log = logging.getLogger(__name__)
 
-def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], config: Callable[..., Any]) -> None:
-    """Add ``kiosk run`` to the ``kiosk`` parser (not yet: the touchscreen lands with issue #4)."""
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("SDL_VIDEODRIVER") == "offscreen")
+
+
+def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
+             config: Callable[..., Any]) -> None:
+    """Add ``kiosk run`` to the ``kiosk`` parser."""
+    p = sub.add_parser("run", help="the resident touchscreen (production: fullscreen, locked down)")
+    common(p)
+    p.add_argument("--windowed", action="store_true",
+                   help="a 1280x800 window instead of fullscreen (bench tests; still locked down)")
+    p.set_defaults(func=lambda args: cmd_run(args, config))
+
+
+def _kivy_env() -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argv is not Kivy's
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    # Kivy's default log mode takes over the root logger at DEBUG (every serial frame logged);
+    # MIXED keeps `kiosk -v` / the WARNING level the command line configured.
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+
+
+def _hub_for(cfg: Any) -> Any:
+    if any(dev.url.startswith("sim://") for dev in cfg.devices.values()):
+        from drivers.transport import SimulatorHub
+
+        os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
+        return SimulatorHub(cfg.kiosk.state_dir)
+    return None
+
+
+def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
+    cfg = config(args)
+    if not has_display():
+        print("kiosk run: no display (DISPLAY is not set); the touchscreen needs one",
+              file=sys.stderr)
+        return 2
+    _kivy_env()
+    from kiosk.ui.platform import FontMissing, configure_kivy, find_cjk_font
+
+    try:
+        find_cjk_font()
+    except FontMissing as exc:
+        print(f"kiosk run: {exc}", file=sys.stderr)
+        return 2
+    configure_kivy(fullscreen=not args.windowed, lockdown=True)
+    from kiosk.app import KioskApp, make_terminal
+
+    terminal = make_terminal(cfg, _hub_for(cfg))
+    KioskApp(terminal, lockdown=True, allow_close=False).run()
+    return 0
 
 
 def run_demo_app(args: argparse.Namespace) -> int:
-    """The full touchscreen demo; until it lands, the headless one."""
-    from kiosk.demo.headless import run_demo
+    """The full touchscreen demo on simulators and the reference billing server; no config."""
+    from kiosk.__main__ import _config
+    from kiosk.demo.billing_server import BillingServer
+    from kiosk.demo.controls import DemoControls, help_text
 
-    print("the touchscreen is not built yet: running headless", file=sys.stderr)
-    return run_demo(args)
+    _kivy_env()
+    from kiosk.ui.platform import FontMissing, configure_kivy, find_cjk_font
+
+    try:
+        find_cjk_font()
+    except FontMissing as exc:
+        print(f"kiosk demo: {exc}", file=sys.stderr)
+        return 2
+    os.makedirs("var/demo/devices", exist_ok=True)
+    server = BillingServer("127.0.0.1", 0, "var/demo/billing-server.db").start()
+    cfg = _config(args, db="var/demo/kiosk.db", api=server.url, state_dir="var/demo/devices")
+    print(f"reference billing server on {server.url}; terminal {cfg.kiosk.id}; "
+          f"journal {cfg.kiosk.db}")
+    print(help_text())
+    sys.stdout.flush()
+    configure_kivy(fullscreen=False, lockdown=False)
+    from drivers.transport import SimulatorHub
+    from kiosk.app import KioskApp, make_terminal
+
+    hub = SimulatorHub(cfg.kiosk.state_dir)
+    terminal = make_terminal(cfg, hub)
+    controls = DemoControls(hub, server)
+    try:
+        # The demo window closes normally; Escape and F1 stay disabled as on a real terminal.
+        KioskApp(terminal, lockdown=True, allow_close=True, dev_controls=controls).run()
+    finally:
+        server.stop()
+    return 0

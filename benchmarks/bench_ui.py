@@ -1,0 +1,218 @@
+"""Touchscreen speed, as ratios to a bare Kivy window measured in the same run.
+
+Cold start: from spawning the process to the first frame drawn — the kiosk app (terminal on the
+device simulators, the reference billing server on loopback) showing Attract, against a bare
+Kivy app showing one button. Touch → next screen drawn: "Enter account number" → Identify and
+"Back" → Attract, against a button that switches between two bare screens. Each side runs in its
+own process (one window per process), ``--runs`` times; medians are reported.
+
+``python -m benchmarks.bench_ui [--runs N] [--touches N]`` prints the JSON; without a display it
+runs itself under ``xvfb-run`` (or SDL's offscreen driver when that is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK = "@@UI-CHILD@@ "
+KIVY_ENV = {
+    "KIVY_NO_ARGS": "1", "KIVY_WINDOW": "sdl2", "KIVY_NO_FILELOG": "1", "KIVY_NO_CONSOLELOG": "1",
+    "KIVY_METRICS_DENSITY": "1", "KCFG_GRAPHICS_MAXFPS": "0",
+    "KCFG_GRAPHICS_WIDTH": "1280", "KCFG_GRAPHICS_HEIGHT": "800",
+}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_ui", description=__doc__)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--touches", type=int, default=10)
+    p.add_argument("--child", choices=("bare", "ours"), help=argparse.SUPPRESS)
+    p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return _child(args.child, args.touches)
+    if not (os.environ.get("DISPLAY") or os.environ.get("SDL_VIDEODRIVER")) and not args.inner:
+        return _under_a_display(args)
+    return run(args.runs, args.touches)
+
+
+def _under_a_display(args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.bench_ui", "--inner", "--runs", str(args.runs),
+           "--touches", str(args.touches)]
+    env = dict(os.environ)
+    if shutil.which("xvfb-run"):
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"] + cmd
+    else:
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"UI benchmark produced no result (exit {out.returncode}): "
+                       f"{out.stderr[-2000:]}")
+
+
+def run(runs: int, touches: int) -> dict[str, Any]:
+    results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
+    for _ in range(runs):
+        for mode in ("bare", "ours"):  # interleaved: drift on a busy machine hits both sides
+            results[mode].append(_spawn(mode, touches))
+    cold = {m: statistics.median(r["cold_start_s"] for r in results[m]) for m in results}
+    touch = {m: statistics.median(t for r in results[m] for t in r["touch_ms"]) for m in results}
+    result = {
+        "benchmark": "ui",
+        "runs": runs,
+        "touches_per_run": touches,
+        "cold_start_s": {m: round(v, 3) for m, v in cold.items()},
+        "ratio_cold_start": round(cold["ours"] / cold["bare"], 3),
+        "touch_to_draw_ms": {m: round(v, 2) for m, v in touch.items()},
+        "ratio_touch_to_draw": round(touch["ours"] / touch["bare"], 3),
+        "ours_terminal_ready_s": round(statistics.median(r["ready_s"] for r in results["ours"]), 3),
+    }
+    return result
+
+
+def _spawn(mode: str, touches: int) -> dict[str, Any]:
+    env = dict(os.environ, **KIVY_ENV, KIVY_HOME=tempfile.mkdtemp(prefix="kivy-bench-"))
+    started = time.monotonic()  # CLOCK_MONOTONIC is system-wide: the child's clock agrees
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ui", "--child", mode,
+                          "--touches", str(touches)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=180)
+    shutil.rmtree(env["KIVY_HOME"], ignore_errors=True)
+    for line in out.stdout.splitlines():
+        if line.startswith(MARK):
+            data = json.loads(line[len(MARK):])
+            data["cold_start_s"] = data.pop("first_frame_at") - started
+            return data
+    raise RuntimeError(f"{mode} child failed (exit {out.returncode}): {out.stderr[-2000:]}")
+
+
+# ---------------------------------------------------------------- inside a child process
+def _child(mode: str, touches: int) -> dict[str, Any]:
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    flips = [0]
+    Window.bind(on_flip=lambda *_: flips.__setitem__(0, flips[0] + 1))
+    app, cleanup = (_bare_app if mode == "bare" else _kiosk_app)()
+    app._run_prepare()
+    manager = app.root if mode == "bare" else app.manager
+    first = _frame_until(lambda: manager.current == "a" if mode == "bare" else
+                         manager.current == "attract", flips)
+    ready_s = 0.0
+    if mode == "ours":
+        t0 = time.monotonic()
+        _frame_until(lambda: app.view.ready, flips, timeout=30)
+        ready_s = time.monotonic() - t0
+    lat = []
+    for i in range(touches):
+        if mode == "bare":
+            target, button = ("b", manager.current_screen.children[0]) if i % 2 == 0 else \
+                ("a", manager.current_screen.children[0])
+        else:
+            intent, target = ("enter_account", "identify") if i % 2 == 0 else ("back", "attract")
+            button = _find(manager.current_screen, intent)
+        lat.append(_touch_to_draw(button, lambda t=target: manager.current == t, flips))
+    data = {"first_frame_at": first, "ready_s": ready_s, "touch_ms": lat}
+    sys.stdout.write(MARK + json.dumps(data) + "\n")
+    sys.stdout.flush()
+    cleanup()
+    os._exit(0)
+
+
+def _frame_until(predicate: Any, flips: list[int], timeout: float = 30.0) -> float:
+    """Step frames until a frame is drawn with ``predicate`` holding: the time it was drawn.
+    (A frame dispatches input and clock callbacks first and draws last.)"""
+    from kivy.base import EventLoop
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = flips[0]
+        EventLoop.idle()
+        if predicate():
+            if flips[0] > before:
+                return time.monotonic()
+            EventLoop.window.canvas.ask_update()  # reached, but nothing changed to draw yet
+    raise TimeoutError("the screen was not drawn in time")
+
+
+def _touch_to_draw(button: Any, arrived: Any, flips: list[int]) -> float:
+    from kivy.base import EventLoop
+    from kivy.tests.common import UnitTestTouch
+
+    x, y = button.to_window(*button.center)
+    touch = UnitTestTouch(x, y)
+    t0 = time.monotonic()
+    touch.touch_down()
+    EventLoop.idle()
+    touch.touch_up()
+    return (_frame_until(arrived, flips) - t0) * 1000
+
+
+def _find(screen: Any, intent: str) -> Any:
+    for w in screen.walk(restrict=True):
+        if getattr(w, "intent", None) == intent and getattr(w, "shown", False):
+            return w
+    raise LookupError(intent)
+
+
+def _bare_app() -> tuple[Any, Any]:
+    from kivy.app import App
+    from kivy.uix.button import Button
+    from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+
+    class Bare(App):
+        def build(self) -> Any:
+            sm = ScreenManager(transition=NoTransition())
+            for name, other in (("a", "b"), ("b", "a")):
+                screen = Screen(name=name)
+                btn = Button(text=f"screen {name}", font_size=32)
+                btn.bind(on_release=lambda _b, o=other: setattr(sm, "current", o))
+                screen.add_widget(btn)
+                sm.add_widget(screen)
+            return sm
+
+    return Bare(), lambda: None
+
+
+def _kiosk_app() -> tuple[Any, Any]:
+    import dataclasses
+
+    from drivers.transport import SimulatorHub
+    from kiosk.app import KioskApp, make_terminal
+    from kiosk.config import Config
+    from kiosk.demo.billing_server import BillingServer
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    (tmp / "dev").mkdir()
+    server = BillingServer("127.0.0.1", 0, tmp / "billing.db").start()
+    cfg = Config()
+    cfg = dataclasses.replace(
+        cfg, kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp / "k.db"), state_dir=str(tmp / "dev")),
+        billing=dataclasses.replace(cfg.billing, url=server.url))
+    app = KioskApp(make_terminal(cfg, SimulatorHub(str(tmp / "dev"))))
+
+    def cleanup() -> None:
+        app.close_services()
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    return app, cleanup
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))

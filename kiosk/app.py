@@ -1,0 +1,353 @@
+"""The resident touchscreen: a Kivy App over the same terminal the headless mode runs.
+
+The UI thread is the deciding thread: device, HTTP and timer events reach it through the Kivy
+clock (``kiosk.ui.bridge``), the runner advances the pure flow, and the screen shown follows the
+session's phase. Widgets call the intent methods below and bind to preformatted text
+(``app.view``); they never touch devices, the journal or HTTP.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import StringProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk.flow import events as e
+from kiosk.flow.session import CHOOSING, Phase, Session
+from kiosk.screens import SCREENS
+from kiosk.ui.bridge import ClockEventBridge, ClockTimers
+from kiosk.ui.i18n import DEFAULT_LANG, LANG_NAMES, Translator
+from kiosk.ui.notices import NoticeBoard
+from kiosk.ui.platform import register_cjk_font
+from kiosk.ui.present import RETURN_REASONS, UiState, present
+from kiosk.ui.theme import Theme
+from kiosk.ui.view import SessionView
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+KV_DIR = ROOT / "assets" / "kv"
+KV_FILES = ["common.kv"] + [f"{name}.kv" for name, _m, _c in SCREENS]
+KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
+
+
+def load_kv() -> None:
+    """Each kv file once per process (loading twice would apply every rule twice)."""
+    loaded = {str(Path(f).resolve()) for f in Builder.files}
+    for name in KV_FILES:
+        path = str((KV_DIR / name).resolve())
+        if path not in loaded:
+            Builder.load_file(path)
+
+
+def make_terminal(config: Any, hub: Any = None, sync: bool = True) -> Any:
+    """The headless terminal wired for the app: events and timers through the Kivy clock."""
+    from kiosk.services.terminal import HeadlessTerminal
+
+    return HeadlessTerminal(config, hub, sync=sync, events=ClockEventBridge(),
+                            timers_factory=ClockTimers)
+
+
+class KioskApp(App):
+    use_kivy_settings = False
+    other_lang_name = StringProperty(LANG_NAMES["en"])
+
+    def __init__(self, terminal: Any, *, lockdown: bool = True, allow_close: bool = False,
+                 dev_controls: Any = None, stop_terminal: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = "Electricity payment / 电费缴纳"
+        if not isinstance(terminal.events, ClockEventBridge):
+            raise TypeError("the app needs a terminal made by kiosk.app.make_terminal()")
+        self.terminal = terminal
+        self.kiosk_config = terminal.config
+        self.tr = Translator()
+        self.theme = Theme()
+        self.view = SessionView(kiosk_id=self.kiosk_config.kiosk.id,
+                                service_phone=self.kiosk_config.kiosk.service_phone)
+        self.ui = UiState(ready=False)
+        self.lockdown, self.allow_close = lockdown, allow_close
+        self.dev_controls = dev_controls
+        self.stop_terminal = stop_terminal
+        self.shown: list[str] = []
+        self.manager: ScreenManager | None = None
+        self._phase: Phase | None = None
+        self._clock: list[Any] = []
+        self.notices = NoticeBoard(self.kiosk_config, self.tr)
+        self._keypad_deadline = 0.0
+        self._attached = False
+        self._preview: Session | None = None
+        self._stopped = threading.Event()
+        self.tr.listeners.append(lambda _lang: self._on_language())
+
+    # ------------------------------------------------------------------ Kivy life cycle
+    def build(self) -> Any:
+        register_cjk_font()
+        load_kv()
+        from kivy.core.window import Window
+
+        self.manager = ScreenManager(transition=NoTransition())
+        for name, module, cls in SCREENS:
+            self.manager.add_widget(getattr(importlib.import_module(module), cls)(name=name))
+        root = FloatLayout()
+        root.add_widget(self.manager)
+        if self.dev_controls is not None:
+            from kiosk.screens.devpanel import DevPanel
+
+            root.add_widget(DevPanel(controls=self.dev_controls))
+        Window.clearcolor = (1, 1, 1, 1)
+        self.theme.fit(*Window.size)
+        self._on_language()
+        self._refresh()
+        return root
+
+    def on_start(self) -> None:
+        from kivy.core.window import Window
+
+        Window.fbind("on_request_close", self._on_request_close)
+        Window.fbind("on_keyboard", self._on_keyboard)
+        Window.fbind("on_touch_down", self._on_any_touch)
+        Window.fbind("size", self._on_window_size)
+        if getattr(self.terminal, "runner", None) is not None:
+            self._attach()
+        else:
+            threading.Thread(target=self._start_terminal, name="terminal-start",
+                             daemon=True).start()
+
+    def _start_terminal(self) -> None:
+        try:
+            self.terminal.start()
+        except Exception:
+            log.exception("the terminal could not start")
+            Clock.schedule_once(lambda _dt: self._start_failed(), 0)
+            return
+        Clock.schedule_once(lambda _dt: self._attach(), 0)
+
+    def _start_failed(self) -> None:
+        """The terminal could not start (e.g. the database failed its integrity check): out of
+        service, with the terminal ID and phone number, until staff fix it and restart."""
+        self.ui.start_failed = True
+        self._refresh()
+
+    def _attach(self) -> None:
+        if self._stopped.is_set() or self._attached:
+            return
+        self._attached = True
+        runner = self.terminal.runner
+        runner.on_change.append(self._on_session)
+        runner.lang = self.tr.api_lang
+        self.terminal.events.attach(self.terminal.dispatch)
+        self.ui.ready = self.view.ready = True
+        self._clock.append(Clock.schedule_interval(self._tick, 0.25))
+        self.notices.start()
+        self._refresh()
+
+    def on_stop(self) -> None:
+        self.close_services()
+
+    def close_services(self) -> None:
+        """Stop listening, timers and (unless told otherwise) the terminal. Safe to call twice."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        from kivy.core.window import Window
+
+        for ev in self._clock:
+            ev.cancel()
+        self._clock.clear()
+        self.notices.stop()
+        Window.funbind("on_request_close", self._on_request_close)
+        Window.funbind("on_keyboard", self._on_keyboard)
+        Window.funbind("on_touch_down", self._on_any_touch)
+        Window.funbind("size", self._on_window_size)
+        events = self.terminal.events
+        events.detach()
+        runner = getattr(self.terminal, "runner", None)
+        if runner is not None and self._on_session in runner.on_change:
+            runner.on_change.remove(self._on_session)
+        if self.stop_terminal and runner is not None:
+            self.terminal.stop()
+
+    def open_settings(self, *args: Any) -> bool:
+        return False  # F1 opens nothing on a kiosk
+
+    # ------------------------------------------------------------------ lockdown
+    def _on_request_close(self, *args: Any, **kwargs: Any) -> bool:
+        return not self.allow_close  # True: refused (Alt-F4, window manager close)
+
+    def _on_keyboard(self, _window: Any, key: int, _scancode: Any = None, codepoint: Any = None,
+                     modifiers: Any = None, **kwargs: Any) -> bool:
+        if key in (KEY_ESCAPE, KEY_F1) or (key == KEY_F4 and "alt" in (modifiers or ())):
+            return self.lockdown
+        if self.dev_controls is not None and codepoint:
+            return bool(self.dev_controls.hotkey(codepoint))
+        return False
+
+    def _on_any_touch(self, *_: Any) -> None:
+        self.touched()
+
+    def _on_window_size(self, _window: Any, size: Any) -> None:
+        self.theme.fit(*size)
+
+    # ------------------------------------------------------------------ the session → the screen
+    @property
+    def session(self) -> Session:
+        if self._preview is not None:
+            return self._preview
+        runner = getattr(self.terminal, "runner", None)
+        return runner.session if runner is not None else Session(config=self.kiosk_config.limits)
+
+    def _on_session(self, s: Session) -> None:
+        if self._preview is not None:
+            return
+        before, self._phase = self._phase, s.phase
+        shown = self.ui.receipt
+        if s.phase == Phase.RECEIPT and (shown is None or shown.txn_id != s.txn_id):
+            self.ui.receipt = self.terminal.runner.receipt_for(s.txn_id)
+        if not s.receipt_no:
+            self.ui.receipt = None
+        if s.message in RETURN_REASONS:
+            self.ui.last_refusal = s.message
+        if s.phase != Phase.IDLE:
+            self.ui.keypad_open = False
+        if s.phase == Phase.IDLE and before not in (None, Phase.IDLE):
+            self._session_cleared()
+        self._refresh()
+
+    def _session_cleared(self) -> None:
+        """Back to attract: the next resident starts in Chinese, standard mode."""
+        self.ui = UiState(ready=self.ui.ready, start_failed=self.ui.start_failed)
+        self.theme.accessible = False
+        self._timers_factor()
+        self.tr.switch(DEFAULT_LANG)
+
+    def _refresh(self) -> None:
+        display = present(self.session, self.tr._, self.ui)
+        self.view.update(display)
+        if self.manager is not None and self.manager.current != display.screen:
+            self.manager.current = display.screen
+        if self.manager is not None and (not self.shown or self.shown[-1] != self.manager.current):
+            self.shown.append(self.manager.current)
+
+    def preview(self, session: Session | None, **ui: Any) -> None:
+        """Show ``session`` (and UiState fields ``ui``) instead of the live session: screenshots of
+        every state and the benchmark. ``None`` goes back to the live session."""
+        self._preview = session
+        ready = True if session is not None else self.view.ready
+        self.ui = UiState(ready=ready, start_failed=self.ui.start_failed,
+                          **(ui if session is not None else {}))
+        self._refresh()
+
+    def _tick(self, _dt: float) -> None:
+        if self._preview is not None:
+            return
+        timers = self.terminal.timers
+        phase = self.session.phase
+        insert_left = timers.remaining("insert") if phase == Phase.INSERTING else None
+        if phase in CHOOSING:
+            idle_left = timers.remaining("idle")
+        elif self.ui.keypad_open:
+            idle_left = max(0.0, self._keypad_deadline - Clock.get_time())
+            if idle_left <= 0:
+                self.ui.keypad_open = False
+                idle_left = None
+        else:
+            idle_left = None
+        old = (_whole(self.ui.insert_left_s), _whole(self.ui.idle_left_s), self.ui.keypad_open)
+        self.ui.insert_left_s, self.ui.idle_left_s = insert_left, idle_left
+        if (_whole(insert_left), _whole(idle_left), self.ui.keypad_open) != old:
+            self._refresh()
+
+    def _on_language(self) -> None:
+        self.other_lang_name = LANG_NAMES[self.tr.other_lang()]
+        runner = getattr(self.terminal, "runner", None)
+        if runner is not None:
+            runner.lang = self.tr.api_lang
+        self.notices.show()
+        if self.manager is not None:
+            self._refresh()
+
+    # ------------------------------------------------------------------ intents (from widgets)
+    def post(self, event: Any) -> None:
+        self.terminal.events.post(event)
+
+    def touched(self) -> None:
+        """Any touch: the resident is still here."""
+        timers = getattr(self.terminal, "timers", None)
+        if isinstance(timers, ClockTimers):
+            timers.touch()
+        self._keypad_deadline = Clock.get_time() + self._idle_seconds()
+
+    def _idle_seconds(self) -> float:
+        return self.kiosk_config.limits.idle_timeout_s * self.theme.timeout_factor
+
+    def open_keypad(self) -> None:
+        if not self.view.ready:
+            return
+        self.ui.keypad_open = True
+        self._keypad_deadline = Clock.get_time() + self._idle_seconds()
+        self._refresh()
+
+    def submit_account(self, text: str) -> None:
+        self.terminal.runner.enter_account(text)
+
+    def cancel(self) -> None:
+        if self.session.phase == Phase.IDLE:
+            self.ui.keypad_open = False
+            self._refresh()
+        else:
+            self.post(e.CancelPressed())
+
+    def continue_(self) -> None:
+        self.post(e.ContinuePressed())
+
+    def choose_amount(self, amount_minor: int) -> None:
+        self.post(e.AmountChosen(int(amount_minor)))
+
+    def accept_screen_receipt(self) -> None:
+        self.post(e.OnScreenReceiptAccepted())
+
+    def finish(self) -> None:
+        self.post(e.FinishPressed())
+
+    def reprint(self) -> None:
+        s = self.session
+        if s.phase != Phase.RECEIPT or not s.txn_id or self.ui.reprinting:
+            return
+        self.ui.reprinting = True
+        self.terminal.runner.reprint(s.txn_id)
+        self._refresh()
+        self._clock.append(Clock.schedule_once(lambda _dt: self._reprint_done(), 5))
+
+    def _reprint_done(self) -> None:
+        self.ui.reprinting = False
+        self._refresh()
+
+    def rate(self, stars: int | None) -> None:
+        self.post(e.Rated(stars))
+
+    def toggle_language(self) -> None:
+        self.tr.switch(self.tr.other_lang())
+
+    def toggle_accessible(self) -> None:
+        self.theme.accessible = not self.theme.accessible
+        self._timers_factor()
+        self.touched()  # restarts a running idle timer at the new length
+        self._refresh()
+
+    def _timers_factor(self) -> None:
+        timers = getattr(self.terminal, "timers", None)
+        if isinstance(timers, ClockTimers):
+            timers.factor = self.theme.timeout_factor
+
+
+def _whole(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds + 0.999)

@@ -1,0 +1,129 @@
+"""Widgets every screen shares: buttons, the keypad, the step indicator, the on-screen QR code and
+the screen base class. Their look lives in ``assets/kv/common.kv``; sizes and colours come from the
+theme, so no screen carries its own magic numbers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.app import App
+from kivy.graphics import Color, Rectangle
+from kivy.graphics.texture import Texture
+from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+log = logging.getLogger(__name__)
+
+
+class KButton(Button):
+    """A touch target of at least the theme's minimum size. ``kind``: primary, secondary, plain."""
+
+    kind = OptionProperty("secondary", options=("primary", "secondary", "plain"))
+    shown = BooleanProperty(True)
+    enabled = BooleanProperty(True)
+    wrap = BooleanProperty(True)  # False: the button sizes itself to its text (one line)
+    font_role = StringProperty("button")  # a theme font: sizes come from the theme only
+    height_scale = NumericProperty(1.0)
+    intent = StringProperty("")  # a name tests and the demo can find the button by
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.shown:
+            return False
+        return super().on_touch_down(touch)
+
+
+class Keypad(GridLayout):
+    """Digits, Delete and Clear; posts ``on_key`` with "0"–"9", "del" or "clear"."""
+
+    __events__ = ("on_key",)
+    max_len = NumericProperty(10)
+
+    def on_key(self, key: str) -> None:
+        pass
+
+    def edit(self, current: str, key: str) -> str:
+        if key == "del":
+            return current[:-1]
+        if key == "clear":
+            return ""
+        if key.isdigit() and len(current) < self.max_len:
+            return current + key
+        return current
+
+
+class StepItem(Widget):
+    index = NumericProperty(1)
+
+
+class QRCodeView(Widget):
+    """Draws ``data`` as a QR code (one texture, nearest-neighbour scaled: crisp at any size)."""
+
+    data = StringProperty("")
+    modules = NumericProperty(0)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._texture: Texture | None = None
+        self.fbind("data", self._make)
+        self.fbind("pos", self._draw)
+        self.fbind("size", self._draw)
+
+    def _make(self, *_: Any) -> None:
+        self._texture = None
+        self.modules = 0
+        if self.data:
+            try:
+                import qrcode  # python-escpos depends on it
+
+                code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+                code.add_data(self.data)
+                code.make(fit=True)
+                matrix = code.get_matrix()
+            except Exception:  # no QR library: the receipt number is still on screen
+                log.exception("cannot draw the QR code")
+                matrix = []
+            if matrix:
+                n = len(matrix)
+                black, white = b"\x00\x00\x00\xff", b"\xff\xff\xff\xff"
+                rows = [b"".join(black if dark else white for dark in row)
+                        for row in reversed(matrix)]  # textures start at the bottom row
+                tex = Texture.create(size=(n, n), colorfmt="rgba")
+                tex.mag_filter = tex.min_filter = "nearest"
+                tex.blit_buffer(b"".join(rows), colorfmt="rgba", bufferfmt="ubyte")
+                self._texture, self.modules = tex, n
+        self._draw()
+
+    def _draw(self, *_: Any) -> None:
+        self.canvas.clear()
+        if self._texture is None:
+            return
+        side = min(self.width, self.height)
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            Rectangle(texture=self._texture, size=(side, side),
+                      pos=(self.center_x - side / 2, self.center_y - side / 2))
+
+
+class KioskScreen(Screen):
+    """Base of every resident screen. ``reset()`` clears local input when the screen is left.
+    The idle countdown is laid over the middle of the screen, so no layout has to make room."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from kivy.factory import Factory
+
+        self.add_widget(Factory.IdleOverlay())
+
+    def on_leave(self, *args: Any) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        pass
+
+    @property
+    def app(self) -> Any:
+        return App.get_running_app()

@@ -1,0 +1,145 @@
+"""Checks any screen must pass, read from the live widget tree: translated text only, sizes,
+touch targets, button placement, nothing overlapping or overflowing, Chinese glyphs drawn."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+BACK_INTENTS = {"back", "cancel", "skip"}
+
+
+def visible(w: Any) -> bool:
+    while w is not None:
+        if getattr(w, "opacity", 1) <= 0:
+            return False
+        w = w.parent if w.parent is not w else None
+    return True
+
+
+def window_rect(w: Any) -> tuple[float, float, float, float]:
+    x, y = w.to_window(w.x, w.y)
+    return x, y, x + w.width, y + w.height
+
+
+def text_widgets(screen: Any) -> list[Any]:
+    from kivy.uix.label import Label
+
+    return [w for w in screen.walk(restrict=True) if isinstance(w, Label) and w.text and visible(w)]
+
+
+def untranslated(screen: Any, lang: str, allowed: set[str]) -> list[str]:
+    """Visible text in the wrong script: English words on a Chinese screen or the reverse.
+    Data from the billing system (DataLabel) and allowed tokens (terminal id…) are exempt."""
+    bad = []
+    for w in text_widgets(screen):
+        if type(w).__name__ == "DataLabel":
+            continue
+        text = w.text
+        for token in allowed:
+            text = text.replace(token, "")
+        if lang == "zh_CN" and LATIN_WORD.search(text):
+            bad.append(w.text)
+        if lang == "en" and CJK.search(text):
+            bad.append(w.text)
+    return bad
+
+
+def too_small_text(screen: Any, minimum: float) -> list[str]:
+    return [f"{w.text[:30]!r}: {w.font_size}px" for w in text_widgets(screen) if w.font_size < minimum]
+
+
+def small_targets(screen: Any, minimum_px: float) -> list[str]:
+    from kiosk.screens.common import KButton
+
+    return [f"{b.intent or b.text!r}: {b.width:.0f}x{b.height:.0f}" for b in screen.walk(restrict=True)
+            if isinstance(b, KButton) and b.shown and visible(b) and min(b.size) < minimum_px - 0.5]
+
+
+def misplaced_actions(screen: Any, window: Any, theme: Any) -> list[str]:
+    """Primary action bottom-right, Back/Cancel/Skip bottom-left: the same place on every screen."""
+    from kiosk.screens.common import KButton
+
+    out = []
+    for b in screen.walk(restrict=True):
+        if not isinstance(b, KButton) or not b.shown or not visible(b):
+            continue
+        x0, y0, x1, _y1 = window_rect(b)
+        in_bar = y0 < theme.bar_h
+        if b.kind == "primary" and b.intent not in ("quick1", "quick2", "quick3"):
+            if not (in_bar and x1 >= window.width - theme.pad - 2):
+                out.append(f"primary {b.intent!r} at x={x0:.0f}..{x1:.0f}, y={y0:.0f}")
+        if b.intent in BACK_INTENTS and not (in_bar and x0 <= theme.pad + 2):
+            out.append(f"back {b.intent!r} at x={x0:.0f}, y={y0:.0f}")
+    return out
+
+
+def style_drift(screen: Any, theme: Any) -> list[str]:
+    """Text whose size or colour is not what its role says (e.g. left over from a theme switch)."""
+    out = []
+    for w in text_widgets(screen):
+        role = getattr(w, "font_role", None)
+        if role is None:
+            continue
+        want = theme.font(role) * getattr(w, "font_scale", 1)
+        if abs(w.font_size - want) > 0.5:
+            out.append(f"{w.text[:30]!r}: font {w.font_size} but role {role!r} says {want}")
+        colour = getattr(w, "color_role", None)
+        if colour is not None and [round(c, 3) for c in w.color] != \
+                [round(c, 3) for c in theme.tint(colour)]:
+            out.append(f"{w.text[:30]!r}: colour is not the theme's {colour!r}")
+    return out
+
+
+def overlaps(screen: Any, window: Any) -> list[str]:
+    """Text widgets that overlap each other, spill out of their box or out of the window."""
+    from kivy.uix.button import Button
+
+    out = []
+    widgets = [w for w in text_widgets(screen) if w.width > 1 and w.height > 1]
+    rects = {id(w): window_rect(w) for w in widgets}
+    for w in widgets:
+        x0, y0, x1, y1 = rects[id(w)]
+        if x0 < -1 or y0 < -1 or x1 > window.width + 1 or y1 > window.height + 1:
+            out.append(f"{w.text[:30]!r} outside the window")
+        tw, th = w.texture_size
+        if w.text_size[0] is not None and (th > w.height + 2 or tw > w.width + 2):
+            out.append(f"{w.text[:30]!r} overflows its box ({tw}x{th} in {w.width:.0f}x{w.height:.0f})")
+        if isinstance(w, Button) and (tw > w.width + 2 or th > w.height + 2):
+            out.append(f"button {w.text[:30]!r} text larger than the button")
+    flowing = [w for w in widgets if type(w).__name__ != "IdleOverlay"]  # the overlay is on top
+    for i, a in enumerate(flowing):
+        for b in flowing[i + 1:]:
+            if _related(a, b):
+                continue
+            ra, rb = rects[id(a)], rects[id(b)]
+            dx = min(ra[2], rb[2]) - max(ra[0], rb[0])
+            dy = min(ra[3], rb[3]) - max(ra[1], rb[1])
+            if dx > 2 and dy > 2:
+                out.append(f"{a.text[:25]!r} overlaps {b.text[:25]!r}")
+    return out
+
+
+def _related(a: Any, b: Any) -> bool:
+    def ancestors(w: Any) -> set[int]:
+        seen = set()
+        while w is not None and w.parent is not w:
+            seen.add(id(w))
+            w = w.parent
+        return seen
+
+    return id(a) in ancestors(b) or id(b) in ancestors(a)
+
+
+def glyphs_distinct(text: str = "电费") -> bool:
+    """With a font lacking CJK glyphs, every character is the same empty box."""
+    from kivy.core.text import Label as CoreLabel
+
+    images = []
+    for ch in text:
+        label = CoreLabel(text=ch, font_size=40)
+        label.refresh()
+        images.append(bytes(label.texture.pixels))
+    return len(set(images)) == len(images)
