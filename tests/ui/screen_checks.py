@@ -143,3 +143,15 @@ def glyphs_distinct(text: str = "电费") -> bool:
         label.refresh()
         images.append(bytes(label.texture.pixels))
     return len(set(images)) == len(images)
+
+
+def qr_too_small(qr: Any, window: Any, minimum_px: float) -> list[str]:
+    """The on-screen QR may be the only receipt: it must be shown, whole, and big enough to scan."""
+    if not visible(qr) or not getattr(qr, "data", ""):
+        return ["QR code not shown"]
+    side = min(qr.width, qr.height)
+    x1, y1, x2, y2 = window_rect(qr)
+    found = [] if side >= minimum_px else [f"QR code {side:.0f}px < {minimum_px:.0f}px (30 mm)"]
+    if x1 < 0 or y1 < 0 or x2 > window.width or y2 > window.height:
+        found.append("QR code outside the window")
+    return found
