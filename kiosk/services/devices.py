@@ -31,7 +31,10 @@ def _line_settings(module: Any) -> LineSettings:
     return getattr(module, "LINE_SETTINGS", LineSettings())
 
 
-def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None) -> Any:
+def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None,
+                hold_power_up: bool = False) -> Any:
+    """``hold_power_up``: a bill validator keeps its power-up status until ``release_power_up()``
+    (the terminal releases it once reconciliation is journaled)."""
     module_name, cls_name = DRIVERS[dev.protocol]
     module = importlib.import_module(module_name)
     cls = getattr(module, cls_name)
@@ -40,6 +43,8 @@ def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None) -> Any:
     if dev.protocol in ("id003", "cctalk"):
         kwargs["channels"] = ChannelMap(channel_map(dev))
         kwargs["poll_interval"] = dev.poll_interval_ms / 1000
+    if dev.protocol == "id003":
+        kwargs["hold_power_up"] = hold_power_up
     if dev.protocol == "cctalk":
         kwargs["address"] = dev.address
         kwargs["checksum"] = dev.checksum

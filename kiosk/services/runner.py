@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from drivers import interfaces as d
+from drivers.errors import DriverError
 from kiosk.config import Config
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
@@ -163,23 +164,30 @@ class SessionRunner:
         except Exception:
             return False
 
+    def _device_call(self, device: Any, method: str, *args: Any) -> None:
+        """A device that is unplugged or reconnecting must not take the deciding thread down;
+        its fault reaches the flow as an event from the device manager."""
+        if device is None:
+            return
+        try:
+            getattr(device, method)(*args)
+        except DriverError as exc:
+            log.error("%s.%s failed: %s", getattr(device, "name", "device"), method, exc)
+
     def _do_EnableAcceptors(self, cmd: c.EnableAcceptors) -> None:
-        if self.devices.validator is not None:
-            self.devices.validator.enable(cmd.notes_minor)
-        if self.devices.coins is not None:
-            self.devices.coins.enable(cmd.coins_minor)
+        self._device_call(self.devices.validator, "enable", cmd.notes_minor)
+        self._device_call(self.devices.coins, "enable", cmd.coins_minor)
 
     def _do_DisableAcceptors(self, cmd: c.DisableAcceptors) -> None:
-        for dev in (self.devices.validator, self.devices.coins):
-            if dev is not None:
-                dev.disable()
+        self._device_call(self.devices.validator, "disable")
+        self._device_call(self.devices.coins, "disable")
 
     def _do_StackNote(self, cmd: c.StackNote) -> None:
-        self.devices.validator.stack()
+        self._device_call(self.devices.validator, "stack")
         crash_point("after_stack_sent")
 
     def _do_ReturnNote(self, cmd: c.ReturnNote) -> None:
-        self.devices.validator.return_note()
+        self._device_call(self.devices.validator, "return_note")
 
     # ---- journal
     def _do_JournalSessionStart(self, cmd: c.JournalSessionStart) -> None:

@@ -15,10 +15,12 @@ from drivers.transport import SimulatorHub
 from kiosk.config import Config
 from kiosk.flow.session import Session
 from kiosk.services.billing_client import BillingClient
-from kiosk.services.devices import open_devices
+from drivers.errors import DriverError
+from drivers.manager import DeviceManager
+from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.recovery import print_fault_slips, reconcile
-from kiosk.services.runner import SessionRunner
+from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.faults import check_on_start
 from kiosk.staff.wiring import attach_staff
 from offline_queue.cache import ReferenceCache
@@ -29,6 +31,10 @@ from offline_queue.schema import connect
 from offline_queue.sync import SyncResult, SyncWorker, run_forever
 
 log = logging.getLogger(__name__)
+
+#: the runner's device roles → configured device names
+DEVICE_ROLES = {"validator": "bill_validator", "coins": "coin_acceptor", "card": "card_reader",
+                "printer": "printer"}
 
 
 class HeadlessTerminal:
@@ -48,9 +54,10 @@ class HeadlessTerminal:
         self._sync_stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
         self.online = True
+        self._power_up_released = False
 
     # ---- start-up: reconciliation before any money is accepted (DESIGN §4 item 6)
-    def start(self, power_up_wait_s: float = 3.0) -> None:
+    def start(self, power_up_wait_s: float = 10.0) -> None:
         Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
         self.db = connect(self.config.kiosk.db)
         problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
@@ -65,15 +72,23 @@ class HeadlessTerminal:
             self.config.billing.url, ReferenceCache(self.db),
             self.config.billing.connect_timeout_s, self.config.billing.read_timeout_s,
         )
-        self.devices, self.device_errors = open_devices(self.config, self.hub)
+        # The manager owns the drivers: health per device, crash containment, reconnect after an
+        # unplug. The runner holds stable handles, so a reconnected device is the same object.
+        self.manager = DeviceManager(
+            list(self.config.devices),
+            opener=lambda name: open_device(name, self.config.devices[name], self.hub,
+                                            hold_power_up=not self._power_up_released),
+            post=self.events.post,
+        )
+        self.manager.start()
+        self.devices = Devices(**{role: self.manager.handle(name) for role, name in DEVICE_ROLES.items()})
+        self.device_errors = {name: h.reason for name, h in self.manager.health().items()
+                              if h.state == d.HealthState.FAULT}
         self.timers = self.timers_factory(self.events.post)
         self.runner = SessionRunner(self.config, self.journal, self.outbox, self.billing,
                                     self.devices, self.events.post, self.timers)
         held: list[Any] = []
-        for dev in (self.devices.validator, self.devices.coins, self.devices.card):
-            if dev is not None:
-                dev.start(self.events.post)
-        if self.devices.validator is not None:
+        if "bill_validator" not in self.device_errors:
             deadline = time.monotonic() + power_up_wait_s
             while self.power_up is None and time.monotonic() < deadline:
                 ev = self.events.get(0.05)
@@ -82,6 +97,7 @@ class HeadlessTerminal:
                 elif ev is not None:
                     held.append(ev)
         self.reconciliation = reconcile(self.journal, self.power_up, offline=False)
+        self._release_power_up()
         print_fault_slips(self.journal, self.devices.printer, self.config.kiosk.id,
                           self.config.kiosk.service_phone)
         self.staff = attach_staff(self)  # persisted locks back on before any event is handled
@@ -90,6 +106,14 @@ class HeadlessTerminal:
         self.runner.post_queue_state()
         if self.sync_enabled:
             self.start_sync()
+
+    def _release_power_up(self) -> None:
+        """Reconciliation is committed: let the validator's reset resolve its power-up."""
+        self._power_up_released = True
+        try:
+            self.devices.validator.release_power_up()
+        except (DriverError, AttributeError) as exc:
+            log.warning("validator power-up not released: %s", exc)
 
     def start_sync(self) -> None:
         worker_db = connect(self.config.kiosk.db)  # a connection per thread
@@ -157,11 +181,7 @@ class HeadlessTerminal:
         self._stop.set()
         self.stop_sync()
         self.timers.cancel_all()
-        for dev in (self.devices.validator, self.devices.coins, self.devices.card):
-            if dev is not None:
-                try:
-                    dev.stop()
-                except Exception:
-                    log.exception("stopping %s", getattr(dev, "name", dev))
+        if hasattr(self, "manager"):
+            self.manager.stop()
         if self.hub is not None:
             self.hub.stop()

@@ -386,3 +386,24 @@ def test_enable_of_values_without_a_code_is_ignored_not_fatal(running):
     wait_until(lambda: sim.settings.get(p.SET_ENABLE) == p.inhibit_mask({0x63}))
     wait_polls(driver)
     assert driver.health().state is HealthState.OK
+
+
+# ---------------------------------------------------------------- host restart, held power-up
+@pytest.mark.parametrize("stage, condition", [("acceptor", "bill_in_acceptor"),
+                                              ("stacker", "bill_in_stacker")])
+def test_host_restart_reports_where_the_note_is_and_holds_the_reset(sim, make_driver, stage,
+                                                                    condition):
+    """The host died, the device did not: the first status still says where the note is, and
+    with ``hold_power_up`` nothing moves until the host has journaled what it means."""
+    _leave_note(sim, stage)
+    events = Events()
+    driver = make_driver(sim, events, hold_power_up=True)
+    assert events.wait(PowerUp).condition == condition
+    wait_polls(driver, 5)
+    if stage == "acceptor":  # (a note past escrow finishes stacking by itself, as the mechanism does)
+        assert sim.state["note"] is not None, "the reset must wait for the host"
+    driver.release_power_up()
+    wait_until(lambda: sim.state["note"] is None, what="the reset resolves the note")
+    counters = sim.counters()
+    assert (counters["returned"], counters["total_notes"]) == (
+        (1, 0) if stage == "acceptor" else (0, 1))

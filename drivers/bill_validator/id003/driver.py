@@ -67,6 +67,7 @@ class Id003Driver:
         poll_interval: float = 0.1,
         reply_timeout: float = 0.3,
         retries: int = 3,
+        hold_power_up: bool = False,
     ) -> None:
         self.name = name
         self.port = port
@@ -74,6 +75,12 @@ class Id003Driver:
         self.poll_interval = poll_interval
         self.reply_timeout = reply_timeout
         self.retries = retries
+        # Hold the first power-up: the reset that resolves it (returning a note in the acceptor,
+        # stacking one in the stacker) waits until the host has journaled its reconciliation, so
+        # a second power cut in between cannot leave the journal and the cash box disagreeing.
+        self._hold_power_up = threading.Event()
+        if hold_power_up:
+            self._hold_power_up.set()
         #: frames_ok, frames_bad, timeouts, retries, unexpected, port_errors, polls, refused
         self.stats: dict[str, int] = {"polls": 0, "refused": 0}
         self._link = Link(name, port, reply_timeout, self.stats)
@@ -172,10 +179,22 @@ class Id003Driver:
             except LinkDown:
                 log.warning("%s: could not inhibit the acceptor on stop", self.name)
 
+    def release_power_up(self) -> None:
+        """The host has recorded what the power-up status means: the reset may go ahead.
+        Only the first start is held; later power-ups reset at once."""
+        self._hold_power_up.clear()
+
     def _initialise(self) -> None:
         """Status first (a power-up condition is reported before the reset resolves it), then
         reset, settings, and acceptance inhibited until the host enables it."""
+        first = self._status is None
         self._poll()
+        if first and self._status not in p.POWER_UP_CONDITIONS:
+            # The host restarted, the device did not: report where its note is all the same.
+            condition = p.STATUS_AT_HOST_START.get(self._status, "normal")
+            self._post(PowerUp(self.name, condition))
+        if self._hold_power_up.is_set():
+            return  # polled again next tick; the device stays as it is until released
         self._operation(p.RESET)
         self._setting(p.SET_ENABLE, p.inhibit_mask(()))
         self._setting(p.SET_DIRECTION, b"\x00")

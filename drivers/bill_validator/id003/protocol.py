@@ -106,6 +106,17 @@ POWER_UP_CONDITIONS = {
     POWER_UP_BILL_IN_STACKER: "bill_in_stacker",
 }
 
+#: The host restarted but the device did not: where its note is, read from the first status.
+#: A reset returns a note still in the acceptor and finishes stacking one past escrow.
+STATUS_AT_HOST_START = {
+    ACCEPTING: "bill_in_acceptor",
+    ESCROW: "bill_in_acceptor",
+    HOLDING: "bill_in_acceptor",
+    RETURNING: "bill_in_acceptor",
+    STACKING: "bill_in_stacker",
+    VEND_VALID: "bill_in_stacker",
+}
+
 
 @dataclass(frozen=True)
 class FaultInfo:
