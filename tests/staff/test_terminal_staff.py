@@ -139,5 +139,7 @@ def test_power_up_with_note_in_stacker_pays_and_prints_a_fault_slip(make_termina
     text = "\n".join(slip["lines"])
     assert "OPEN1" in text and "50.00" in text and "故障单" in text
     # The validator's reset put the note in the cash box: device and journal agree.
-    assert term.hub.get("bill-validator").counters()["stacked"] == {"5000": 1}
+    # (the reset waits for reconciliation to be journaled, so it follows the start)
+    validator = term.hub.get("bill-validator")
+    assert term.pump(lambda s: validator.counters()["stacked"] == {"5000": 1}, 5)
     assert term.pump(lambda s: s.phase == Phase.IDLE, 2)
