@@ -25,6 +25,7 @@ from drivers.interfaces import (
     PowerUp,
 )
 from drivers.transport import LineSettings, open_port
+from tests.drivers.collect import CollectsEvents
 
 ALL = frozenset({10, 50, 100})
 
@@ -37,7 +38,7 @@ def wait_until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "") -
         time.sleep(0.005)
 
 
-class Rig:
+class Rig(CollectsEvents):
     def __init__(self, sim: CcTalkSimulator, **driver_kw: Any) -> None:
         self.sim = sim
         self.port = open_port(sim.start_on_pty(), LineSettings())
@@ -57,20 +58,6 @@ class Rig:
         if self.driver is not None:
             self.driver.stop()
             self.driver = None
-
-    def wait_for(self, pred: Callable[[DeviceEvent], bool], timeout: float = 5.0) -> DeviceEvent:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"event not seen; got {self.seen}")
-            try:
-                ev = self.q.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            self.seen.append(ev)
-            if pred(ev):
-                return ev
 
     def polls(self) -> int:
         return sum(1 for _, h in list(self.sim.request_log) if h == p.HDR_READ_BUFFERED_CREDIT)

@@ -21,6 +21,7 @@ from drivers.interfaces import (
     HealthState,
 )
 from drivers.transport import LineSettings, open_port
+from tests.drivers.collect import CollectsEvents
 
 CARD_A = "67003B51C6"
 CARD_B = "0A12345678"
@@ -34,7 +35,7 @@ def wait_until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "") -
         time.sleep(0.005)
 
 
-class Rig:
+class Rig(CollectsEvents):
     def __init__(self, tmp_path: Path, removal_timeout: float = 0.5) -> None:
         self.sim = Em4100Simulator(state_path=tmp_path / "card.json", repeat_interval=0.05)
         self.port = open_port(self.sim.start_on_pty(), LineSettings())
@@ -42,20 +43,6 @@ class Rig:
         self.seen: list[DeviceEvent] = []
         self.driver = Em4100Driver("card", self.port, removal_timeout=removal_timeout)
         self.driver.start(self.q.put)
-
-    def wait_for(self, pred: Callable[[DeviceEvent], bool], timeout: float = 5.0) -> DeviceEvent:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"event not seen; got {self.seen}")
-            try:
-                ev = self.q.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            self.seen.append(ev)
-            if pred(ev):
-                return ev
 
     def wait_reads(self, uid: str, n: int) -> None:
         target = self.sim.reads.get(uid, 0) + n
