@@ -21,14 +21,17 @@ from kivy.properties import StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
-from kiosk.screens import SCREENS
+from kiosk.screens import SCREENS, STAFF_SCREENS
 from kiosk.ui.bridge import ClockEventBridge, ClockTimers
 from kiosk.ui.i18n import DEFAULT_LANG, LANG_NAMES, Translator
 from kiosk.ui.notices import NoticeBoard
 from kiosk.ui.platform import register_cjk_font
 from kiosk.ui.present import RETURN_REASONS, UiState, present
+from kiosk.ui.staff import StaffMode
+from kiosk.ui.staff_worker import Heartbeat
 from kiosk.ui.theme import Theme
 from kiosk.ui.view import SessionView
 
@@ -36,8 +39,10 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 KV_DIR = ROOT / "assets" / "kv"
-KV_FILES = ["common.kv"] + [f"{name}.kv" for name, _m, _c in SCREENS]
+KV_FILES = (["common.kv"] + [f"{name}.kv" for name, _m, _c in SCREENS] + ["staff_common.kv"]
+            + [f"{name}.kv" for name, _m, _c in STAFF_SCREENS])
 KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
+HEARTBEAT_S = 60.0
 
 
 def load_kv() -> None:
@@ -87,6 +92,9 @@ class KioskApp(App):
         self._preview: Session | None = None
         self._stopped = threading.Event()
         self.tr.listeners.append(lambda _lang: self._on_language())
+        self.staff = StaffMode(terminal, self.tr, Clock.get_time, on_screen=self._refresh,
+                               on_leave=self._staff_left)
+        self.heartbeat = Heartbeat(terminal)
 
     # ------------------------------------------------------------------ Kivy life cycle
     def build(self) -> Any:
@@ -95,7 +103,7 @@ class KioskApp(App):
         from kivy.core.window import Window
 
         self.manager = ScreenManager(transition=NoTransition())
-        for name, module, cls in SCREENS:
+        for name, module, cls in SCREENS + STAFF_SCREENS:
             self.manager.add_widget(getattr(importlib.import_module(module), cls)(name=name))
         root = FloatLayout()
         root.add_widget(self.manager)
@@ -144,9 +152,11 @@ class KioskApp(App):
         runner = self.terminal.runner
         runner.on_change.append(self._on_session)
         runner.lang = self.tr.api_lang
-        self.terminal.events.attach(self.terminal.dispatch)
+        self.terminal.events.attach(self._dispatch)
         self.ui.ready = self.view.ready = True
         self._clock.append(Clock.schedule_interval(self._tick, 0.25))
+        self._clock.append(Clock.schedule_once(self.heartbeat.tick, 5))
+        self._clock.append(Clock.schedule_interval(self.heartbeat.tick, HEARTBEAT_S))
         self.notices.start()
         self._refresh()
 
@@ -163,6 +173,7 @@ class KioskApp(App):
         for ev in self._clock:
             ev.cancel()
         self._clock.clear()
+        self.staff.close()
         self.notices.stop()
         Window.funbind("on_request_close", self._on_request_close)
         Window.funbind("on_keyboard", self._on_keyboard)
@@ -198,6 +209,15 @@ class KioskApp(App):
         self.theme.fit(*size)
 
     # ------------------------------------------------------------------ the session → the screen
+    def _dispatch(self, ev: Any) -> None:
+        """Every event, on the UI thread. Device events are also offered to a staff self-test;
+        while staff are at the screen a card opens no resident session (the card test reads it)."""
+        if isinstance(ev, d.DeviceEvent):
+            self.staff.worker.tap.offer(ev)
+            if self.staff.active and isinstance(ev, d.CardPresented):
+                return
+        self.terminal.dispatch(ev)
+
     @property
     def session(self) -> Session:
         if self._preview is not None:
@@ -218,7 +238,7 @@ class KioskApp(App):
             self.ui.last_refusal = s.message
         if s.phase != Phase.IDLE:
             self.ui.keypad_open = False
-        if s.phase == Phase.IDLE and before not in (None, Phase.IDLE):
+        if s.phase == Phase.IDLE and before not in (None, Phase.IDLE) and not self.staff.active:
             self._session_cleared()
         self._refresh()
 
@@ -232,8 +252,9 @@ class KioskApp(App):
     def _refresh(self) -> None:
         display = present(self.session, self.tr._, self.ui)
         self.view.update(display)
-        if self.manager is not None and self.manager.current != display.screen:
-            self.manager.current = display.screen
+        screen = self.staff.screen or display.screen  # staff screens over the resident's
+        if self.manager is not None and self.manager.current != screen:
+            self.manager.current = screen
         if self.manager is not None and (not self.shown or self.shown[-1] != self.manager.current):
             self.shown.append(self.manager.current)
 
@@ -247,6 +268,7 @@ class KioskApp(App):
         self._refresh()
 
     def _tick(self, _dt: float) -> None:
+        self.staff.tick()
         if self._preview is not None:
             return
         timers = self.terminal.timers
@@ -285,9 +307,22 @@ class KioskApp(App):
         if isinstance(timers, ClockTimers):
             timers.touch()
         self._keypad_deadline = Clock.get_time() + self._idle_seconds()
+        self.staff.touched()
 
     def _idle_seconds(self) -> float:
         return self.kiosk_config.limits.idle_timeout_s * self.theme.timeout_factor
+
+    def open_staff(self) -> None:
+        """The hidden gesture on the attract or out-of-service screen: the staff PIN pad."""
+        if self.session.phase not in (Phase.IDLE, Phase.OUT_OF_SERVICE) or self._preview:
+            return
+        self.ui.keypad_open = False
+        self.staff.open()
+
+    def _staff_left(self) -> None:
+        """Staff logged out (or went idle): the next resident starts as after any session."""
+        self._session_cleared()
+        self._refresh()
 
     def open_keypad(self) -> None:
         if not self.view.ready:

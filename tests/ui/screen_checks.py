@@ -35,7 +35,7 @@ def untranslated(screen: Any, lang: str, allowed: set[str]) -> list[str]:
     Data from the billing system (DataLabel) and allowed tokens (terminal id…) are exempt."""
     bad = []
     for w in text_widgets(screen):
-        if type(w).__name__ == "DataLabel":
+        if any(cls.__name__ == "DataLabel" for cls in type(w).__mro__):  # kv subclasses too
             continue
         text = w.text
         for token in allowed:

@@ -1,0 +1,9 @@
+"""After the count: the expected figures (journal and device), the variance, the receipt."""
+
+from __future__ import annotations
+
+from kiosk.screens.staff_common import StaffScreen
+
+
+class StaffCountedScreen(StaffScreen):
+    pass

@@ -1,0 +1,9 @@
+"""Self-tests (maintenance): printer test page, note reader, coin acceptor, card reader."""
+
+from __future__ import annotations
+
+from kiosk.screens.staff_common import StaffScreen
+
+
+class StaffTestsScreen(StaffScreen):
+    pass
