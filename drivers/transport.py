@@ -11,6 +11,7 @@ from typing import Any
 import serial
 
 from drivers.errors import PortError
+from drivers.ptypair import nudge_pty
 
 #: ``sim://<device>`` → the simulator class that plays that device (imported only when used).
 SIMULATORS = {
@@ -71,6 +72,8 @@ def open_port(url: str, settings: LineSettings, hub: SimulatorHub | None = None)
             if hub is None:
                 raise PortError(f"{url}: sim:// ports need a simulator hub")
             url = hub.get(url[len("sim://"):]).port_path
+        if settings.parity != serial.PARITY_NONE:
+            nudge_pty(url)  # a pty opened with parity once refuses it a second time (ptypair)
         port = serial.serial_for_url(
             url,
             baudrate=settings.baudrate,

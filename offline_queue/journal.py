@@ -75,15 +75,20 @@ class Journal:
         self._append(session_id, "escrow", seq, "note", value_minor, decision=decision, reason=reason)
         crash_point("after_escrow_journaled")
 
-    def credit(self, session_id: str, seq: int, tender: str, value_minor: int) -> bool:
-        """Record a safe event. False when this (session, seq) was already credited."""
+    def credit(self, session_id: str, seq: int, tender: str, value_minor: int,
+               device_counter: int | None = None) -> bool:
+        """Record a safe event. False when this (session, seq) was already credited.
+        ``device_counter`` (a coin acceptor's event counter) commits with the credit, so a
+        restart resumes exactly after the last coin credited: none lost, none twice."""
         exists = self.db.execute(
             "SELECT 1 FROM journal WHERE kind='credit' AND session_id=? AND seq=?", (session_id, seq)
         ).fetchone()
         if exists:
             log.warning("credit %s/%s already journaled; not credited twice", session_id, seq)
             return False
-        self._append(session_id, "credit", seq, tender, value_minor)
+        with self.db.atomic():
+            self._append(session_id, "credit", seq, tender, value_minor)
+            self._set_device_counter(device_counter)
         crash_point("after_credit_committed")
         return True
 
@@ -93,13 +98,28 @@ class Journal:
     def session_end(self, session_id: str, outcome: str) -> None:
         self._append(session_id, "session_end", outcome=outcome)
 
-    def flag(self, session_id: str, kind: str, detail: str, value_minor: int | None = None) -> None:
+    def flag(self, session_id: str, kind: str, detail: str, value_minor: int | None = None,
+             device_counter: int | None = None) -> None:
         """Something the operator must look at (an unresolved note, lost coin events)."""
-        self.db.execute(
-            "INSERT INTO flags (session_id, kind, detail, value_minor, at) VALUES (?, ?, ?, ?, ?)",
-            (session_id, kind, detail, value_minor, self.clock().isoformat(timespec="seconds")),
-        )
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO flags (session_id, kind, detail, value_minor, at) VALUES (?, ?, ?, ?, ?)",
+                (session_id, kind, detail, value_minor, self.clock().isoformat(timespec="seconds")),
+            )
+            self._set_device_counter(device_counter)
         log.warning("flagged for the operator: %s %s %s", session_id, kind, detail)
+
+    def coin_event_counter(self) -> int | None:
+        """The coin acceptor's event counter at the last coin recorded (None: never)."""
+        row = self.db.execute(
+            "SELECT value FROM counters WHERE name = 'coin_event_counter'").fetchone()
+        return row[0] if row else None
+
+    def _set_device_counter(self, value: int | None) -> None:
+        if value is not None:
+            self.db.execute(
+                "INSERT INTO counters (name, value) VALUES ('coin_event_counter', ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value", (value,))
 
     # ---- the payment
     def commit_payment(self, session_id: str, account_no: str, notes: dict[int, int],

@@ -68,6 +68,7 @@ class JournalCredit(Command):
     seq: int
     tender: str  # "note" | "coin"
     value_minor: int
+    device_counter: int | None = None  # kept with the credit, so a restart resumes after it
 
 
 @dataclass(frozen=True)

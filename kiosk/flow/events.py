@@ -111,6 +111,7 @@ class NoteRejected(Event):
 @dataclass(frozen=True)
 class CoinCredited(Event):
     value_minor: int
+    device_counter: int | None = None  # the acceptor's event counter: journaled with the credit
 
 
 @dataclass(frozen=True)

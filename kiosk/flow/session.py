@@ -145,20 +145,20 @@ def _cleared(s: Session, ev: e.DeviceCleared) -> Result:
 def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result:
     tender = "note" if isinstance(ev, e.NoteCredited) else "coin"
     if s.phase == Phase.INSERTING and not s.committed:
-        return _credit(s, tender, ev.value_minor)
+        return _credit(s, tender, ev.value_minor, _counter(ev))
     # A safe event outside insertion (a coin still rolling, a note the device finished after a
     # fault): it is money all the same. Credit it to this session's account as its own payment,
     # or — with no account — record it for the operator.
     seq = s.escrow[0] if (s.escrow and tender == "note") else s.next_seq
     s = replace(s, escrow=None if tender == "note" else s.escrow, next_seq=max(s.next_seq, seq + 1))
     if s.account is None or not s.session_id:
-        return s, [c.JournalCredit("", seq, tender, ev.value_minor)]
+        return s, [c.JournalCredit("", seq, tender, ev.value_minor, _counter(ev))]
     n = s.late_payments + 1
     sid = f"{s.session_id}.{n}"
     notes = ((ev.value_minor, 1),) if tender == "note" else ()
     coins = ((ev.value_minor, 1),) if tender == "coin" else ()
     return replace(s, late_payments=n), [
-        c.JournalCredit(s.session_id, seq, tender, ev.value_minor),
+        c.JournalCredit(s.session_id, seq, tender, ev.value_minor, _counter(ev)),
         c.CommitPayment(sid, s.account.account_no, notes, coins, ev.value_minor, s.offline),
     ]
 
@@ -277,13 +277,17 @@ def _inserting(s: Session, ev: e.Event) -> Result:
     return s, []
 
 
-def _credit(s: Session, tender: str, value: int) -> Result:
+def _counter(ev: e.NoteCredited | e.CoinCredited) -> int | None:
+    return getattr(ev, "device_counter", None)
+
+
+def _credit(s: Session, tender: str, value: int, counter: int | None = None) -> Result:
     if tender == "note" and s.escrow is not None:
         seq, s = s.escrow[0], replace(s, escrow=None)
     else:
         seq, s = s.next_seq, replace(s, next_seq=s.next_seq + 1)
     s = replace(s, credits=s.credits + (Credit(seq, tender, value),), message="")
-    cmds: list[c.Command] = [c.JournalCredit(s.session_id, seq, tender, value)]
+    cmds: list[c.Command] = [c.JournalCredit(s.session_id, seq, tender, value, counter)]
     if s.finishing:
         s, more = _end_insertion(s)
         return s, cmds + more

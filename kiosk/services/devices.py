@@ -32,9 +32,11 @@ def _line_settings(module: Any) -> LineSettings:
 
 
 def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None,
-                hold_power_up: bool = False) -> Any:
+                hold_power_up: bool = False, coin_event_counter: int | None = None) -> Any:
     """``hold_power_up``: a bill validator keeps its power-up status until ``release_power_up()``
-    (the terminal releases it once reconciliation is journaled)."""
+    (the terminal releases it once reconciliation is journaled). ``coin_event_counter``: where a
+    coin acceptor's event counter stood at the last coin journaled, so coins it took while the
+    host was down are credited, and none twice."""
     module_name, cls_name = DRIVERS[dev.protocol]
     module = importlib.import_module(module_name)
     cls = getattr(module, cls_name)
@@ -46,6 +48,7 @@ def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None,
     if dev.protocol == "id003":
         kwargs["hold_power_up"] = hold_power_up
     if dev.protocol == "cctalk":
+        kwargs["last_event_counter"] = coin_event_counter
         kwargs["address"] = dev.address
         kwargs["checksum"] = dev.checksum
     driver = cls(name, port, **kwargs)

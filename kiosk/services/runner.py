@@ -92,7 +92,7 @@ class SessionRunner:
         if isinstance(ev, d.NoteRejected):
             return e.NoteRejected(ev.reason)
         if isinstance(ev, d.CoinCredited):
-            return e.CoinCredited(ev.value_minor)
+            return e.CoinCredited(ev.value_minor, ev.event_counter)
         if isinstance(ev, d.CardPresented):
             return e.CardTapped(ev.card_uid, new_session_id())
         if isinstance(ev, d.DeviceFault):
@@ -200,9 +200,10 @@ class SessionRunner:
         if not cmd.session_id:
             self.journal.flag("-", "credit_without_session",
                               f"{cmd.tender} of {cmd.value_minor} credited with no session open",
-                              cmd.value_minor)
+                              cmd.value_minor, cmd.device_counter)
             return
-        self.journal.credit(cmd.session_id, cmd.seq, cmd.tender, cmd.value_minor)
+        self.journal.credit(cmd.session_id, cmd.seq, cmd.tender, cmd.value_minor,
+                            cmd.device_counter)
 
     def _do_JournalReturned(self, cmd: c.JournalReturned) -> None:
         self.journal.returned(cmd.session_id, cmd.seq, cmd.value_minor, cmd.reason)

@@ -77,7 +77,8 @@ class HeadlessTerminal:
         self.manager = DeviceManager(
             list(self.config.devices),
             opener=lambda name: open_device(name, self.config.devices[name], self.hub,
-                                            hold_power_up=not self._power_up_released),
+                                            hold_power_up=not self._power_up_released,
+                                            coin_event_counter=self.journal.coin_event_counter()),
             post=self.events.post,
         )
         self.manager.start()

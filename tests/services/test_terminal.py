@@ -142,3 +142,45 @@ def test_unknown_and_malformed_account(terminal):
     assert terminal.runner.session.message == "unknown_account"
     terminal.runner.enter_account("12345")
     assert terminal.pump(lambda s: s.message.startswith("malformed"), 5)
+
+
+def test_coins_taken_while_the_host_was_down_are_recorded_once(tmp_path, billing_server):
+    """The host dies mid-session; the coin acceptor keeps power and takes one more coin. On
+    restart the first coin is paid in (not twice) and the late one is recorded for the operator
+    from the acceptor's event counter, which was journaled with each credit."""
+    cfg = Config()
+    cfg = dataclasses.replace(
+        cfg,
+        kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp_path / "k.db"), state_dir=str(tmp_path / "dev")),
+        billing=dataclasses.replace(cfg.billing, url=billing_server.url),
+        devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
+    )
+    (tmp_path / "dev").mkdir()
+    hub = SimulatorHub(str(tmp_path / "dev"))  # the devices outlive both host runs
+    first = HeadlessTerminal(cfg, hub)
+    first.start()
+    to_inserting(first)
+    coins = hub.get("coin-acceptor")
+    assert first.pump(lambda s: coins.master_enabled and coins.enabled_channels, 5)
+    coins.command("coin 100")
+    assert first.pump(lambda s: s.credited_minor == 100, 10)
+    # the host process dies: its drivers go quiet, the acceptor stays as it was (enabled)
+    first.stop_sync()
+    first.manager.stop()
+    coins.master_enabled, coins.enabled_channels = True, frozenset({1, 2, 3})
+    coins.command("coin 50")
+    second = HeadlessTerminal(cfg, hub)
+    second.start()
+    try:
+        assert second.pump(lambda s: second.journal.open_flags() != [], 10)
+        (flag,) = second.journal.open_flags()
+        assert flag["kind"] == "credit_without_session" and flag["value_minor"] == 50
+        payments = second.journal.payments()
+        assert [p["amount_minor"] for p in payments] == [100]  # recovered at start, once
+        credits = second.db.execute(
+            "SELECT count(*), sum(value_minor) FROM journal WHERE kind = 'credit'").fetchone()
+        assert credits == (1, 100)
+        second.pump(None, timeout=0.5)  # more polls: still nothing credited twice
+        assert len(second.journal.open_flags()) == 1
+    finally:
+        second.stop()

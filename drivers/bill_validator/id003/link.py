@@ -7,8 +7,6 @@ Used only from the driver's poll thread (one thread owns the port).
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import termios
 import time
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import serial
 
 from drivers.bill_validator.id003 import protocol as p
+from drivers.ptypair import nudge_pty  # noqa: F401 - re-exported for the driver
 from drivers.transport import LineSettings
 
 log = logging.getLogger(__name__)
@@ -25,35 +24,11 @@ LINE_SETTINGS = LineSettings(baudrate=9600, parity=serial.PARITY_EVEN)
 #: What pyserial and the OS raise when a port goes away under us (unplugged, closed);
 #: termios.error is not an OSError.
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
-_PTY_SLAVE_MAJORS = range(136, 144)  # Linux Unix98 pty slaves (/dev/pts/N)
 STAT_KEYS = ("frames_ok", "frames_bad", "timeouts", "retries", "unexpected", "port_errors")
 
 
 class LinkDown(Exception):
     """No valid reply after every attempt, or the port failed."""
-
-
-def nudge_pty(path: object) -> bool:
-    """Make a pty accept an 8E1 (re)configuration.  A pty has no parity, and recent kernels
-    refuse (EINVAL) a tcsetattr whose only change is PARENB -- which is what pyserial asks for
-    when an 8E1 port is opened a second time.  Moving the pty's nominal speed first gives that
-    call a change the pty can make.  Real serial ports are never touched.  True if nudged."""
-    if not isinstance(path, str) or not path.startswith("/dev/"):
-        return False
-    try:
-        st = os.stat(path)
-        if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) not in _PTY_SLAVE_MAJORS:
-            return False
-        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        try:
-            attrs = termios.tcgetattr(fd)
-            attrs[4] = attrs[5] = termios.B38400
-            termios.tcsetattr(fd, termios.TCSANOW, attrs)
-        finally:
-            os.close(fd)
-    except (OSError, termios.error):
-        return False
-    return True
 
 
 def is_reply(frame: p.Frame, sent: bytes, expect: str) -> bool:
