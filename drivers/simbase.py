@@ -76,8 +76,23 @@ class SimulatorBase:
         """Called every ``tick_interval``; return bytes the device sends unprompted."""
         return b""
 
+    #: what an empty line (or ``help``) answers at the bench prompt
+    help_text = "no commands"
+
     def command(self, line: str) -> str:
-        """One bench command (``kiosk sim`` prompt) → one line of answer."""
+        """One bench command (``kiosk sim`` prompt) → one line of answer; a bad argument is an
+        ``error: …`` line, never an exception out of the prompt."""
+        words = line.split()
+        if not words:
+            return self.help_text
+        try:
+            with self._lock:
+                return self._command(words[0].lower(), words[1:])
+        except (ValueError, IndexError) as exc:
+            return f"error: {exc or 'bad arguments'}"
+
+    def _command(self, verb: str, args: list[str]) -> str:
+        """The device-specific commands (override)."""
         raise NotImplementedError
 
     # ---- wiring

@@ -9,9 +9,10 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sqlite3
 import sys
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import Config, ConfigError, load_config
 
@@ -114,8 +115,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                   state_dir=args.state_dir, poll_ms=args.poll_ms)
     cards = {acct: uid for uid, acct in DEMO_CARDS.items()}
     accounts = [(a.account_no, cards.get(a.account_no)) for a in DEMO_ACCOUNTS]
-    import os
-
     os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
     term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
     term.start()
@@ -132,8 +131,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import os
-
     if not args.headless:
         if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
             from kiosk import cli_app
@@ -143,9 +140,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.demo.headless import run_demo
 
     return run_demo(args)
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,8 +32,6 @@ class Phase(str, enum.Enum):
 
 #: a resident is choosing: no money in yet, the idle timer applies
 CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT})
-#: phases that end by themselves after a pause
-TRANSIENT = frozenset({Phase.CANCELLED, Phase.TIMED_OUT, Phase.RECEIPT, Phase.RATING})
 
 IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
 

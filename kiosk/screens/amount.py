@@ -9,7 +9,7 @@ from kivy.factory import Factory
 from kivy.properties import BooleanProperty, ObjectProperty, OptionProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.flow.money import MINOR_PER_MAJOR, format_minor
+from kiosk.flow.money import format_minor, parse_major
 from kiosk.screens.common import KioskScreen
 
 
@@ -78,7 +78,7 @@ class AmountScreen(KioskScreen):
         area.height = area.children[0].height if area.children else 0
 
     def entered_minor(self) -> int:
-        return int(self.entered or "0") * MINOR_PER_MAJOR
+        return parse_major(self.entered or "0")
 
     def key(self, key: str) -> None:
         edited = self._panels["custom"].ids.keypad.edit(self.entered, key)

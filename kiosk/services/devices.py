@@ -1,22 +1,18 @@
 """Opening the configured devices: ports by URL, drivers by protocol, channel maps from config.
 
-A device that cannot be opened is left out (``None``) and reported, never a crash: the readiness
-gate then keeps cash out while the rest of the terminal (lookups, queue, staff) keeps working.
+The device manager (drivers/manager.py) calls ``open_device`` for each configured device: one
+that cannot be opened is FAULT with the reason and retried, never a crash, and the readiness gate
+keeps cash out meanwhile while the rest of the terminal (lookups, queue, staff) keeps working.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
-from drivers.errors import DriverError
 from drivers.interfaces import ChannelMap
 from drivers.transport import LineSettings, SimulatorHub, open_port
-from kiosk.config import Config, DeviceSection, channel_map
-from kiosk.services.runner import Devices
-
-log = logging.getLogger(__name__)
+from kiosk.config import DeviceSection, channel_map
 
 #: protocol → (driver module, class)
 DRIVERS = {
@@ -54,24 +50,3 @@ def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None,
     driver = cls(name, port, **kwargs)
     driver._owns_port = True  # noqa: SLF001 - the driver closes the port it was given
     return driver
-
-
-def open_devices(config: Config, hub: SimulatorHub | None) -> tuple[Devices, dict[str, str]]:
-    """Returns the devices and, for those that failed to open, the reason."""
-    opened: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, dev in config.devices.items():
-        try:
-            opened[name] = open_device(name, dev, hub)
-        except (DriverError, OSError, ValueError) as exc:
-            log.error("device %s (%s) not available: %s", name, dev.url, exc)
-            errors[name] = str(exc)
-    return (
-        Devices(
-            validator=opened.get("bill_validator"),
-            coins=opened.get("coin_acceptor"),
-            card=opened.get("card_reader"),
-            printer=opened.get("printer"),
-        ),
-        errors,
-    )

@@ -62,6 +62,8 @@ def _fresh_state() -> dict[str, Any]:
 
 
 class Id003Simulator(SimulatorBase):
+    help_text = HELP
+
     def __init__(
         self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None
     ) -> None:
@@ -322,16 +324,6 @@ class Id003Simulator(SimulatorBase):
             return " ".join(parts)
 
     # ------------------------------------------------------------ bench prompt
-    def command(self, line: str) -> str:
-        words = line.split()
-        if not words:
-            return "error: empty command (try help)"
-        verb, args = words[0].lower(), words[1:]
-        try:
-            return self._command(verb, args)
-        except (ValueError, IndexError) as exc:
-            return f"error: {exc}"
-
     def _command(self, verb: str, args: list[str]) -> str:
         simple_faults = {
             "jam": "acceptor_jam",

@@ -17,6 +17,8 @@ SAVE_EVERY = 1.0  # seconds between state-file writes while a card streams
 
 
 class Em4100Simulator(SimulatorBase):
+    help_text = HELP
+
     def __init__(
         self, state_path: str | os.PathLike[str] | None = None, repeat_interval: float = 0.1
     ) -> None:
@@ -76,44 +78,37 @@ class Em4100Simulator(SimulatorBase):
             self.card = None
             self._save()
 
-    def command(self, line: str) -> str:
-        parts = line.split()
-        if not parts:
+    def _command(self, cmd: str, args: list[str]) -> str:
+        if cmd == "present":
+            if len(args) != 1:
+                raise ValueError("usage: present <card id hex10>")
+            return f"card {self.present(args[0]).uid} in the field"
+        if cmd == "remove":
+            had = self.card
+            self.remove()
+            return "card removed" if had else "no card was present"
+        if cmd == "noise":
+            raw = bytes.fromhex("".join(args))
+            if not raw:
+                raise ValueError("usage: noise <hex bytes>")
+            self.inject(raw)
+            return f"sent {len(raw)} noise bytes"
+        if cmd == "unplug":
+            self.plugged = False
+            return "reader unplugged: no output"
+        if cmd == "plug":
+            self.plugged = True
+            return "reader plugged in"
+        if cmd == "counters":
+            with self._lock:
+                reads = " ".join(f"{u}:{n}" for u, n in sorted(self.reads.items())) or "none"
+                return f"presentations {self.presentations}; reads {reads}"
+        if cmd == "status":
+            card = self.card.uid if self.card else "none"
+            return (
+                f"card {card}; {'plugged' if self.plugged else 'unplugged'}; repeat "
+                f"{round(self.repeat_interval * 1000)} ms"
+            )
+        if cmd == "help":
             return HELP
-        cmd, args = parts[0].lower(), parts[1:]
-        try:
-            if cmd == "present":
-                if len(args) != 1:
-                    raise ValueError("usage: present <card id hex10>")
-                return f"card {self.present(args[0]).uid} in the field"
-            if cmd == "remove":
-                had = self.card
-                self.remove()
-                return "card removed" if had else "no card was present"
-            if cmd == "noise":
-                raw = bytes.fromhex("".join(args))
-                if not raw:
-                    raise ValueError("usage: noise <hex bytes>")
-                self.inject(raw)
-                return f"sent {len(raw)} noise bytes"
-            if cmd == "unplug":
-                self.plugged = False
-                return "reader unplugged: no output"
-            if cmd == "plug":
-                self.plugged = True
-                return "reader plugged in"
-            if cmd == "counters":
-                with self._lock:
-                    reads = " ".join(f"{u}:{n}" for u, n in sorted(self.reads.items())) or "none"
-                    return f"presentations {self.presentations}; reads {reads}"
-            if cmd == "status":
-                card = self.card.uid if self.card else "none"
-                return (
-                    f"card {card}; {'plugged' if self.plugged else 'unplugged'}; repeat "
-                    f"{round(self.repeat_interval * 1000)} ms"
-                )
-            if cmd == "help":
-                return HELP
-        except ValueError as exc:
-            return f"error: {exc}"
         return f"error: unknown command {cmd!r} ({HELP})"

@@ -32,6 +32,8 @@ class CcTalkSimulator(SimulatorBase):
     """Device side of ccTalk.  Inhibit settings are volatile (a real acceptor powers up
     inhibited); the event counter, buffer and coin counts survive a restart via the state file."""
 
+    help_text = HELP
+
     #: Part 1: a partial message is discarded after 50 ms without a byte.
     INTER_BYTE_TIMEOUT = 0.05
 
@@ -204,16 +206,6 @@ class CcTalkSimulator(SimulatorBase):
             self.enabled_channels = frozenset()
             self._rx.clear()
             self._save()
-
-    def command(self, line: str) -> str:
-        parts = line.split()
-        if not parts:
-            return HELP
-        cmd, args = parts[0].lower(), parts[1:]
-        try:
-            return self._command(cmd, args)
-        except ValueError as exc:
-            return f"error: {exc}"
 
     def _command(self, cmd: str, args: list[str]) -> str:
         with self._lock:

@@ -35,6 +35,8 @@ def _new_receipt() -> dict[str, Any]:
 
 
 class EscPosSimulator(SimulatorBase):
+    help_text = HELP
+
     def __init__(
         self, state_path: str | os.PathLike[str] | None = None, chinese_default: bool = False
     ) -> None:
@@ -133,17 +135,6 @@ class EscPosSimulator(SimulatorBase):
                     raise TimeoutError(f"{len(self.receipts)} receipt(s), waited for {n}")
                 self._changed.wait(left)
             return self.receipts[n - 1]
-
-    def command(self, line: str) -> str:
-        words = line.split()
-        if not words:
-            return ""
-        cmd, args = words[0].lower(), words[1:]
-        try:
-            with self._lock:
-                return self._command(cmd, args)
-        except (ValueError, IndexError) as exc:
-            return f"error: {exc or 'bad arguments'}; try help"
 
     def _command(self, cmd: str, args: list[str]) -> str:
         if cmd == "paper":
