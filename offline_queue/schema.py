@@ -198,6 +198,14 @@ MIGRATIONS: tuple[str, ...] = (
         late_seq INTEGER
     );
     """,
+    # v3: the database's own identity (compared at start with the high-water record kept outside
+    # it, so a lost or replaced database is noticed) and a forward-only clock for offline age
+    # (elapsed powered-on time, so a wall clock moved by days neither hides nor inflates age).
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('identity', lower(hex(randomblob(16))));
+    ALTER TABLE outbox ADD COLUMN enqueued_elapsed_ms INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
