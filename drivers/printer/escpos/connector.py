@@ -35,6 +35,10 @@ class PortEscpos(Escpos):
         if port.timeout is None or port.timeout > _READ_SLICE:
             port.timeout = _READ_SLICE
         self._batch: bytearray | None = None
+        #: bytes the last ``batch()`` wrote (how much may still be on its way to the printer)
+        self.last_batch_bytes = 0
+        #: added to the deadline of the next status read only (then reset)
+        self.extra_wait = 0.0
         # Setting the device stops Escpos.device from calling open() lazily.
         self.device = port
 
@@ -67,10 +71,24 @@ class PortEscpos(Escpos):
         finally:
             self._batch = None
         self._write(data)
+        self.last_batch_bytes = len(data)
+
+    def transmit_time(self, nbytes: int) -> float:
+        """Seconds ``nbytes`` take on the wire at the port's line settings (start bit, data
+        bits, parity, stop bits per character).  0 when the port has no baud rate."""
+        baud = getattr(self.port, "baudrate", None) or 0
+        if baud <= 0:
+            return 0.0
+        parity = 0 if getattr(self.port, "parity", serial.PARITY_NONE) == serial.PARITY_NONE else 1
+        bits = 1 + int(getattr(self.port, "bytesize", 8) or 8) + parity
+        bits += float(getattr(self.port, "stopbits", 1) or 1)
+        return nbytes * bits / baud
 
     def _read(self) -> bytes:
-        """One status byte, or b"" when nothing came within ``read_timeout``."""
-        deadline = time.monotonic() + self.read_timeout
+        """One status byte, or b"" when nothing came within ``read_timeout`` (plus the one-off
+        ``extra_wait`` a caller set for this read)."""
+        extra, self.extra_wait = self.extra_wait, 0.0
+        deadline = time.monotonic() + self.read_timeout + extra
         try:
             while True:
                 got = self.port.read(1)

@@ -136,7 +136,15 @@ class EscPosPrinter:
                 raise PrinterError(f"printing failed: {exc}") from exc
             # DLE EOT is answered on receipt; the simulator (and a printer with an empty buffer)
             # answers after the job, a busy printer may answer before printing the end of it.
+            # Epson's ESC/POS reference (DLE EOT): the status is sent when the printer *receives*
+            # the request, and the request is behind the whole job on the line.  tcdrain above
+            # returns once the bytes left the host, and a USB-serial adapter still holds up to
+            # its FIFO; at 9600 baud a 1 KB receipt is about a second on the wire.  So the
+            # first answer after a job may take the job's transmit time longer than usual;
+            # without that allowance a long receipt reads as "printer not answering".
+            self._esc.extra_wait = self._esc.transmit_time(self._esc.last_batch_bytes)
             after = self._status_locked()
+            self._esc.extra_wait = 0.0  # left unused if the port failed before the read
             if not after.can_print:
                 raise PrinterError(f"receipt may be incomplete: {status_reason(after)}")
 
