@@ -4,7 +4,6 @@ mechanism faults.  Shared rig helpers (also used by test_cctalk_link)."""
 from __future__ import annotations
 
 import queue
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,10 @@ from drivers.interfaces import (
     PowerUp,
 )
 from drivers.transport import LineSettings, open_port
+from tests.conftest import wait_until
 from tests.drivers.collect import CollectsEvents
 
 ALL = frozenset({10, 50, 100})
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        time.sleep(0.005)
 
 
 class Rig(CollectsEvents):
@@ -64,9 +56,10 @@ class Rig(CollectsEvents):
 
     def settle(self, n: int = 4) -> None:
         """Let the driver read the credit buffer n more times, then collect what it posted."""
-        target = self.polls() + n
+        # The driver posts a reading's events before it sends the next poll: one poll more
+        # than n means the n-th reading's events are in the queue.
+        target = self.polls() + n + 1
         wait_until(lambda: self.polls() >= target, what=f"{n} more polls")
-        time.sleep(0.01)  # the last reading's events are posted right after its reply
         while True:
             try:
                 self.seen.append(self.q.get_nowait())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable
 
 import pytest
 import serial
@@ -27,6 +26,7 @@ from drivers.interfaces import (
     PowerUp,
 )
 from drivers.transport import SimulatorHub, open_port
+from tests.conftest import wait_until
 
 FAST = {"poll_interval": 0.02, "reply_timeout": 0.15, "retries": 2}
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
@@ -59,14 +59,6 @@ class Events:
                     raise AssertionError(f"no {kind.__name__} #{count} {attrs}; saw {self.log}")
                 self._cond.wait(left)
             return found[count - 1]
-
-
-def wait_until(check: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.005)
 
 
 def wait_polls(driver: Id003Driver, n: int = 3) -> None:

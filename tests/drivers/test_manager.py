@@ -24,22 +24,20 @@ from drivers.interfaces import (
 )
 from drivers.manager import DeviceManager, capped_backoff
 from drivers.transport import LineSettings, open_port
+from tests.conftest import wait_until
 
 OK = Health(HealthState.OK)
 FAST = {"check_interval": 0.02, "backoff": lambda n: 0.01}
+#: for tests that call check() themselves: a re-open is due at the very next check, so no test
+#: has to sleep past a backoff
+NOW = {**FAST, "backoff": lambda n: 0.0}
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    return wait_until(cond, timeout=timeout, what=what)
 
 
-def next_event(q: queue.Queue, match: Callable[[Any], bool], timeout: float = 5.0) -> Any:
+def next_event(q: queue.Queue, match: Callable[[Any], bool], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
@@ -263,13 +261,13 @@ def test_thread_ending_without_exception_is_noticed_too(managers):
         made.append(Quitter(name))
         return made[-1]
 
-    mgr = managers(["a"], opener, post=lambda e: None, reconnect=True, **FAST)
+    mgr = managers(["a"], opener, post=lambda e: None, reconnect=True, **NOW)
     mgr.start(supervise=False)
     made[0]._stop.set()  # the loop returns: no exception, but nothing polls any more
-    made[0].worker.join(2)
+    made[0].worker.join(30)
+    assert not made[0].worker.is_alive()
     mgr.check()
     assert mgr.health_of("a") == Health(HealthState.FAULT, "poll thread ended unexpectedly")
-    time.sleep(0.02)
     mgr.check()
     assert len(made) == 2 and mgr.health_of("a") == OK
 
@@ -294,8 +292,17 @@ def test_consumer_raising_faults_that_device_and_loses_nothing_else(managers):
     b.emit(DeviceStatus("b", "after"))
     wait_for(lambda: {(e.device, e.state) for e in got} >= {("a", "after"), ("b", "after")})
     assert mgr.health_of("b") == OK
-    # Sticky: an event may have been lost, so it stays FAULT until staff clear it...
-    time.sleep(0.1)
+    # Sticky: an event may have been lost, so it stays FAULT until staff clear it, however many
+    # supervision passes run...
+    passes = [0]
+    check = mgr.check
+
+    def counted_check() -> None:
+        check()
+        passes[0] += 1
+
+    mgr.check = counted_check  # the supervisor thread calls self.check
+    wait_for(lambda: passes[0] >= 5, what="five supervision passes")
     assert mgr.health_of("a").state is HealthState.FAULT
     assert len(opener.made["a"]) == 1  # ...and it is not a reason to re-open the port
     mgr.clear("a")
@@ -359,7 +366,7 @@ def test_health_while_reconnecting_names_the_open_error(managers):
 
 def test_port_error_the_driver_recovered_from_is_left_alone(managers):
     opener = Opener()
-    mgr = managers(["coins"], opener, post=lambda e: None, reconnect=True, **FAST)
+    mgr = managers(["coins"], opener, post=lambda e: None, reconnect=True, **NOW)
     mgr.start(supervise=False)
     drv = opener.current("coins")
     drv.stats["port_errors"] += 1  # one failed write, retried successfully: health stays OK
@@ -369,7 +376,6 @@ def test_port_error_the_driver_recovered_from_is_left_alone(managers):
     mgr.check()
     assert mgr.driver("coins") is None and drv.stopped
     assert mgr.health_of("coins") == Health(HealthState.FAULT, "port closed")
-    time.sleep(0.02)
     mgr.check()
     assert mgr.driver("coins") is opener.current("coins") is not drv
 
@@ -384,7 +390,7 @@ def test_device_missing_at_start_is_opened_when_plugged_in(managers):
 
 def test_handle_follows_reconnects(managers):
     opener = Opener()
-    mgr = managers(["coins"], opener, post=lambda e: None, reconnect=True, **FAST)
+    mgr = managers(["coins"], opener, post=lambda e: None, reconnect=True, **NOW)
     mgr.start(supervise=False)
     handle = mgr.handle("coins")
     assert handle.name == "coins" and handle.stats is opener.current("coins").stats
@@ -394,9 +400,7 @@ def test_handle_follows_reconnects(managers):
     assert handle.health().state is HealthState.FAULT
     with pytest.raises(PortError):
         handle.stats  # noqa: B018 - no driver: commands fail loudly, not silently
-    time.sleep(0.02)
     mgr.check()  # fails once more
-    time.sleep(0.02)
     mgr.check()
     assert handle.stats is opener.current("coins").stats and handle.health() == OK
 
