@@ -151,8 +151,7 @@ def test_corrupted_replies_are_retried_and_a_note_still_credits_once(running):
 def test_driver_level_fuzz_never_credits(running):
     sim, driver, events = running
     rng = random.Random(1234)
-    deadline = time.monotonic() + 1.5
-    while time.monotonic() < deadline:
+    for _ in range(500):  # a count, not a time span: a busy machine fuzzes just as much
         choice = rng.random()
         if choice < 0.4:
             sim.inject(bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 40))))
