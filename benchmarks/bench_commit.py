@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk.demo.seed import DEMO_ACCOUNTS
+from offline_queue.highwater import HighWater, Record, journal_state, record_path
 from offline_queue.journal import Journal, local_now
 from offline_queue.schema import MIGRATIONS, SCHEMA_VERSION, connect
 
@@ -130,7 +131,7 @@ def _count(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def run(n: int, directory: str | None = None) -> dict[str, Any]:
+def run(n: int, directory: str | None = None, highwater: bool = True) -> dict[str, Any]:
     """Commit ``n`` payments each way, alternating, and return the summary."""
     if n < 1:
         raise ValueError("n must be at least 1")
@@ -138,7 +139,10 @@ def run(n: int, directory: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-commit-", dir=directory) as tmp:
         ours_db = connect(Path(tmp) / "ours.db")
         raw = raw_connect(Path(tmp) / "raw.db")
-        journal = Journal(ours_db, KIOSK_ID)
+        # As the terminal runs: the high-water record outside the database follows each commit.
+        water = (HighWater(ours_db, record_path(tmp), Record.of(journal_state(ours_db)))
+                 if highwater else None)
+        journal = Journal(ours_db, KIOSK_ID, on_commit=water.advance if water else None)
         accounts = [a.account_no for a in DEMO_ACCOUNTS]
 
         def ours(i: int) -> None:
@@ -175,6 +179,7 @@ def run(n: int, directory: str | None = None) -> dict[str, Any]:
         "pragmas": "journal_mode=WAL synchronous=FULL",
         "filesystem": fs,
         "rows_per_payment": "1 payment + 1 outbox + 2 journal + receipt counter",
+        "highwater_record": highwater,
         "ours": ours_s,
         "raw": raw_s,
         "ratio_ours_over_raw": round(ours_s["mean_us"] / raw_s["mean_us"], 3),
@@ -190,10 +195,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--n", type=int, default=2000, help="payments per side (default 2000)")
     parser.add_argument("--dir", default=None,
                         help="where the temporary databases go (default: the system temp dir)")
+    parser.add_argument("--no-highwater", action="store_true",
+                        help="commit without advancing the journal's high-water record")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    return run(args.n, args.dir)
+    return run(args.n, args.dir, highwater=not args.no_highwater)
 
 
 if __name__ == "__main__":

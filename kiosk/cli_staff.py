@@ -58,6 +58,8 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None], config
     p.add_argument("device")
     p.add_argument("code")
     p.add_argument("--user", required=True, help="staff id (its PIN is read from stdin)")
+    p.add_argument("--state-dir", help="the terminal's state directory, where the journal's "
+                   "high-water record is (overrides kiosk.state_dir)")
 
     from kiosk.staff import cli_ops
 
@@ -105,7 +107,8 @@ def open_console(args: argparse.Namespace, config: Callable[..., Any], **options
     from offline_queue.journal import Journal
     from offline_queue.schema import connect
 
-    cfg = config(args, db=getattr(args, "db", None), api=getattr(args, "api", None))
+    cfg = config(args, db=getattr(args, "db", None), api=getattr(args, "api", None),
+                 state_dir=getattr(args, "state_dir", None))
     db = connect(cfg.kiosk.db)
     return StaffConsole(db, cfg, Journal(db, cfg.kiosk.id), **options)
 

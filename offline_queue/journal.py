@@ -53,10 +53,14 @@ class OpenSession:
 
 
 class Journal:
-    def __init__(self, db: Database, kiosk_id: str, clock: Clock = local_now) -> None:
+    def __init__(self, db: Database, kiosk_id: str, clock: Clock = local_now,
+                 on_commit: Callable[[], None] | None = None) -> None:
         self.db = db
         self.kiosk_id = kiosk_id
         self.clock = clock
+        # Called after a credit, flag or payment has committed: advances the high-water record
+        # kept outside the database (offline_queue.highwater).
+        self.on_commit = on_commit or (lambda: None)
 
     # ---- appending
     def _append(self, session_id: str, kind: str, seq: int | None = None, tender: str | None = None,
@@ -89,6 +93,7 @@ class Journal:
         with self.db.atomic():
             self._append(session_id, "credit", seq, tender, value_minor)
             self._set_device_counter(device_counter)
+        self.on_commit()
         crash_point("after_credit_committed")
         return True
 
@@ -107,6 +112,7 @@ class Journal:
                 (session_id, kind, detail, value_minor, self.clock().isoformat(timespec="seconds")),
             )
             self._set_device_counter(device_counter)
+        self.on_commit()
         log.warning("flagged for the operator: %s %s %s", session_id, kind, detail)
 
     def coin_event_counter(self) -> int | None:
@@ -168,6 +174,7 @@ class Journal:
             self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
             if root == session_id:
                 self._append(session_id, "session_end", outcome="paid")
+        self.on_commit()
         crash_point("after_payment_committed")
         return PaymentRecord(txn_id, session_id, account_no, amount_minor, receipt_no, created_at,
                              offline, body_obj["notes"], body_obj["coins"], body)

@@ -22,6 +22,7 @@ from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.faults import check_on_start
+from kiosk.staff.journal_guard import guard_on_start
 from kiosk.staff.wiring import attach_staff
 from offline_queue.cache import ReferenceCache
 from offline_queue.journal import Journal
@@ -63,7 +64,9 @@ class HeadlessTerminal:
         problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
         if problem is not None:
             raise IntegrityError(f"database integrity check failed: {problem}")
-        self.journal = Journal(self.db, self.config.kiosk.id)
+        # A database new, shorter or behind its high-water record locks (raises JournalFault).
+        self.highwater = guard_on_start(self.db, self.config, self.hub)
+        self.journal = Journal(self.db, self.config.kiosk.id, on_commit=self.highwater.advance)
         self.outbox = Outbox(self.db)
         released = self.outbox.release_in_flight()
         if released:

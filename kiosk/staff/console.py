@@ -31,6 +31,7 @@ from kiosk.staff.report import DailyReports
 from kiosk.staff.report_format import report_job
 from kiosk.staff.selftest import SelfTestResult
 from kiosk.staff.settings import DeviceSettings
+from offline_queue.highwater import record_path
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 
@@ -62,7 +63,8 @@ class StaffConsole:
         self.auth = StaffAuth(db, self.audit, clock=clock, params=params, policy=policy,
                               idle_timeout_s=idle_timeout_s)
         self.faults = LockingFaults(db, db_path if db_path is not None else config.kiosk.db,
-                                    self.audit, self.now)
+                                    self.audit, self.now,
+                                    highwater=record_path(config.kiosk.state_dir))
         self.collections = CollectionService(db, journal, config.kiosk.id,
                                              config.limits.accepted_notes_minor, counters, self.now)
         self.reports = DailyReports(db, config.kiosk.id, self.now)

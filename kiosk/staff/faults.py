@@ -24,6 +24,7 @@ from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.staff import audit as a
 from kiosk.staff.errors import FaultNotClearable
+from offline_queue import highwater as hw
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,13 @@ def integrity_problem(db: Database) -> str | None:
 
 class LockingFaults:
     def __init__(self, db: Database, db_path: str | os.PathLike[str] | None, audit: a.AuditLog,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 highwater: str | os.PathLike[str] | None = None) -> None:
         self.db = db
         self.audit = audit
         self.clock = clock or (lambda: datetime.now().astimezone())
         self.marker = Path(f"{db_path}.integrity-fault") if db_path else None
+        self.highwater = Path(highwater) if highwater else None  # the journal's record
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="seconds")
@@ -106,6 +109,8 @@ class LockingFaults:
         fault = next((f for f in self.active() if (f.device, f.code) == (device, code)), None)
         if fault is None:
             raise FaultNotClearable(f"no active fault {device}/{code}")
+        if device == hw.JOURNAL_DEVICE:
+            self._adopt_journal()
         with a.immediate(self.db):
             self.db.execute(
                 "UPDATE locking_faults SET cleared_at = ?, cleared_by = ? WHERE device = ?"
@@ -113,6 +118,18 @@ class LockingFaults:
             self.audit.append(actor, role, a.FAULT_CLEARED, device=device, code=code, by="staff",
                               reason=fault.reason)
         return fault
+
+    def _adopt_journal(self) -> None:
+        """Clearing a journal fault makes the database as it is the new high-water baseline
+        (offline_queue.highwater); without that the next start would lock again."""
+        remembered = hw.meta_record(self.db)
+        if self.highwater is None or (remembered and Path(remembered) != self.highwater.resolve()):
+            raise FaultNotClearable(f"this database's high-water record is {remembered}, not "
+                                    f"{self.highwater}: give the terminal's --state-dir")
+        try:
+            hw.adopt(self.db, self.highwater)
+        except OSError as exc:
+            raise FaultNotClearable(f"high-water record {self.highwater} not written: {exc}") from None
 
     def _clear_database(self, actor: str, role: str) -> LockingFault:
         fault = self._marker_fault()
