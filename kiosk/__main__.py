@@ -17,6 +17,7 @@ from typing import Any
 from kiosk.config import Config, ConfigError, load_config
 
 EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3  # the terminal is out of service until staff clear a locking fault
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -108,6 +109,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
     from kiosk.services.simulate import run_sessions
     from kiosk.services.terminal import HeadlessTerminal
+    from offline_queue.errors import IntegrityError
 
     if args.sessions < 0:
         raise ConfigError("--sessions: must be 0 or more")
@@ -115,9 +117,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                   state_dir=args.state_dir, poll_ms=args.poll_ms)
     cards = {acct: uid for uid, acct in DEMO_CARDS.items()}
     accounts = [(a.account_no, cards.get(a.account_no)) for a in DEMO_ACCOUNTS]
-    os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
+    os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
     term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
-    term.start()
+    try:
+        term.start()
+    except IntegrityError as exc:  # a locking fault (journal, integrity): no cash is taken
+        term.hub.stop()
+        print(f"kiosk: out of service: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     try:
         report = run_sessions(term, args.sessions, accounts, seed=args.seed)
     finally:
