@@ -6,7 +6,6 @@ Every command takes ``--config`` and exits non-zero with one clear line on bad i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -14,7 +13,7 @@ import sqlite3
 import sys
 from typing import Any
 
-from kiosk.config import Config, ConfigError, load_config
+from kiosk.config import DEFAULT_DEVICES, Config, ConfigError, config_with, load_raw
 
 EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3  # the terminal is out of service until staff clear a locking fault
@@ -25,23 +24,24 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
 
 
+#: command-line override → (the config key it sets, its flag); checked exactly like the file
+OVERRIDES = {"db": ("kiosk.db", "--db"), "kiosk_id": ("kiosk.id", "--kiosk-id"),
+             "state_dir": ("kiosk.state_dir", "--state-dir"), "api": ("billing.url", "--api")}
+
+
 def _config(args: argparse.Namespace, **overrides: Any) -> Config:
-    cfg = load_config(args.config)
-    kiosk, billing = cfg.kiosk, cfg.billing
-    if overrides.get("db"):
-        kiosk = dataclasses.replace(kiosk, db=overrides["db"])
-    if overrides.get("kiosk_id"):
-        kiosk = dataclasses.replace(kiosk, id=overrides["kiosk_id"])
-    if overrides.get("state_dir"):
-        kiosk = dataclasses.replace(kiosk, state_dir=overrides["state_dir"])
-    if overrides.get("api"):
-        if not overrides["api"].startswith(("http://", "https://")):
-            raise ConfigError(f"--api: expected an http(s) URL, got {overrides['api']!r}")
-        billing = dataclasses.replace(billing, url=overrides["api"])
-    devices = cfg.devices
-    if overrides.get("poll_ms"):
-        devices = {k: dataclasses.replace(v, poll_interval_ms=overrides["poll_ms"]) for k, v in devices.items()}
-    return dataclasses.replace(cfg, kiosk=kiosk, billing=billing, devices=devices)
+    """The file's config with the given overrides (None: not given) through the same checks."""
+    values: dict[str, tuple[str, Any]] = {}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name == "poll_ms":
+            values.update({f"devices.{dev}.poll_interval_ms": ("--poll-ms", value)
+                           for dev in DEFAULT_DEVICES})
+        else:
+            key, flag = OVERRIDES[name]
+            values[key] = (flag, value)
+    return config_with(load_raw(args.config), values)
 
 
 # ---------------------------------------------------------------- commands

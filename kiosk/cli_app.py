@@ -25,6 +25,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
     common(p)
     p.add_argument("--windowed", action="store_true",
                    help="a 1280x800 window instead of fullscreen (bench tests; still locked down)")
+    p.add_argument("--simulators", action="store_true",
+                   help="allow sim:// devices (refused without it: a terminal that takes money "
+                        "must not run on simulated cash devices by accident)")
     p.set_defaults(func=lambda args: cmd_run(args, config))
 
 
@@ -36,8 +39,13 @@ def _kivy_env() -> None:
     os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
 
 
+def simulated(cfg: Any) -> list[str]:
+    """The configured devices that are in-process simulators (``sim://``)."""
+    return [name for name, dev in cfg.devices.items() if dev.url.startswith("sim://")]
+
+
 def _hub_for(cfg: Any) -> Any:
-    if any(dev.url.startswith("sim://") for dev in cfg.devices.values()):
+    if simulated(cfg):
         from drivers.transport import SimulatorHub
 
         os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
@@ -47,6 +55,13 @@ def _hub_for(cfg: Any) -> Any:
 
 def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     cfg = config(args)
+    # Refused before the display is looked at or Kivy imported: the defaults are all simulators,
+    # so a production box started without its config must not come up taking pretend money.
+    sims = simulated(cfg)
+    if sims and not args.simulators:
+        print(f"kiosk run: simulated devices configured ({', '.join(sims)}); "
+              "pass --simulators to run on them", file=sys.stderr)
+        return 2
     if not has_display():
         print("kiosk run: no display (DISPLAY is not set); the touchscreen needs one",
               file=sys.stderr)
@@ -63,6 +78,12 @@ def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     from kiosk.app import KioskApp, make_terminal
 
     terminal = make_terminal(cfg, _hub_for(cfg))
+    if sims:
+        log.warning("running on simulated devices: %s", ", ".join(sims))
+    from kivy.clock import Clock
+
+    # One line once the main loop runs (the window is up): supervisors and tests wait for it.
+    Clock.schedule_once(lambda _dt: print(f"kiosk run: terminal {cfg.kiosk.id} running", flush=True))
     KioskApp(terminal, lockdown=True, allow_close=False).run()
     return 0
 

@@ -117,7 +117,6 @@ def make_simulator(device: str, protocol: str | None, state: str | None, cfg: An
     """The simulator for ``device``; ConfigError (one line) for anything unknown."""
     from drivers.interfaces import ChannelMap
     from drivers.transport import simulator_class
-    from kiosk.config import channel_map
 
     if device not in SIM_PROTOCOLS:
         raise ConfigError(f"sim: unknown device {device!r} (known: {', '.join(SIM_PROTOCOLS)})")
@@ -135,10 +134,10 @@ def make_simulator(device: str, protocol: str | None, state: str | None, cfg: An
     # config credits what the simulator reports.
     dev = cfg.devices.get(device.replace("-", "_"))
     if dev is not None and dev.protocol == protocol:
-        if protocol in ("id003", "cctalk") and dev.channels:
-            kwargs["channels"] = ChannelMap(channel_map(dev))
+        if protocol in ("id003", "cctalk") and dev.options.channels:
+            kwargs["channels"] = ChannelMap(dict(dev.options.channels))
         if protocol == "cctalk":
-            kwargs.update(address=dev.address, checksum=dev.checksum)
+            kwargs.update(address=dev.options.address, checksum=dev.options.checksum)
     try:
         return simulator_class(device)(**kwargs)
     except ValueError as exc:

@@ -1,16 +1,22 @@
 """Configuration: a TOML file → frozen dataclasses, with every default documented here.
 
-A wrong value or an unknown key (a typo) is one clear line naming the key: ``ConfigError``.
+A wrong value, an unknown key (a typo), a key that does not belong to the device's protocol or
+two values that contradict each other is one clear line naming the key: ``ConfigError``.
+Command-line overrides go through the same checks (``config_with``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
+from drivers.bill_validator.id003 import protocol as id003
+from drivers.coin_acceptor.cctalk import protocol as cctalk
 from kiosk.flow.rules import FlowConfig
 
 
@@ -18,13 +24,22 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
 
 
+#: Terminal ids go into receipt numbers, transaction ids and URL paths (README: `kiosk.id`); the
+#: billing API's own pattern (docs/billing-api.yaml) is wider, this is the part of it we issue.
+KIOSK_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
+
+
+def _range(lo: int, hi: int | None = None) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
 @dataclass(frozen=True)
 class KioskSection:
-    id: str = "KIOSK-0001"
+    id: str = field(default="KIOSK-0001", metadata={"pattern": KIOSK_ID})
     db: str = "var/kiosk.db"
     state_dir: str = "var/devices"
     service_phone: str = "95598"
-    duplicate_window_min: int = 30
+    duplicate_window_min: int = 30  # 0: no duplicate-payment warning
 
 
 @dataclass(frozen=True)
@@ -35,32 +50,83 @@ class BillingSection:
     sync_interval_s: float = 2.0
 
 
+# ---------------------------------------------------------------- per-protocol device options
+# Channel keys are strings in TOML ("0x61", "3"); here they are the numbers the wire carries.
 @dataclass(frozen=True)
-class DeviceSection:
-    url: str
-    protocol: str
-    poll_interval_ms: int = 100
-    channels: dict[str, int] = field(default_factory=dict)
-    address: int = 2
-    checksum: str = "simple"
+class Id003Options:
+    """JCM ID-003: denomination code → value in fen. The C0 enable mask has 16 bits, one per
+    code from 0x61 (drivers/bill_validator/id003/protocol.py), so codes outside it cannot be
+    enabled at all."""
+
+    channels: dict[int, int] = field(
+        default_factory=lambda: dict(id003.CNY_CODE_VALUES),
+        metadata={"channels": (id003.FIRST_DENOMINATION_CODE, id003.FIRST_DENOMINATION_CODE + 15)})
 
 
-DEFAULT_DEVICES = {
-    "bill_validator": DeviceSection(
-        "sim://bill-validator", "id003",
-        channels={"0x61": 100, "0x62": 500, "0x63": 1000, "0x64": 2000, "0x65": 5000, "0x66": 10000},
-    ),
-    "coin_acceptor": DeviceSection(
-        "sim://coin-acceptor", "cctalk", channels={"1": 10, "2": 50, "3": 100}
-    ),
-    "card_reader": DeviceSection("sim://card-reader", "em4100"),
-    "printer": DeviceSection("sim://printer", "escpos"),
-}
+@dataclass(frozen=True)
+class CcTalkOptions:
+    """ccTalk: the acceptor's address (0 is broadcast and 1 the host), its checksum and coin
+    channel → value in fen (the inhibit mask covers channels 1–16)."""
+
+    address: int = field(default=cctalk.ADDR_COIN_ACCEPTOR, metadata=_range(2, 255))
+    checksum: str = field(default=cctalk.SIMPLE, metadata={"choices": cctalk.MODES})
+    channels: dict[int, int] = field(default_factory=lambda: {1: 10, 2: 50, 3: 100},
+                                     metadata={"channels": (1, cctalk.MAX_COIN_CHANNEL)})
+
+
+@dataclass(frozen=True)
+class Em4100Options:
+    """EM4100 readers only send what they read: nothing to set."""
+
+
+@dataclass(frozen=True)
+class EscPosOptions:
+    """ESC/POS receipt printers run at 9600–115200 baud; ``qr_size`` is the QR module size
+    python-escpos accepts (1–16); ``chinese`` puts the printer in Chinese mode (GB18030)."""
+
+    baudrate: int = field(default=9600, metadata={"choices": (9600, 19200, 38400, 57600, 115200)})
+    chinese: bool = True
+    qr_size: int = field(default=6, metadata=_range(1, 16))
+
+
+DeviceOptions = Id003Options | CcTalkOptions | Em4100Options | EscPosOptions
+
+#: protocol → its options type
+OPTIONS: dict[str, type] = {"id003": Id003Options, "cctalk": CcTalkOptions,
+                            "em4100": Em4100Options, "escpos": EscPosOptions}
+#: device → the protocols it may speak
 PROTOCOLS = {
     "bill_validator": {"id003"},
     "coin_acceptor": {"cctalk"},
     "card_reader": {"em4100"},
     "printer": {"escpos"},
+}
+#: an absent cash device takes its accepted denominations with it
+ACCEPTS = {"bill_validator": "accepted_notes_minor", "coin_acceptor": "accepted_coins_minor"}
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    url: str
+    protocol: str
+    enabled: bool = True
+    # A note in escrow waits for the next poll: above a second the resident sees a stuck note
+    # (the staff screen allows the same range, kiosk/staff/settings.py).
+    poll_interval_ms: int = field(default=100, metadata=_range(10, 1000))
+    options: Any = None  # DeviceOptions: the protocol's own type (OPTIONS)
+
+    def __post_init__(self) -> None:
+        if self.options is None:
+            object.__setattr__(self, "options", OPTIONS[self.protocol]())
+
+
+COMMON_KEYS = {f.name for f in dataclasses.fields(DeviceSection)} - {"options"}
+
+DEFAULT_DEVICES = {
+    "bill_validator": DeviceSection("sim://bill-validator", "id003"),
+    "coin_acceptor": DeviceSection("sim://coin-acceptor", "cctalk"),
+    "card_reader": DeviceSection("sim://card-reader", "em4100"),
+    "printer": DeviceSection("sim://printer", "escpos"),
 }
 
 
@@ -69,24 +135,52 @@ class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     billing: BillingSection = field(default_factory=BillingSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
+    #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
 
-def load_config(path: str | Path | None) -> Config:
+def load_raw(path: str | Path | None) -> dict[str, Any]:
+    """The file's tables as parsed, not yet checked ({} without a file)."""
     if path is None:
-        return Config()
+        return {}
     try:
-        raw = tomllib.loads(Path(path).read_text("utf-8"))
+        return tomllib.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file unreadable: {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return config_from_dict(raw)
 
 
-def config_from_dict(raw: dict[str, Any]) -> Config:
+def load_config(path: str | Path | None) -> Config:
+    return config_from_dict(load_raw(path))
+
+
+def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -> Config:
+    """``raw`` with dotted keys set (``{"kiosk.db": ("--db", "x.db")}``), checked exactly like
+    the file; an error about a key set here names its flag instead."""
+    merged = copy.deepcopy(dict(raw))
+    for dotted, (_flag, value) in values.items():
+        *parents, leaf = dotted.split(".")
+        table = merged
+        for part in parents:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                break  # the file's own mistake; config_from_dict names it
+        else:
+            table[leaf] = value
+    try:
+        return config_from_dict(merged)
+    except ConfigError as exc:
+        msg = str(exc)
+        for dotted, (flag, _value) in values.items():
+            if msg.startswith(dotted + ": "):
+                raise ConfigError(f"{flag}: {msg[len(dotted) + 2:]}") from None
+        raise
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _no_unknown(raw, {"kiosk", "billing", "limits", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
@@ -94,47 +188,116 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
             raise ConfigError(f"devices.{name}: unknown device (known: {', '.join(DEFAULT_DEVICES)})")
         if not isinstance(table, dict):
             raise ConfigError(f"devices.{name}: expected a table")
-        dev = _build(DeviceSection, table, f"devices.{name}", DEFAULT_DEVICES[name])
-        if dev.protocol not in PROTOCOLS[name]:
-            raise ConfigError(f"devices.{name}.protocol: {dev.protocol!r} not supported "
-                              f"(supported: {', '.join(sorted(PROTOCOLS[name]))})")
-        for ch, value in dev.channels.items():
-            _channel_number(ch, f"devices.{name}.channels")
-            _int(value, f"devices.{name}.channels.{ch}", minimum=1)
-        devices[name] = dev
-    limits = _build(FlowConfig, _table(raw, "limits"), "limits", FlowConfig())
+        devices[name] = _device(name, table)
+    limits_table = _table(raw, "limits")
     cfg = Config(
         kiosk=_build(KioskSection, _table(raw, "kiosk"), "kiosk", KioskSection()),
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
-        limits=limits,
-        devices=devices,
+        limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
+        devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):
         raise ConfigError(f"billing.url: expected an http(s) URL, got {cfg.billing.url!r}")
-    if limits.offline_max_txn_minor > limits.max_txn_minor:
-        raise ConfigError("limits.offline_max_txn_minor: must not exceed limits.max_txn_minor")
+    absent = [name for name, dev in devices.items() if not dev.enabled]
+    for name in absent:
+        key = ACCEPTS.get(name)
+        if key in limits_table and limits_table[key]:
+            raise ConfigError(f"limits.{key}: devices.{name} is disabled; "
+                              "remove the key or enable the device")
+    cfg = without_devices(cfg, absent)
+    _check_limits(cfg.limits)
+    _check_accepted(cfg)
     return cfg
 
 
-def channel_map(dev: DeviceSection) -> dict[int, int]:
-    return {_channel_number(k, "channels"): v for k, v in dev.channels.items()}
+def without_devices(cfg: Config, names: Iterable[str]) -> Config:
+    """``cfg`` without the named devices: an absent validator or acceptor accepts nothing, so
+    no screen offers its notes or coins."""
+    names = set(names)
+    gone = {ACCEPTS[n]: frozenset() for n in names if n in ACCEPTS}
+    return dataclasses.replace(
+        cfg, devices={k: v for k, v in cfg.devices.items() if k not in names},
+        limits=dataclasses.replace(cfg.limits, **gone))
 
 
-def _channel_number(text: str, where: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise ConfigError(f"{where}: channel {text!r} is not a number (e.g. \"3\" or \"0x61\")") from None
+def _device(name: str, table: dict[str, Any]) -> DeviceSection:
+    where = f"devices.{name}"
+    default = DEFAULT_DEVICES[name]
+    common = {k: v for k, v in table.items() if k in COMMON_KEYS}
+    dev = _build(DeviceSection, common, where, default)
+    if dev.protocol not in PROTOCOLS[name]:
+        raise ConfigError(f"{where}.protocol: {dev.protocol!r} not supported "
+                          f"(supported: {', '.join(sorted(PROTOCOLS[name]))})")
+    cls = OPTIONS[dev.protocol]
+    own = {f.name for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in COMMON_KEYS and key not in own:
+            raise ConfigError(f"{where}.{key}: not an option of protocol {dev.protocol} (its "
+                              f"options: {', '.join(sorted(own)) or 'none'}; every device: "
+                              f"{', '.join(sorted(COMMON_KEYS))})")
+    options = _build(cls, {k: v for k, v in table.items() if k in own}, where, cls())
+    return dataclasses.replace(dev, options=options)
 
 
-def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+def _check_limits(lim: FlowConfig) -> None:
+    for key in ("min_amount_minor", "insert_timeout_s", "idle_timeout_s", "receipt_timeout_s"):
+        if getattr(lim, key) < 1:
+            raise ConfigError(f"limits.{key}: must be at least 1, got {getattr(lim, key)}")
+    if lim.offline_max_txn_minor < lim.min_amount_minor:
+        raise ConfigError(f"limits.offline_max_txn_minor: {lim.offline_max_txn_minor} is below "
+                          f"limits.min_amount_minor ({lim.min_amount_minor})")
+    if lim.offline_max_txn_minor > lim.max_txn_minor:
+        raise ConfigError(f"limits.offline_max_txn_minor: {lim.offline_max_txn_minor} exceeds "
+                          f"limits.max_txn_minor ({lim.max_txn_minor})")
+    for i, amount in enumerate(lim.quick_amounts_minor):
+        if not lim.min_amount_minor <= amount <= lim.max_txn_minor:
+            raise ConfigError(f"limits.quick_amounts_minor[{i}]: {amount} is outside "
+                              f"limits.min_amount_minor..limits.max_txn_minor "
+                              f"({lim.min_amount_minor}..{lim.max_txn_minor})")
+
+
+def _check_accepted(cfg: Config) -> None:
+    """A denomination the device has no channel for can never be credited: saying it is
+    accepted would be a lie on the insert screen."""
+    for name, key in ACCEPTS.items():
+        dev = cfg.devices.get(name)
+        if dev is None:
+            continue
+        accepted = getattr(cfg.limits, key)
+        if name == "bill_validator" and not accepted:
+            raise ConfigError(f"limits.{key}: empty while devices.{name} is enabled")
+        known = set(dev.options.channels.values())
+        missing = sorted(accepted - known)
+        if missing:
+            raise ConfigError(f"limits.{key}: {', '.join(map(str, missing))} not among "
+                              f"devices.{name}.channels values ({', '.join(map(str, sorted(known)))})")
+
+
+def _channels(value: Any, where: str, bounds: tuple[int, int]) -> dict[int, int]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table of channel = value in fen")
+    lo, hi = bounds
+    out = {}
+    for text, minor in value.items():
+        try:
+            number = int(text, 0)
+        except ValueError:
+            raise ConfigError(f"{where}: channel {text!r} is not a number (e.g. \"3\" or \"0x61\")") from None
+        if not lo <= number <= hi:
+            fmt = "#x" if lo >= 0x10 else "d"  # ID-003 codes are written in hex in its manual
+            raise ConfigError(f"{where}: channel {text!r} outside {lo:{fmt}}..{hi:{fmt}}")
+        out[number] = _int(minor, f"{where}.{text}", minimum=1)
+    return out
+
+
+def _table(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{key}: expected a table")
     return value
 
 
-def _no_unknown(raw: dict[str, Any], known: set[str], prefix: str) -> None:
+def _no_unknown(raw: Mapping[str, Any], known: set[str], prefix: str) -> None:
     for key in raw:
         if key not in known:
             raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
@@ -148,6 +311,18 @@ def _int(value: Any, where: str, minimum: int | None = None) -> int:
     return value
 
 
+def _check_meta(value: Any, where: str, meta: Mapping[str, Any]) -> None:
+    if "range" in meta:
+        lo, hi = meta["range"]
+        if value < lo or (hi is not None and value > hi):
+            raise ConfigError(f"{where}: must be from {lo} to {hi}, got {value}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+    if "pattern" in meta and not meta["pattern"].fullmatch(value):
+        raise ConfigError(f"{where}: {value!r} does not match {meta['pattern'].pattern} "
+                          "(e.g. KIOSK-0001)")
+
+
 def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     _no_unknown(table, set(fields), prefix + ".")
@@ -155,7 +330,10 @@ def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
     for name, value in table.items():
         where = f"{prefix}.{name}"
         default = getattr(defaults, name)
-        if isinstance(default, bool):
+        meta = fields[name].metadata
+        if "channels" in meta:
+            value = _channels(value, where, meta["channels"])
+        elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: expected true or false, got {value!r}")
         elif isinstance(default, int):
@@ -175,5 +353,6 @@ def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
         elif isinstance(default, dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table")
+        _check_meta(value, where, meta)
         values[name] = value
     return dataclasses.replace(defaults, **values)

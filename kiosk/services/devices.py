@@ -1,4 +1,5 @@
-"""Opening the configured devices: ports by URL, drivers by protocol, channel maps from config.
+"""Opening the configured devices: ports by URL, drivers by protocol, each with its protocol's
+own options from config (kiosk/config.py: Id003Options, CcTalkOptions, EscPosOptions).
 
 The device manager (drivers/manager.py) calls ``open_device`` for each configured device: one
 that cannot be opened is FAULT with the reason and retried, never a crash, and the readiness gate
@@ -7,12 +8,13 @@ keeps cash out meanwhile while the rest of the terminal (lookups, queue, staff) 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
 from drivers.interfaces import ChannelMap
 from drivers.transport import LineSettings, SimulatorHub, open_port
-from kiosk.config import DeviceSection, channel_map
+from kiosk.config import DeviceSection
 
 #: protocol → (driver module, class)
 DRIVERS = {
@@ -36,17 +38,20 @@ def open_device(name: str, dev: DeviceSection, hub: SimulatorHub | None,
     module_name, cls_name = DRIVERS[dev.protocol]
     module = importlib.import_module(module_name)
     cls = getattr(module, cls_name)
-    port = open_port(dev.url, _line_settings(module), hub)
+    settings = _line_settings(module)
+    opts = dev.options
     kwargs: dict[str, Any] = {}
-    if dev.protocol in ("id003", "cctalk"):
-        kwargs["channels"] = ChannelMap(channel_map(dev))
-        kwargs["poll_interval"] = dev.poll_interval_ms / 1000
     if dev.protocol == "id003":
-        kwargs["hold_power_up"] = hold_power_up
-    if dev.protocol == "cctalk":
-        kwargs["last_event_counter"] = coin_event_counter
-        kwargs["address"] = dev.address
-        kwargs["checksum"] = dev.checksum
+        kwargs.update(channels=ChannelMap(dict(opts.channels)), hold_power_up=hold_power_up,
+                      poll_interval=dev.poll_interval_ms / 1000)
+    elif dev.protocol == "cctalk":
+        kwargs.update(channels=ChannelMap(dict(opts.channels)), address=opts.address,
+                      checksum=opts.checksum, last_event_counter=coin_event_counter,
+                      poll_interval=dev.poll_interval_ms / 1000)
+    elif dev.protocol == "escpos":
+        settings = dataclasses.replace(settings, baudrate=opts.baudrate)
+        kwargs.update(chinese=opts.chinese, qr_size=opts.qr_size)
+    port = open_port(dev.url, settings, hub)
     driver = cls(name, port, **kwargs)
     driver._owns_port = True  # noqa: SLF001 - the driver closes the port it was given
     return driver

@@ -53,7 +53,9 @@ def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed
     rng = random.Random(seed)
     report = SimulationReport(kiosk_id=term.config.kiosk.id, reconciled_at_start=term.reconciliation)
     validator = term.hub.get("bill-validator") if term.hub else None
-    card_sim = term.hub.get("card-reader") if term.hub else None
+    # Without a card reader (disabled in config) every resident types the account number.
+    has_reader = "card_reader" in term.config.devices
+    card_sim = term.hub.get("card-reader") if term.hub and has_reader else None
     for _ in range(n):
         report.sessions += 1
         account_no, card = rng.choice(accounts)

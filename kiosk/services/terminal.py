@@ -85,14 +85,16 @@ class HeadlessTerminal:
             post=self.events.post,
         )
         self.manager.start()
-        self.devices = Devices(**{role: self.manager.handle(name) for role, name in DEVICE_ROLES.items()})
+        # A disabled device is not configured at all: its role stays None (the runner skips it).
+        self.devices = Devices(**{role: self.manager.handle(name) for role, name in DEVICE_ROLES.items()
+                                  if name in self.config.devices})
         self.device_errors = {name: h.reason for name, h in self.manager.health().items()
                               if h.state == d.HealthState.FAULT}
         self.timers = self.timers_factory(self.events.post)
         self.runner = SessionRunner(self.config, self.journal, self.outbox, self.billing,
                                     self.devices, self.events.post, self.timers)
         held: list[Any] = []
-        if "bill_validator" not in self.device_errors:
+        if "bill_validator" in self.config.devices and "bill_validator" not in self.device_errors:
             deadline = time.monotonic() + power_up_wait_s
             while self.power_up is None and time.monotonic() < deadline:
                 ev = self.events.get(0.05)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from sqlite_utils import Database
 
-from kiosk.config import Config, ConfigError
+from kiosk.config import Config, ConfigError, without_devices
 
 
 def _poll(value: str) -> int:
@@ -62,6 +62,7 @@ class DeviceSettings:
     def apply(self, config: Config) -> Config:
         """``config`` with the stored settings over it; a disabled device is left out."""
         devices = dict(config.devices)
+        disabled = set()
         for row in self.all():
             name, key = row["device"], row["key"]
             if name not in devices or key not in KEYS:
@@ -69,7 +70,8 @@ class DeviceSettings:
             value = KEYS[key](row["value"])
             if key == "enabled":
                 if not value:
-                    devices.pop(name)
+                    disabled.add(name)
                 continue
             devices[name] = dataclasses.replace(devices[name], **{key: value})
-        return dataclasses.replace(config, devices=devices)
+        # through without_devices: a validator taken out of use takes its notes off the screen
+        return without_devices(dataclasses.replace(config, devices=devices), disabled)

@@ -28,9 +28,11 @@ def counter_source(config: Any, hub: Any, validator: Any) -> CounterSource | Non
 
 
 def devices_by_name(devices: Any) -> dict[str, Any]:
-    """The runner's ``Devices`` by their configuration names."""
-    return {"bill_validator": devices.validator, "coin_acceptor": devices.coins,
-            "card_reader": devices.card, "printer": devices.printer}
+    """The runner's ``Devices`` by their configuration names; a disabled device (None) is not
+    there, so diagnostics and the heartbeat do not report it as a fault."""
+    named = {"bill_validator": devices.validator, "coin_acceptor": devices.coins,
+             "card_reader": devices.card, "printer": devices.printer}
+    return {name: dev for name, dev in named.items() if dev is not None}
 
 
 def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:

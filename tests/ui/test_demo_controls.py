@@ -56,7 +56,7 @@ def test_network_knob_cuts_and_restores_the_billing_server(controls):
 
 def test_kiosk_run_without_a_display_says_so_in_one_line():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    out = subprocess.run([sys.executable, "-m", "kiosk", "run"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "kiosk", "run", "--simulators"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "no display" in out.stderr
