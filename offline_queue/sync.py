@@ -8,9 +8,11 @@ a circuit that stops hammering a server that is down.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,13 +20,17 @@ from typing import Callable
 
 import requests
 
+from offline_queue.answers import unproven
 from offline_queue.crash import crash_point
+from offline_queue.deadline import DeadlineSession
 from offline_queue.errors import PermanentError, RetryableError
 from offline_queue.outbox import Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+RETRY_AFTER_CAP_S = 600.0  # a server may slow us down, not park the queue for days
+UNTRUSTED_LIMIT = 3  # redirects / unproven answers in a row before it is a visible fault
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,17 @@ class SyncResult:
     dead: int = 0
     circuit_open: bool = False
     errors: list[str] = field(default_factory=list)
+    # Set when the server keeps answering without proof (redirects, answers that do not echo
+    # what was sent): nothing is delivered and staff must look at the server, not wait.
+    fault: str | None = None
 
 
 class SyncWorker:
     def __init__(self, outbox: Outbox, base_url: str, *, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, backoff: Backoff | None = None,
                  circuit: Circuit | None = None, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None, session: requests.Session | None = None) -> None:
+                 rng: random.Random | None = None, session: requests.Session | None = None,
+                 total_timeout: float | None = None, untrusted_limit: int = UNTRUSTED_LIMIT) -> None:
         self.outbox = outbox
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -80,7 +90,12 @@ class SyncWorker:
         self.circuit = circuit or Circuit()
         self.clock = clock
         self.rng = rng or random.Random()
-        self.http = session or requests.Session()
+        # One total deadline per request (connect + the whole answer), never a redirect followed.
+        total = total_timeout if total_timeout is not None else connect_timeout + read_timeout
+        self.http = session or DeadlineSession(total)
+        self.untrusted_limit = untrusted_limit
+        self.untrusted_in_row = 0
+        self._untrusted_why = ""
         self.http.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
 
     def run_once(self, ignore_backoff: bool = False, max_rows: int | None = None) -> SyncResult:
@@ -101,9 +116,19 @@ class SyncWorker:
                 setattr(result, outcome, getattr(result, outcome) + 1)
                 if outcome == "retried" and not self.circuit.allows(self.clock()) and not ignore_backoff:
                     result.circuit_open = True
-                    return result
+                    return self._with_fault(result)
                 if max_rows is not None and len(attempted) >= max_rows:
                     break
+        return self._with_fault(result)
+
+    @property
+    def fault(self) -> str | None:
+        if self.untrusted_in_row < self.untrusted_limit:
+            return None
+        return f"{self.untrusted_in_row} answers in a row without proof of recording: {self._untrusted_why}"
+
+    def _with_fault(self, result: SyncResult) -> SyncResult:
+        result.fault = self.fault
         return result
 
     def _deliver(self, row: OutboxRow) -> str:
@@ -114,7 +139,7 @@ class SyncWorker:
         except RetryableError as err:
             now = self.clock()
             self.circuit.record(False, now)
-            delay = self.backoff.delay(row.attempts + 1, self.rng)
+            delay = max(self.backoff.delay(row.attempts + 1, self.rng), getattr(err, "retry_after", 0.0))
             self.outbox.retry_later(row.id, str(err), now + delay, getattr(err, "status", None))
             log.info("outbox %s: %s; retry in %.1fs", row.idem_key, err, delay)
             return "retried"
@@ -133,26 +158,62 @@ class SyncWorker:
             resp = self.http.request(
                 row.method, self.base_url + row.path, data=row.body,
                 headers={"Idempotency-Key": row.idem_key}, timeout=self.timeout,
+                allow_redirects=False,  # a 302 would turn this POST into a GET of the Location
             )
         except requests.RequestException as exc:
             raise RetryableError(f"transport: {type(exc).__name__}: {exc}") from exc
         crash_point("after_post_sent")
-        text = resp.text
-        if resp.status_code in RETRYABLE_STATUS:
-            raise _status_error(RetryableError, resp.status_code, text)
-        if 400 <= resp.status_code < 500:
+        status = resp.status_code
+        text = resp.content.decode("utf-8", errors="replace")
+        if 300 <= status < 400:
+            # Not an answer to what we sent. The server may still have recorded it: the retry
+            # is the byte-identical body under the same Idempotency-Key.
+            location = resp.headers.get("Location", "")[:200]
+            log.warning("outbox %s: HTTP %d to %r, not followed", row.idem_key, status, location)
+            raise self._untrusted(status, text, f"redirect to {location!r} not followed")
+        if status in RETRYABLE_STATUS:
+            err = _status_error(RetryableError, status, text)
+            if status in (429, 503):
+                err.retry_after = retry_after_s(resp.headers.get("Retry-After"), self.backoff.cap_s)  # type: ignore[attr-defined]
+            raise err
+        if 400 <= status < 500:
             # 409: this key was used with different bytes — never resend blindly; staff decide.
-            raise _status_error(PermanentError, resp.status_code, text)
-        if not 200 <= resp.status_code < 300:
-            raise _status_error(RetryableError, resp.status_code, text)
+            raise _status_error(PermanentError, status, text)
+        if not 200 <= status < 300:
+            raise _status_error(RetryableError, status, text)
+        # docs/billing-api.yaml: a recorded request is answered with its ids (and amount) echoed.
+        # Anything less may have come from something that is not the ledger.
+        why = unproven(row.kind, row.body, text)
+        if why is not None:
+            raise self._untrusted(status, text, why)
+        self.untrusted_in_row = 0
+        return status, text
+
+    def _untrusted(self, status: int, text: str, why: str) -> RetryableError:
+        self.untrusted_in_row += 1
+        self._untrusted_why = f"HTTP {status} {why}"
+        if self.untrusted_in_row == self.untrusted_limit:
+            log.error("billing server not trusted: %s", self.fault)
+        err = RetryableError(f"HTTP {status} {why}")
+        err.status = status  # type: ignore[attr-defined]
+        err.body = text[:2000]  # type: ignore[attr-defined]
+        return err
+
+
+def retry_after_s(value: str | None, cap_s: float = RETRY_AFTER_CAP_S) -> float:
+    """RFC 9110 section 10.2.3: delay-seconds or an HTTP-date; capped at ``cap_s`` (the backoff's
+    own cap: a later retry time is taken for one set on another clock); 0 if absent/unreadable."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    if re.fullmatch(r"[0-9]{1,10}", value):
+        seconds = float(value)
+    else:
         try:
-            parsed = json.loads(text)
-            if not isinstance(parsed, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            # The server may have committed; resending the same bytes gets its original answer.
-            raise _status_error(RetryableError, resp.status_code, text, f"malformed answer ({exc})")
-        return resp.status_code, text
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return 0.0
+    return max(0.0, min(cap_s, RETRY_AFTER_CAP_S, seconds))
 
 
 def _status_error(cls: type, status: int, text: str, why: str = "") -> Exception:

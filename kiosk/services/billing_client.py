@@ -11,6 +11,7 @@ import requests
 
 from kiosk.flow.events import AccountInfo
 from offline_queue.cache import ReferenceCache
+from offline_queue.deadline import DeadlineSession
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,20 @@ class BillingClient:
         self.base_url = base_url.rstrip("/")
         self.cache = cache
         self.timeout = (connect_timeout, read_timeout)
-        self.http = session or requests.Session()
+        # A total deadline per lookup (a server trickling bytes cannot hold a resident's screen)
+        # and never a redirect followed: an answer is only what the API itself says.
+        self.http = session or DeadlineSession(connect_timeout + read_timeout)
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            resp = self.http.get(self.base_url + path, params=params, timeout=self.timeout)
+            resp = self.http.get(self.base_url + path, params=params, timeout=self.timeout,
+                                 allow_redirects=False)
         except requests.RequestException as exc:
             raise Unreachable(str(exc)) from exc
+        if 300 <= resp.status_code < 400:
+            log.warning("billing API %s answered HTTP %s to %r: not followed", path.split("/")[2],
+                        resp.status_code, resp.headers.get("Location", "")[:200])
+            raise BadAnswer(f"HTTP {resp.status_code} redirect not followed")
         try:
             body = resp.json()
         except ValueError:
@@ -66,6 +74,8 @@ class BillingClient:
         try:
             body = self._get(f"/v1/accounts/{account_no}")
             info = _account_info(body)
+            if info.account_no != account_no:  # an answer about another account is no answer
+                raise BadAnswer("account answer is about another account")
         except NotFound:
             raise
         except Unreachable as exc:
@@ -87,6 +97,9 @@ class BillingClient:
             account_no = body.get("account_no")
             if not isinstance(account_no, str):
                 raise BadAnswer("card answer without account_no")
+            echoed = body.get("card_uid")
+            if not isinstance(echoed, str) or echoed.upper() != card_uid.upper():
+                raise BadAnswer("card answer is about another card")
         except NotFound:
             raise
         except Unreachable:
