@@ -95,7 +95,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
         result = worker.run_once(ignore_backoff=True)
         stats = outbox.stats()
         print(json.dumps({"delivered": result.delivered, "retried": result.retried,
-                          "dead": result.dead, "pending": stats.pending}))
+                          "dead": result.dead, "pending": stats.pending, "fault": result.fault}))
+        if result.fault:
+            print(f"kiosk sync: billing server not trusted: {result.fault}", file=sys.stderr)
+            return 1
         return 0 if stats.pending == 0 else 1
     try:
         run_forever(worker, threading.Event(), cfg.billing.sync_interval_s)
