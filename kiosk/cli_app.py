@@ -83,7 +83,8 @@ def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     from kivy.clock import Clock
 
     # One line once the main loop runs (the window is up): supervisors and tests wait for it.
-    Clock.schedule_once(lambda _dt: print(f"kiosk run: terminal {cfg.kiosk.id} running", flush=True))
+    Clock.schedule_once(lambda _dt: print(f"kiosk run: terminal {cfg.kiosk.id} running",
+                                          flush=True))
     KioskApp(terminal, lockdown=True, allow_close=False).run()
     return 0
 

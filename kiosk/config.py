@@ -270,7 +270,8 @@ def _check_accepted(cfg: Config) -> None:
         missing = sorted(accepted - known)
         if missing:
             raise ConfigError(f"limits.{key}: {', '.join(map(str, missing))} not among "
-                              f"devices.{name}.channels values ({', '.join(map(str, sorted(known)))})")
+                              f"devices.{name}.channels values "
+                              f"({', '.join(map(str, sorted(known)))})")
 
 
 def _channels(value: Any, where: str, bounds: tuple[int, int]) -> dict[int, int]:
@@ -282,7 +283,8 @@ def _channels(value: Any, where: str, bounds: tuple[int, int]) -> dict[int, int]
         try:
             number = int(text, 0)
         except ValueError:
-            raise ConfigError(f"{where}: channel {text!r} is not a number (e.g. \"3\" or \"0x61\")") from None
+            raise ConfigError(f"{where}: channel {text!r} is not a number "
+                              "(e.g. \"3\" or \"0x61\")") from None
         if not lo <= number <= hi:
             fmt = "#x" if lo >= 0x10 else "d"  # ID-003 codes are written in hex in its manual
             raise ConfigError(f"{where}: channel {text!r} outside {lo:{fmt}}..{hi:{fmt}}")
@@ -317,7 +319,8 @@ def _check_meta(value: Any, where: str, meta: Mapping[str, Any]) -> None:
         if value < lo or (hi is not None and value > hi):
             raise ConfigError(f"{where}: must be from {lo} to {hi}, got {value}")
     if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+        choices = ", ".join(map(str, meta["choices"]))
+        raise ConfigError(f"{where}: {value!r} is not one of {choices}")
     if "pattern" in meta and not meta["pattern"].fullmatch(value):
         raise ConfigError(f"{where}: {value!r} does not match {meta['pattern'].pattern} "
                           "(e.g. KIOSK-0001)")

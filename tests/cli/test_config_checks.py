@@ -35,9 +35,11 @@ def test_each_protocol_has_its_own_typed_options():
     }, "limits": {"accepted_notes_minor": [100, 500], "accepted_coins_minor": [100]}})
     bv, ca = cfg.devices["bill_validator"].options, cfg.devices["coin_acceptor"].options
     assert isinstance(bv, Id003Options) and bv.channels == {0x61: 100, 0x62: 500}
-    assert isinstance(ca, CcTalkOptions) and (ca.address, ca.checksum, ca.channels) == (3, "crc16", {1: 100})
+    assert isinstance(ca, CcTalkOptions)
+    assert (ca.address, ca.checksum, ca.channels) == (3, "crc16", {1: 100})
     assert isinstance(cfg.devices["card_reader"].options, Em4100Options)
-    assert cfg.devices["printer"].options == EscPosOptions(baudrate=115200, chinese=False, qr_size=4)
+    assert cfg.devices["printer"].options == EscPosOptions(baudrate=115200, chinese=False,
+                                                           qr_size=4)
 
 
 @pytest.mark.parametrize("device,key,value", [
@@ -49,7 +51,8 @@ def test_each_protocol_has_its_own_typed_options():
     ("card_reader", "qr_size", 4),
 ])
 def test_a_key_of_another_protocol_is_refused_by_name(device, key, value):
-    refused({"devices": {device: {key: value}}}, f"devices.{device}.{key}", "not an option of protocol")
+    refused({"devices": {device: {key: value}}}, f"devices.{device}.{key}",
+            "not an option of protocol")
 
 
 @pytest.mark.parametrize("device,key,value", [
@@ -98,7 +101,8 @@ def test_a_disabled_device_is_still_checked_for_typos():
     ({"offline_max_txn_minor": 900_000}, ("limits.offline_max_txn_minor", "limits.max_txn_minor")),
     ({"min_amount_minor": 200_000}, ("limits.offline_max_txn_minor", "limits.min_amount_minor")),
     ({"min_amount_minor": 0}, ("limits.min_amount_minor",)),
-    ({"quick_amounts_minor": [5000, 600_000]}, ("limits.quick_amounts_minor[1]", "limits.max_txn_minor")),
+    ({"quick_amounts_minor": [5000, 600_000]}, ("limits.quick_amounts_minor[1]",
+                                                 "limits.max_txn_minor")),
     ({"quick_amounts_minor": [50]}, ("limits.quick_amounts_minor[0]", "limits.min_amount_minor")),
     ({"insert_timeout_s": 0}, ("limits.insert_timeout_s",)),
     ({"idle_timeout_s": 0}, ("limits.idle_timeout_s",)),

@@ -62,8 +62,9 @@ def test_only_the_simulated_devices_are_named(tmp_path):
 
 def test_real_devices_pass_the_check_and_meet_the_display_check(tmp_path):
     cfg = tmp_path / "kiosk.toml"
-    cfg.write_text("".join(f'[devices.{name}]\nurl = "/dev/ttyUSB{i}"\n' for i, name in
-                           enumerate(("bill_validator", "coin_acceptor", "card_reader", "printer"))))
+    names = ("bill_validator", "coin_acceptor", "card_reader", "printer")
+    cfg.write_text("".join(f'[devices.{name}]\nurl = "/dev/ttyUSB{i}"\n'
+                           for i, name in enumerate(names)))
     proc = _run("--config", str(cfg), display=None)
     assert proc.returncode == 2 and "no display" in proc.stderr and "simulated" not in proc.stderr
 

@@ -29,7 +29,7 @@ def terminal_without(tmp_path, billing_server):  # noqa: F811
         cfg = config_from_dict({
             "kiosk": {"db": str(tmp_path / "k.db"), "state_dir": str(tmp_path / "dev")},
             "billing": {"url": billing_server.url, "sync_interval_s": 0.2},
-            "devices": {name: {"poll_interval_ms": 20} | ({"enabled": False} if name == absent else {})
+            "devices": {name: {"poll_interval_ms": 20, "enabled": name != absent}
                         for name in NAMES},
         })
         term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")))
