@@ -71,9 +71,11 @@ def raw_connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def raw_commit(conn: sqlite3.Connection, session_id: str, account_no: str, now: datetime) -> None:
+def raw_commit(conn: sqlite3.Connection, session_id: str, account_no: str, now: datetime,
+               elapsed_ms: int = 0) -> None:
     """What a hand-written commit does: build the same body, then the same statements in one
-    transaction. No idempotency look-up first (Journal does one: that is part of its cost)."""
+    transaction (the elapsed clock's save included). No idempotency look-up first (Journal does
+    one: that is part of its cost)."""
     created_at = now.isoformat(timespec="seconds")
     notes = {str(k): v for k, v in sorted(NOTES.items())}
     coins = {str(k): v for k, v in sorted(COINS.items())}
@@ -98,10 +100,14 @@ def raw_commit(conn: sqlite3.Connection, session_id: str, account_no: str, now: 
             (session_id, session_id, account_no, AMOUNT, json.dumps(notes), json.dumps(coins),
              created_at, now.date().isoformat(), 1, receipt_no, 0),
         )
+        conn.execute("INSERT INTO meta (key, value) VALUES ('elapsed_ms', ?) ON CONFLICT(key)"
+                     " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                     (elapsed_ms,))
         conn.execute(
             "INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
-            " created_at) VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?)",
-            (session_id, account_no, body, AMOUNT, now.timestamp()),
+            " created_at, enqueued_elapsed_ms)"
+            " VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?, ?)",
+            (session_id, account_no, body, AMOUNT, now.timestamp(), elapsed_ms),
         )
         journal_sql = ("INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"
                        " VALUES (?, ?, ?, ?, ?, ?, ?)")

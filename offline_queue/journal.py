@@ -6,16 +6,21 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlite_utils import Database
 
 from offline_queue.crash import crash_point
+from offline_queue.elapsed import ElapsedClock
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: a wall clock this far behind the last journal entry is flagged (smaller steps are the ordinary
+#: corrections of a clock being set; receipts and days are not moved by them)
+BACKWARDS_TOLERANCE = timedelta(seconds=2)
 
 
 def local_now() -> datetime:
@@ -54,6 +59,7 @@ class OpenSession:
 
 class Journal:
     def __init__(self, db: Database, kiosk_id: str, clock: Clock = local_now,
+                 elapsed: ElapsedClock | None = None,
                  on_commit: Callable[[], None] | None = None) -> None:
         self.db = db
         self.kiosk_id = kiosk_id
@@ -61,16 +67,36 @@ class Journal:
         # Called after a credit, flag or payment has committed: advances the high-water record
         # kept outside the database (offline_queue.highwater).
         self.on_commit = on_commit or (lambda: None)
+        # Outbox rows carry the forward-only enqueue time that offline age is measured on.
+        self.elapsed = elapsed or ElapsedClock(db)
 
     # ---- appending
     def _append(self, session_id: str, kind: str, seq: int | None = None, tender: str | None = None,
                 value_minor: int | None = None, **data: Any) -> None:
+        now = self.clock()
+        self._check_clock(session_id, now)
         self.db.execute(
             "INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (session_id, seq, kind, tender, value_minor, json.dumps(data, sort_keys=True),
-             self.clock().isoformat(timespec="milliseconds")),
+             now.isoformat(timespec="milliseconds")),
         )
+
+    def _check_clock(self, session_id: str, now: datetime) -> None:
+        """Payments and receipts keep wall-clock times, so a wall clock set back is the
+        operator's business (receipt days, reports): flagged once per jump. Only the first entry
+        after the jump is behind the last one; the entries after it follow the new time."""
+        row = self.db.execute("SELECT at FROM journal ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return
+        try:
+            behind = datetime.fromisoformat(row[0]) - now
+        except (TypeError, ValueError):  # an unparsable or naive stamp: nothing to compare
+            return
+        if behind > BACKWARDS_TOLERANCE:
+            self.flag(session_id, "clock_backwards",
+                      f"wall clock {now.isoformat(timespec='seconds')} is {int(behind.total_seconds())} s"
+                      f" behind the last journal entry ({row[0]})")
 
     def session_start(self, session_id: str, account_no: str, target_minor: int) -> None:
         self._append(session_id, "session_start", account_no=account_no, target_minor=target_minor)
@@ -167,8 +193,9 @@ class Journal:
             )
             self.db.execute(
                 "INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
-                " created_at) VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?)",
-                (txn_id, account_no, body, amount_minor, now.timestamp()),
+                " created_at, enqueued_elapsed_ms)"
+                " VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?, ?)",
+                (txn_id, account_no, body, amount_minor, now.timestamp(), self.elapsed.persist()),
             )
             root = session_id.split(".")[0]
             self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
@@ -182,9 +209,10 @@ class Journal:
     def enqueue(self, kind: str, idem_key: str, path: str, body_obj: dict[str, Any]) -> bool:
         """Queue a non-payment delivery (rating, collection). False if the key is already queued."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO outbox (kind, idem_key, method, path, body, created_at)"
-            " VALUES (?, ?, 'POST', ?, ?, ?)",
-            (kind, idem_key, path, canonical_json(body_obj), self.clock().timestamp()),
+            "INSERT OR IGNORE INTO outbox (kind, idem_key, method, path, body, created_at,"
+            " enqueued_elapsed_ms) VALUES (?, ?, 'POST', ?, ?, ?, ?)",
+            (kind, idem_key, path, canonical_json(body_obj), self.clock().timestamp(),
+             self.elapsed.persist()),
         )
         return cur.rowcount == 1
 

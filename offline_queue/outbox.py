@@ -3,11 +3,12 @@ visible to staff and re-queueable). Nothing is deleted before delivery."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
+
+from offline_queue.elapsed import ElapsedClock
 
 PENDING, IN_FLIGHT, DELIVERED, DEAD = "PENDING", "IN_FLIGHT", "DELIVERED", "DEAD"
 
@@ -39,8 +40,10 @@ class QueueStats:
 
 
 class Outbox:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, elapsed: ElapsedClock | None = None) -> None:
         self.db = db
+        # Ages and retry times are on the forward-only clock (offline_queue/elapsed.py).
+        self.elapsed = elapsed or ElapsedClock(db)
 
     def release_in_flight(self) -> int:
         """At start-up: a row left IN_FLIGHT by a crash may or may not have arrived; sending the
@@ -49,16 +52,21 @@ class Outbox:
             "UPDATE outbox SET state = 'PENDING' WHERE state = 'IN_FLIGHT'"
         ).rowcount
 
-    def due(self, now: float, limit: int = 50, ignore_backoff: bool = False) -> list[OutboxRow]:
+    def due(self, now: float, limit: int = 50, ignore_backoff: bool = False,
+            latest: float | None = None) -> list[OutboxRow]:
         """Rows to send now, oldest first, FIFO per account: a row waits while an older
-        undelivered row of the same account is still pending."""
+        undelivered row of the same account is still pending. A row set to wait until after
+        ``latest`` (more than any backoff could ask: a value from another clock, such as the
+        wall-clock times written before schema v3) is due now rather than stuck."""
+        latest = float("inf") if latest is None else latest
         rows = self.db.execute(
             "SELECT id, kind, idem_key, account_no, method, path, body, amount_minor, attempts"
-            " FROM outbox o WHERE state = 'PENDING' AND (? OR next_attempt_at <= ?)"
+            " FROM outbox o WHERE state = 'PENDING'"
+            " AND (? OR next_attempt_at <= ? OR next_attempt_at > ?)"
             " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.account_no = o.account_no"
             "   AND p.id < o.id AND p.state IN ('PENDING', 'IN_FLIGHT'))"
             " ORDER BY id LIMIT ?",
-            (int(ignore_backoff), now, limit),
+            (int(ignore_backoff), now, latest, limit),
         ).fetchall()
         return [OutboxRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8]) for r in rows]
 
@@ -97,14 +105,21 @@ class Outbox:
             "UPDATE outbox SET state = 'PENDING', next_attempt_at = 0 WHERE state = 'DEAD'"
         ).rowcount
 
-    def stats(self, now: float | None = None) -> QueueStats:
-        now = time.time() if now is None else now
+    def stats(self, *, now_ms: int | None = None) -> QueueStats:
+        """Counts, the pending total and the oldest pending row's age in elapsed powered-on
+        seconds (``now_ms`` on the elapsed clock; default: now). A wall clock moved by days
+        changes nothing here."""
+        now_ms = self.elapsed.sync() if now_ms is None else now_ms
         counts = dict(self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-        total, oldest = self.db.execute(
-            "SELECT coalesce(sum(amount_minor), 0), min(created_at) FROM outbox"
-            " WHERE state IN ('PENDING', 'IN_FLIGHT')"
+        # A row queued before schema v3 has no elapsed stamp: it counts as queued at elapsed 0,
+        # the start of the forward-only clock (that migration). It is then at least as old as
+        # any row stamped since and its age grows from there, so the age cap still binds;
+        # its wall-clock created_at is exactly what cannot be trusted.
+        total, oldest, n = self.db.execute(
+            "SELECT coalesce(sum(amount_minor), 0), min(coalesce(enqueued_elapsed_ms, 0)),"
+            " count(*) FROM outbox WHERE state IN ('PENDING', 'IN_FLIGHT')"
         ).fetchone()
-        age = int(max(0.0, now - oldest)) if oldest is not None else 0
+        age = max(0, (now_ms - int(oldest)) // 1000) if n else 0
         return QueueStats(
             pending=counts.get(PENDING, 0),
             in_flight=counts.get(IN_FLIGHT, 0),

@@ -4,6 +4,12 @@ Each row is POSTed with its stored bytes and ``Idempotency-Key`` = the kiosk's k
 after any fault is a replay the server answers with the original result (DESIGN §4 item 4).
 Retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter, and
 a circuit that stops hammering a server that is down.
+
+Backoff and the circuit run on the forward-only elapsed clock (offline_queue/elapsed.py), so the
+wall clock moving days either way neither holds retries back nor sends early. Every worker on
+one database shares one circuit, kept in the database's ``meta`` table (the terminal's
+background worker, a staff "send now", ``kiosk sync --once``), and in one process the workers on
+one database take turns: a pass holds that database's lock.
 """
 
 from __future__ import annotations
@@ -11,18 +17,20 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import random
 import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import requests
 
 from offline_queue.answers import unproven
 from offline_queue.crash import crash_point
 from offline_queue.deadline import DeadlineSession
+from offline_queue.elapsed import ElapsedClock
 from offline_queue.errors import PermanentError, RetryableError
 from offline_queue.outbox import Outbox, OutboxRow
 
@@ -53,7 +61,9 @@ class Circuit:
     open_until: float = 0.0
 
     def allows(self, now: float) -> bool:
-        return now >= self.open_until
+        # A pause longer than the cooldown was set on another clock (an injected one, or state
+        # from before the elapsed clock): it never holds delivery up for longer than cooldown_s.
+        return now >= self.open_until or self.open_until - now > self.cooldown_s
 
     def record(self, ok: bool, now: float) -> None:
         if ok:
@@ -63,6 +73,21 @@ class Circuit:
         if self.failures >= self.threshold:
             self.open_until = now + self.cooldown_s
             log.warning("billing API unreachable %d times: pausing %.0fs", self.failures, self.cooldown_s)
+
+
+CIRCUIT_KEY = "sync_circuit"
+_locks_guard = threading.Lock()
+_run_locks: dict[str, threading.Lock] = {}
+
+
+def run_lock(db: Any) -> threading.Lock:
+    """The one lock per database file in this process that a sync pass holds."""
+    key = f"memory:{id(db)}"
+    for _seq, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and path:
+            key = os.path.realpath(path)
+    with _locks_guard:
+        return _run_locks.setdefault(key, threading.Lock())
 
 
 @dataclass
@@ -80,15 +105,22 @@ class SyncResult:
 class SyncWorker:
     def __init__(self, outbox: Outbox, base_url: str, *, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, backoff: Backoff | None = None,
-                 circuit: Circuit | None = None, clock: Callable[[], float] = time.time,
+                 circuit: Circuit | None = None, clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None, session: requests.Session | None = None,
-                 total_timeout: float | None = None, untrusted_limit: int = UNTRUSTED_LIMIT) -> None:
+                 wall: Callable[[], float] = time.time, total_timeout: float | None = None,
+                 untrusted_limit: int = UNTRUSTED_LIMIT) -> None:
+        """``clock``: forward-only seconds for backoff and the circuit (default: the outbox's
+        elapsed clock); ``wall``: only for the ``delivered_at`` record. ``circuit`` gives the
+        threshold and cooldown; its state is the one shared in the database."""
         self.outbox = outbox
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.backoff = backoff or Backoff()
         self.circuit = circuit or Circuit()
-        self.clock = clock
+        elapsed: ElapsedClock = outbox.elapsed
+        self.clock = clock or elapsed.now_s
+        self.wall = wall
+        self._lock = run_lock(outbox.db)
         self.rng = rng or random.Random()
         # One total deadline per request (connect + the whole answer), never a redirect followed.
         total = total_timeout if total_timeout is not None else connect_timeout + read_timeout
@@ -99,27 +131,10 @@ class SyncWorker:
         self.http.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
 
     def run_once(self, ignore_backoff: bool = False, max_rows: int | None = None) -> SyncResult:
-        """Send every row that is due now (all pending ones with ``ignore_backoff``)."""
-        result = SyncResult()
-        attempted: set[int] = set()
-        while max_rows is None or len(attempted) < max_rows:
-            now = self.clock()
-            if not self.circuit.allows(now) and not ignore_backoff:
-                result.circuit_open = True
-                break
-            rows = [r for r in self.outbox.due(now, ignore_backoff=ignore_backoff) if r.id not in attempted]
-            if not rows:
-                break
-            for row in rows:
-                attempted.add(row.id)
-                outcome = self._deliver(row)
-                setattr(result, outcome, getattr(result, outcome) + 1)
-                if outcome == "retried" and not self.circuit.allows(self.clock()) and not ignore_backoff:
-                    result.circuit_open = True
-                    return self._with_fault(result)
-                if max_rows is not None and len(attempted) >= max_rows:
-                    break
-        return self._with_fault(result)
+        """Send every row that is due now (all pending ones with ``ignore_backoff``). Another
+        pass on the same database in this process finishes first."""
+        with self._lock:
+            return self._with_fault(self._run_once(ignore_backoff, max_rows))
 
     @property
     def fault(self) -> str | None:
@@ -131,6 +146,53 @@ class SyncWorker:
         result.fault = self.fault
         return result
 
+    def _run_once(self, ignore_backoff: bool, max_rows: int | None) -> SyncResult:
+        result = SyncResult()
+        attempted: set[int] = set()
+        while max_rows is None or len(attempted) < max_rows:
+            now = self.clock()
+            if not self._circuit_allows(now) and not ignore_backoff:
+                result.circuit_open = True
+                break
+            # No wait we set is longer than the backoff cap or a capped Retry-After.
+            latest = now + max(self.backoff.cap_s, RETRY_AFTER_CAP_S)
+            rows = [r for r in self.outbox.due(now, ignore_backoff=ignore_backoff, latest=latest)
+                    if r.id not in attempted]
+            if not rows:
+                break
+            for row in rows:
+                attempted.add(row.id)
+                outcome = self._deliver(row)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+                if outcome == "retried" and not self._circuit_allows(self.clock()) and not ignore_backoff:
+                    result.circuit_open = True
+                    return result
+                if max_rows is not None and len(attempted) >= max_rows:
+                    break
+        return result
+
+    # ---- the circuit's state lives in the database: every worker on it sees the same one
+    def _circuit_load(self) -> None:
+        row = self.outbox.db.execute("SELECT value FROM meta WHERE key = ?", (CIRCUIT_KEY,)).fetchone()
+        state = json.loads(row[0]) if row else {}
+        self.circuit.failures = int(state.get("failures", 0))
+        self.circuit.open_until = float(state.get("open_until", 0.0))
+
+    def _circuit_allows(self, now: float) -> bool:
+        self._circuit_load()
+        return self.circuit.allows(now)
+
+    def _circuit_record(self, ok: bool, now: float) -> None:
+        self._circuit_load()
+        before = (self.circuit.failures, self.circuit.open_until)
+        self.circuit.record(ok, now)
+        if (self.circuit.failures, self.circuit.open_until) != before:
+            self.outbox.db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (CIRCUIT_KEY, json.dumps({"failures": self.circuit.failures,
+                                          "open_until": self.circuit.open_until})))
+
     def _deliver(self, row: OutboxRow) -> str:
         if not self.outbox.claim(row.id):
             return "retried"
@@ -138,18 +200,18 @@ class SyncWorker:
             status, text = self._send(row)
         except RetryableError as err:
             now = self.clock()
-            self.circuit.record(False, now)
+            self._circuit_record(False, now)
             delay = max(self.backoff.delay(row.attempts + 1, self.rng), getattr(err, "retry_after", 0.0))
             self.outbox.retry_later(row.id, str(err), now + delay, getattr(err, "status", None))
             log.info("outbox %s: %s; retry in %.1fs", row.idem_key, err, delay)
             return "retried"
         except PermanentError as err:
-            self.circuit.record(True, self.clock())
+            self._circuit_record(True, self.clock())
             self.outbox.dead(row.id, str(err), getattr(err, "status", None), getattr(err, "body", ""))
             log.error("outbox %s refused for good: %s", row.idem_key, err)
             return "dead"
-        self.circuit.record(True, self.clock())
-        self.outbox.delivered(row.id, status, text, self.clock())
+        self._circuit_record(True, self.clock())
+        self.outbox.delivered(row.id, status, text, self.wall())
         crash_point("after_delivered_marked")
         return "delivered"
 

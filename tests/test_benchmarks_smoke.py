@@ -36,13 +36,15 @@ def test_commit_baseline_writes_the_same_rows_as_the_journal(tmp_path):
     from datetime import datetime, timedelta, timezone
 
     from kiosk.demo.seed import DEMO_ACCOUNTS
+    from offline_queue.elapsed import ElapsedClock
     from offline_queue.journal import Journal
     from offline_queue.schema import connect
 
     now = datetime(2026, 3, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=8)))
     account = DEMO_ACCOUNTS[0].account_no
     ours = connect(tmp_path / "ours.db")
-    Journal(ours, bench_commit.KIOSK_ID, clock=lambda: now).commit_payment(
+    frozen = ElapsedClock(ours, monotonic=lambda: 0.0)  # elapsed 0, as raw_commit writes
+    Journal(ours, bench_commit.KIOSK_ID, clock=lambda: now, elapsed=frozen).commit_payment(
         "S1", account, bench_commit.NOTES, bench_commit.COINS, bench_commit.AMOUNT, True)
     raw = bench_commit.raw_connect(tmp_path / "raw.db")
     bench_commit.raw_commit(raw, "S1", account, now)

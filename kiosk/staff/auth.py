@@ -104,7 +104,11 @@ class StaffSession:
         return perm in ROLE_PERMISSIONS[self.role]
 
     def expired(self, now: float) -> bool:
-        return self.ended or now - self.last_active > self.idle_timeout_s
+        # A wall clock set back by more than the idle period ends the session too: otherwise it
+        # would stay open until the clock caught up (days). The screens' own idle timer runs on
+        # Kivy's monotonic clock (kiosk/ui/staff.py), so a jump does not keep them open either.
+        idle = now - self.last_active
+        return self.ended or idle > self.idle_timeout_s or idle < -self.idle_timeout_s
 
     @property
     def actor(self) -> str:
@@ -160,7 +164,9 @@ class StaffAuth:
             " LEFT JOIN login_throttle t ON t.key = 'user:' || u.user_id ORDER BY u.user_id"
         ).fetchall()
         return [{"user_id": r[0], "role": r[1], "created_at": r[2], "updated_at": r[3],
-                 "failed_attempts": r[4], "locked_for_s": max(0, int(r[5] - now + 0.999))}
+                 "failed_attempts": r[4],
+                 "locked_for_s": max(0, int(self._bounded(r[4], r[5], now,
+                                                          self.policy.free_attempts) - now + 0.999))}
                 for r in rows]
 
     def _user(self, user_id: str) -> tuple[str, str] | None:
@@ -173,7 +179,8 @@ class StaffAuth:
         """A session, or BadPin / LockedOut. While locked no PIN is even checked."""
         now = self.clock()
         user_key = f"user:{user_id}"
-        until = max(self._locked_until(user_key), self._locked_until(GLOBAL_KEY))
+        until = max(self._locked_until(user_key, now, self.policy.free_attempts),
+                    self._locked_until(GLOBAL_KEY, now, self.policy.global_free_attempts))
         if until > now:
             wait = int(until - now + 0.999)
             self.audit.append(user_id[:32] or "?", "-", a.LOGIN_LOCKED, wait_s=wait)
@@ -199,9 +206,22 @@ class StaffAuth:
             self.audit.append(user_id, role.value, a.LOGIN)
         return StaffSession(user_id, role, now, now, self.idle_timeout_s)
 
-    def _locked_until(self, key: str) -> float:
-        row = self.db.execute("SELECT locked_until FROM login_throttle WHERE key = ?", (key,)).fetchone()
-        return float(row[0]) if row else 0.0
+    def _locked_until(self, key: str, now: float, free: int) -> float:
+        row = self.db.execute("SELECT failures, locked_until FROM login_throttle WHERE key = ?",
+                              (key,)).fetchone()
+        if row is None:
+            return 0.0
+        until = self._bounded(row[0], row[1], now, free)
+        if until < row[1]:  # the clock was set back: the wait restarts on the new time, once
+            self.db.execute("UPDATE login_throttle SET locked_until = ? WHERE key = ?", (until, key))
+        return until
+
+    def _bounded(self, failures: int, locked_until: float, now: float, free: int) -> float:
+        """``locked_until`` is wall-clock time, so the lockout holds across processes and
+        restarts; bounded by what the failure count earns, a clock set back days locks no one
+        out for days. A clock set forward ends at most the wait in progress: the failure count
+        is kept, so the next wrong PIN waits the doubled delay again (no guessing is gained)."""
+        return min(float(locked_until), now + self.policy.delay(failures, free))
 
     def _fail(self, key: str, now: float, free: int) -> int:
         row = self.db.execute("SELECT failures FROM login_throttle WHERE key = ?", (key,)).fetchone()

@@ -99,7 +99,7 @@ class StaffConsole:
         cfg = self.config
         return diagnose(
             kiosk_id=cfg.kiosk.id, devices=cfg.devices, views=views, api=api,
-            queue=self.outbox.stats(self.clock()), dead_rows=self.outbox.dead_rows(),
+            queue=self.outbox.stats(), dead_rows=self.outbox.dead_rows(),
             max_age_s=cfg.limits.offline_max_oldest_age_s, db_path=cfg.kiosk.db,
             db_problem=integrity_problem(self.db), locks=self.faults.active(),
             history={name: self.faults.history(name, 5) for name in cfg.devices},
@@ -169,7 +169,7 @@ class StaffConsole:
     def queue_status(self, session: StaffSession) -> dict[str, Any]:
         """Counts and ages for everyone; the money waiting only for those who see takings."""
         self._do(session, P.VIEW_QUEUE, "see the queue")
-        stats = self.outbox.stats(self.clock()).as_dict()
+        stats = self.outbox.stats().as_dict()
         if not session.allows(P.VIEW_TAKINGS):
             stats.pop("pending_total_minor", None)
         return stats

@@ -50,7 +50,7 @@ class HeartbeatService:
         self.last_error = ""
 
     def body(self) -> dict[str, Any]:
-        return build_heartbeat(self.kiosk_id, self.outbox.stats(self.clock()),
+        return build_heartbeat(self.kiosk_id, self.outbox.stats(),
                                self.device_health(), self.audit.head())
 
     def send_once(self) -> bool:

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from offline_queue.elapsed import ElapsedClock
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
@@ -23,6 +24,20 @@ class FakeClock:
         self.now += timedelta(**kw)
 
 
+class FakeMonotonic:
+    """time.monotonic for tests: moves only when told, and only forward."""
+
+    def __init__(self) -> None:
+        self.t = 500.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.t += seconds
+
+
 @pytest.fixture
 def db(tmp_path):
     return connect(tmp_path / "kiosk.db")
@@ -34,10 +49,20 @@ def clock():
 
 
 @pytest.fixture
-def journal(db, clock):
-    return Journal(db, "KIOSK-T1", clock)
+def mono():
+    return FakeMonotonic()
 
 
 @pytest.fixture
-def outbox(db):
-    return Outbox(db)
+def elapsed(db, mono):
+    return ElapsedClock(db, monotonic=mono)
+
+
+@pytest.fixture
+def journal(db, clock, elapsed):
+    return Journal(db, "KIOSK-T1", clock, elapsed=elapsed)
+
+
+@pytest.fixture
+def outbox(db, elapsed):
+    return Outbox(db, elapsed=elapsed)
