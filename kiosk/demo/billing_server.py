@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from kiosk.demo.api import BillingApi, Response, error
@@ -51,6 +53,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._serve("PATCH")
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (HEAD, OPTIONS, TRACE, CONNECT, made-up ones) goes through the router
+        # too: a JSON 405 with Allow (or 404), never http.server's HTML 501.
+        if name.startswith("do_"):
+            return lambda: self._serve(self.command)
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a bad request line, headers too long) are HTML by default;
+        # docs/billing-api.yaml promises the JSON Error body for every error.
+        self.close_connection = True
+        # An unparseable request line leaves the HTTP/0.9 default, which sends no status line or
+        # headers at all: answer as HTTP/1.1 so the client can read a status and a JSON body.
+        self.request_version = "HTTP/1.1"
+        self._send(error(code, "invalid_request", message or "request refused"))
+
     def log_message(self, format: str, *args: Any) -> None:
         # The default logs the raw request line, which holds account numbers and card ids.
         pass
@@ -85,6 +103,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.mode == "500":
                 self._send(error(500, "internal", "injected fault: nothing was recorded"))
                 return
+            elif fault.mode == "429":
+                resp = error(429, "rate_limited", "too many requests: nothing was recorded")
+                wait = str(max(1, math.ceil(fault.seconds)))
+                self._send(Response(429, resp.body, {"Retry-After": wait}))
+                return
             elif fault.mode == "reset":
                 self.close_connection = True
                 self.rfile.close()  # drop its reference, or close() would not really close
@@ -113,7 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(resp.body)
+        if self.command != "HEAD":  # a HEAD answer has headers only (RFC 9110 section 9.3.2)
+            self.wfile.write(resp.body)
 
 
 class _Server(ThreadingHTTPServer):
@@ -181,8 +205,10 @@ class BillingServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080,
                  db_path: str | Path = "billing-server.db",
-                 fault: Fault | str | None = None) -> None:
+                 fault: Fault | str | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.host, self.db_path = host, Path(db_path)
+        self._now = now
         self._port = port
         self.faults = FaultSwitch(parse_fault(fault) if isinstance(fault, str) else fault)
         self.ledger: Ledger | None = None
@@ -203,7 +229,8 @@ class BillingServer:
         self.ledger = Ledger(self.db_path)
         self.ledger.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
         try:
-            self._httpd = _Server((self.host, self._port), BillingApi(self.ledger, self.faults))
+            self._httpd = _Server((self.host, self._port),
+                                  BillingApi(self.ledger, self.faults, self._now))
         except OSError:
             self.ledger.close()
             self.ledger = None
@@ -248,7 +275,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="billing-server.db", help="SQLite ledger file")
     parser.add_argument("--fault", type=parse_fault, default=None, metavar="MODE[:ARG]",
                         help="misbehave from the start: delay:SECONDS, 500[:N], drop[:N], "
-                             "reset[:N], malformed[:N] (N: only the next N payment requests)")
+                             "reset[:N], malformed[:N], 429[:N] (N: only the next N payment requests)")
 
 
 def _port(text: str) -> int:

@@ -7,6 +7,8 @@ Modes (what the client sees; whether the server commits):
   drop       commit, then close the connection without a response
   reset      read the request, then reset the connection (RST); nothing is committed
   malformed  commit, then answer with the real status and a body that is not JSON
+  429        answer 429 {"error": "rate_limited"} with Retry-After (``seconds``, at least 1);
+             nothing is committed
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MODES = ("none", "delay", "500", "drop", "reset", "malformed")
+MODES = ("none", "delay", "500", "drop", "reset", "malformed", "429")
 DEFAULT_PATHS = "/v1/payments"
 # Truncated JSON: looks like the start of a real answer so a lenient parser would be tempted.
 MALFORMED_BODY = b'{"payment_id": "PAY-'

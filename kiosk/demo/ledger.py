@@ -21,7 +21,13 @@ from kiosk.flow.account import mask_account
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
+# txn_id sent under another kiosk_id is a different body for the same key, a 409.
+_V2 = """
+CREATE UNIQUE INDEX idempotency_by_key ON idempotency (scope, key);
+CREATE UNIQUE INDEX payments_by_txn ON payments (txn_id);
+"""
 _SCHEMA = """
 CREATE TABLE accounts (
     account_no TEXT PRIMARY KEY, holder_masked TEXT NOT NULL, address_masked TEXT NOT NULL,
@@ -107,11 +113,16 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version != 0:
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 or 1")
+            if version not in (0, 1):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 2")
             self._conn.execute("BEGIN IMMEDIATE")
-            for stmt in filter(str.strip, _SCHEMA.split(";")):
-                self._conn.execute(stmt)
+            try:
+                steps = (_SCHEMA if version == 0 else "") + _V2
+                for stmt in filter(str.strip, steps.split(";")):
+                    self._conn.execute(stmt)
+            except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
+                self._conn.execute("ROLLBACK")
+                raise RuntimeError(f"ledger {self.path}: an id is booked twice ({exc})") from None
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._conn.execute("COMMIT")
 
@@ -229,7 +240,8 @@ class Ledger:
     def idempotent(
         self, scope: str, kiosk_id: str, key: str, request_hash: str, action: Action
     ) -> Outcome:
-        """Run ``action`` once per (scope, kiosk_id, key) and keep its answer forever.
+        """Run ``action`` once per (scope, key), whichever kiosk sends it, and keep its answer
+        forever (``kiosk_id`` is part of the hashed body, so another kiosk is a conflict).
 
         A later call with the same hash gets the stored answer; a different hash raises
         IdempotencyConflict. ``action(conn, now)`` runs inside the transaction and returns
@@ -241,8 +253,8 @@ class Ledger:
             try:
                 row = c.execute(
                     "SELECT request_hash, status, response FROM idempotency "
-                    "WHERE scope = ? AND kiosk_id = ? AND key = ?",
-                    (scope, kiosk_id, key),
+                    "WHERE scope = ? AND key = ?",
+                    (scope, key),
                 ).fetchone()
                 if row is not None:
                     c.execute("ROLLBACK")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from kiosk.flow.account import AccountNumberError, check_account_number
@@ -22,6 +22,14 @@ CARD_UID = re.compile(r"[0-9A-Fa-f]{10}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_AMOUNT_MINOR = 10_000_000  # ¥100,000: far above any kiosk's cap, far below overflow
 MAX_COUNT = 100_000
+# The denominations in circulation, in fen (docs/billing-api.yaml NoteCounts, CoinCounts): a
+# "250 fen note" is not money, whatever the arithmetic says.
+NOTE_DENOMINATIONS = frozenset({100, 500, 1000, 2000, 5000, 10000})
+COIN_DENOMINATIONS = frozenset({10, 50, 100})
+# A kiosk-made timestamp is plausible between MAX_AGE ago (a payment queued offline, or a dead
+# letter staff re-sent after fixing the account) and MAX_SKEW ahead of the server's clock.
+MAX_AGE = timedelta(days=400)
+MAX_SKEW = timedelta(minutes=10)
 
 
 class BadRequest(Exception):
@@ -99,19 +107,24 @@ def _str(obj: dict[str, Any], name: str, pattern: re.Pattern[str] | None = None,
     return value
 
 
-def _timestamp(obj: dict[str, Any], name: str) -> str:
+def _timestamp(obj: dict[str, Any], name: str, now: datetime | None = None) -> str:
     value = _str(obj, name)
     if not TIMESTAMP.fullmatch(value):
         raise _invalid(f"{name} must be ISO-8601 with seconds and a UTC offset")
     try:
-        datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise _invalid(f"{name} is not a real date and time") from None
+    now = now or datetime.now(timezone.utc)
+    if when > now + MAX_SKEW:
+        raise _invalid(f"{name} is in the future (more than {MAX_SKEW} ahead of the server)")
+    if when < now - MAX_AGE:
+        raise _invalid(f"{name} is more than {MAX_AGE.days} days old")
     return value
 
 
-def _counts(obj: dict[str, Any], name: str) -> int:
-    """A {"<denomination minor>": count} map; returns its value in minor units."""
+def _counts(obj: dict[str, Any], name: str, allowed: frozenset[int]) -> int:
+    """A {"<denomination minor>": count} map of real denominations; its value in minor units."""
     value = obj[name]
     if not isinstance(value, dict):
         raise _invalid(f"{name} must be an object of denomination → count")
@@ -119,6 +132,8 @@ def _counts(obj: dict[str, Any], name: str) -> int:
     for denom, count in value.items():
         if not DENOMINATION.fullmatch(denom):
             raise _invalid(f"{name}: {denom!r} is not a denomination in minor units")
+        if int(denom) not in allowed:
+            raise _invalid(f"{name}: {denom} fen is not one of {sorted(allowed)}")
         if not is_int(count) or not 0 <= count <= MAX_COUNT:
             raise _invalid(f"{name}[{denom}] must be an integer count >= 0")
         total += int(denom) * count
@@ -148,7 +163,7 @@ def card_uid(text: str) -> str:
     return text.upper()
 
 
-def payment(obj: Any) -> dict[str, Any]:
+def payment(obj: Any, now: datetime | None = None) -> dict[str, Any]:
     req = _object(
         obj,
         {"kiosk_id", "txn_id", "account_no", "amount_minor", "currency", "tender", "notes",
@@ -166,10 +181,11 @@ def payment(obj: Any) -> dict[str, Any]:
         raise _invalid("currency must be CNY")
     if req["tender"] != "cash":
         raise _invalid("tender must be cash")
-    cash = _counts(req, "notes") + (_counts(req, "coins") if "coins" in req else 0)
+    cash = _counts(req, "notes", NOTE_DENOMINATIONS)
+    cash += _counts(req, "coins", COIN_DENOMINATIONS) if "coins" in req else 0
     if cash != amount:
         raise _invalid(f"notes and coins add up to {cash}, amount_minor is {amount}")
-    _timestamp(req, "created_at")
+    _timestamp(req, "created_at", now)
     if not isinstance(req["offline"], bool):
         raise _invalid("offline must be true or false")
     return req
@@ -186,10 +202,8 @@ def heartbeat(obj: Any, path_kiosk: str) -> dict[str, Any]:
     _str(req, "software_version", max_len=64)
     _int(req, "queue_depth", 0, 10**9)
     age = req["oldest_pending_age_s"]
-    if age is not None and (
-        isinstance(age, bool) or not isinstance(age, (int, float)) or not 0 <= age < 10**10
-    ):
-        raise _invalid("oldest_pending_age_s must be a number >= 0 or null")
+    if age is not None and (not is_int(age) or not 0 <= age < 10**10):
+        raise _invalid("oldest_pending_age_s must be an integer >= 0 or null")
     devices = req["devices"]
     if not isinstance(devices, dict):
         raise _invalid("devices must be an object of name → {status, reason}")
@@ -205,7 +219,7 @@ def heartbeat(obj: Any, path_kiosk: str) -> dict[str, Any]:
     return req
 
 
-def collection(obj: Any, path_kiosk: str) -> dict[str, Any]:
+def collection(obj: Any, path_kiosk: str, now: datetime | None = None) -> dict[str, Any]:
     req = _object(
         obj,
         {"kiosk_id", "batch_id", "opened_at", "closed_at", "expected", "counted",
@@ -215,20 +229,21 @@ def collection(obj: Any, path_kiosk: str) -> dict[str, Any]:
         raise _invalid("kiosk_id in the body differs from the path")
     _str(req, "batch_id", KEY)
     for name in ("opened_at", "closed_at", "created_at"):
-        _timestamp(req, name)
-    expected, counted = _counts(req, "expected"), _counts(req, "counted")
+        _timestamp(req, name, now)
+    cash = NOTE_DENOMINATIONS | COIN_DENOMINATIONS
+    expected, counted = _counts(req, "expected", cash), _counts(req, "counted", cash)
     variance = _int(req, "variance_minor", -10**12, 10**12)
     if variance != counted - expected:
         raise _invalid(f"variance_minor must be counted - expected = {counted - expected}")
     return req
 
 
-def feedback(obj: Any) -> dict[str, Any]:
+def feedback(obj: Any, now: datetime | None = None) -> dict[str, Any]:
     req = _object(obj, {"kiosk_id", "feedback_id", "rating", "created_at"}, {"comment", "txn_id"})
     _str(req, "kiosk_id", KIOSK_ID)
     _str(req, "feedback_id", KEY)
     _int(req, "rating", 1, 5)
-    _timestamp(req, "created_at")
+    _timestamp(req, "created_at", now)
     if "comment" in req:
         _str(req, "comment", max_len=500)
     if "txn_id" in req:

@@ -8,12 +8,20 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import requests
 
 from kiosk.demo.billing_server import BillingServer
+
+# Kiosk timestamps must be plausible (docs/billing-api.yaml Timestamp: within 400 days back and
+# 10 minutes ahead of the server), so test days are the day before yesterday (D1) and yesterday
+# (D2) in the kiosk's zone: every time of day on them is in the past, whenever the tests run.
+_CST = timezone(timedelta(hours=8))
+D1 = (datetime.now(_CST) - timedelta(days=2)).date().isoformat()
+D2 = (datetime.now(_CST) - timedelta(days=1)).date().isoformat()
 
 
 @pytest.fixture
@@ -46,7 +54,7 @@ def make_payment(**overrides: object) -> dict:
         "tender": "cash",
         "notes": {"10000": 1, "5000": 1},
         "coins": {"100": 1, "50": 1},
-        "created_at": "2025-03-01T09:30:00+08:00",
+        "created_at": f"{D1}T09:30:00+08:00",
         "offline": False,
     }
     body.update(overrides)

@@ -18,8 +18,8 @@ from kiosk.demo.ledger import Ledger
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES, UNSEEDED_ACCOUNT
 from kiosk.demo.seed import UNSEEDED_CARD
 from kiosk.flow.account import AccountNumberError, check_account_number
-from tests.demo.conftest import make_payment
-from tests.demo.openapi_check import (documented_statuses, load_spec, validate_request,
+from tests.demo.conftest import D1, make_payment
+from tests.demo.openapi_check import (_check, documented_statuses, load_spec, validate_request,
                                       validate_response)
 
 ACCT = DEMO_ACCOUNTS[0].account_no
@@ -110,7 +110,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
     call("POST", p, p, 500, body={**pay, "txn_id": "T-4"}, key="T-4")
 
     s = "/v1/kiosks/{kiosk_id}/settlement"
-    day = call("GET", s, "/v1/kiosks/KIOSK-001/settlement", 200, params={"date": "2025-03-01"})
+    day = call("GET", s, "/v1/kiosks/KIOSK-001/settlement", 200, params={"date": f"{D1}"})
     assert day["payment_ids"] == [first["payment_id"]]
     call("GET", s, "/v1/kiosks/KIOSK-001/settlement", 400, params={"date": "yesterday"})
 
@@ -121,10 +121,10 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
     call("POST", h, "/v1/kiosks/KIOSK-001/heartbeat", 400, body={**beat, "queue_depth": "0"})
 
     c = "/v1/kiosks/{kiosk_id}/collections"
-    batch = {"kiosk_id": "KIOSK-001", "batch_id": "B-1", "opened_at": "2025-03-01T08:00:00+08:00",
-             "closed_at": "2025-03-01T20:00:00+08:00", "expected": {"10000": 1, "5000": 1},
+    batch = {"kiosk_id": "KIOSK-001", "batch_id": "B-1", "opened_at": f"{D1}T08:00:00+08:00",
+             "closed_at": f"{D1}T20:00:00+08:00", "expected": {"10000": 1, "5000": 1},
              "counted": {"10000": 1, "5000": 1}, "variance_minor": 0,
-             "created_at": "2025-03-01T20:01:00+08:00"}
+             "created_at": f"{D1}T20:01:00+08:00"}
     cpath = "/v1/kiosks/KIOSK-001/collections"
     call("POST", c, cpath, 201, body=batch, key="B-1")
     call("POST", c, cpath, 409, body={**batch, "counted": {"10000": 1}, "variance_minor": -5000},
@@ -139,7 +139,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
 
     f = "/v1/feedback"
     fb = {"kiosk_id": "KIOSK-001", "feedback_id": "F-1", "rating": 4,
-          "created_at": "2025-03-01T09:31:00+08:00"}
+          "created_at": f"{D1}T09:31:00+08:00"}
     call("POST", f, f, 201, body=fb, key="F-1")
     call("POST", f, f, 409, body={**fb, "rating": 1}, key="F-1")
     call("POST", f, f, 400, body={**fb, "rating": 9}, key="F-1")
@@ -161,9 +161,72 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
         call.seen.add((method, path, resp.status))
     ledger_conn.close()
 
+    # 429 with Retry-After, on every public operation (the fault switch stands in for a limiter)
+    concrete = {acct: f"/v1/accounts/{ACCT}", card: f"/v1/cards/{CARD}",
+                s: "/v1/kiosks/KIOSK-001/settlement", h: "/v1/kiosks/KIOSK-001/heartbeat",
+                c: cpath}
+    for method, template in sorted(spec_operations()):
+        if template.startswith("/_admin"):
+            continue
+        path = concrete.get(template, template)
+        billing_server.set_fault("429", count=1, paths=path, seconds=2.5)
+        r = http.request(method, billing_server.url + path, data=b"{}", timeout=5,
+                         headers={"Idempotency-Key": "K-429"})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "3", (method, path)
+        validate_response(method, template, 429, r.json())
+        call.seen.add((method, template, 429))
+    assert call("GET", "/_admin/ledger", "/_admin/ledger", 200)["payments"] == ledger["payments"]
+
     documented = {(m, t, s) for m, t in spec_operations() for s in documented_statuses(m, t)}
     assert documented - call.seen == set(), "documented but never exercised"
     assert call.seen - documented == set()
+
+
+EXTRA_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "FOO")
+
+
+def test_every_undocumented_method_on_every_path_is_a_json_405(billing_server, http):
+    spec = load_spec()
+    concrete = {"/v1/accounts/{account_no}": f"/v1/accounts/{ACCT}",
+                "/v1/cards/{card_uid}": f"/v1/cards/{CARD}"}
+    for template, item in spec["paths"].items():
+        documented = {m.upper() for m in item if m in ("get", "post", "put", "delete", "patch")}
+        path = concrete.get(template, template.replace("{kiosk_id}", "KIOSK-001"))
+        for method in EXTRA_METHODS:
+            if method in documented:
+                continue
+            r = http.request(method, billing_server.url + path, timeout=5)
+            assert r.status_code == 405, (method, path, r.status_code, r.text)
+            assert set(r.headers["Allow"].split(", ")) == documented
+            assert r.headers["Content-Type"].startswith("application/json")
+            if method != "HEAD":  # a HEAD answer has no body
+                _check_error(r.json())
+
+
+def _check_error(body: Any) -> None:
+    from tests.demo.openapi_check import _check
+
+    _check(body, "components/schemas/Error", "405 body")
+    assert body["error"] == "method_not_allowed"
+
+
+def test_http_servers_own_refusals_are_json(billing_server):
+    import socket
+
+    host, port = billing_server.host, billing_server.port
+    for request in (b"GARBAGE\r\n\r\n", b"GET /v1/health HTTP/7.0\r\n\r\n",
+                    b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n"):
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b"application/json" in head, (request, data)
+        _check(json.loads(body), "components/schemas/Error", "refusal body")
 
 
 # ---- the server's checks agree with the request schema ---------------------------------------
@@ -178,10 +241,10 @@ TRICKY = {
                                    UNSEEDED_ACCOUNT, "3101-00001"]),
     "amount_minor": st.sampled_from([15_150, 15_150.0, 0, -15_150, True, "15150", 10_000_001]),
     "created_at": st.sampled_from([
-        "2025-03-01T09:30:00+08:00", "2025-03-01T09:30:00Z", "2025-03-01T09:30:00.123456Z",
-        "2025-03-01T09:30:00", "2025-03-01 09:30:00+08:00", "2025-02-29T09:30:00+08:00",
-        "2025-03-01T09:30+08:00", "2025-03-01t09:30:00z", "2025-03-01T24:30:00+08:00",
-        "2025-03-01T09:30:00+0800"]),
+        f"{D1}T09:30:00+08:00", f"{D1}T09:30:00Z", f"{D1}T09:30:00.123456Z",
+        f"{D1}T09:30:00", f"{D1} 09:30:00+08:00", "2025-02-29T09:30:00+08:00",
+        f"{D1}T09:30+08:00", f"{D1}t09:30:00z", f"{D1}T24:30:00+08:00",
+        f"{D1}T09:30:00+0800"]),
     "notes": st.sampled_from([{"10000": 1, "5000": 1}, {"15000": 1}, {"05000": 3, "10000": 0},
                               {"10000": 1.0, "5000": 1}, {"0": 5, "15000": 1}, {}, []]),
     "coins": st.sampled_from([{"100": 1, "50": 1}, {"150": 1}, {"50": 3}, {"100": -1, "50": 5}]),

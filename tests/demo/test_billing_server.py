@@ -12,7 +12,7 @@ import requests
 from kiosk.demo import billing_server as bs
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
 from kiosk.flow.account import check_account_number
-from tests.demo.conftest import account_state, ledger_rows, post
+from tests.demo.conftest import D1, D2, account_state, ledger_rows, post
 from tests.demo.openapi_check import validate_response
 
 ACCT = DEMO_ACCOUNTS[0]  # arrears 12_850, balance 0
@@ -93,6 +93,34 @@ def test_health_reports_server_time(billing_server, http):
     assert abs(skew.total_seconds()) < 5
 
 
+@pytest.mark.parametrize("query", ["?lang=", "?lang=zh&lang=en", "?lang=ZH"])
+def test_notices_lang_must_be_one_known_language(billing_server, http, query):
+    r = http.get(f"{billing_server.url}/v1/notices{query}")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
+def test_created_at_may_be_slightly_ahead_but_not_more(tmp_path, payment_body):
+    from kiosk.demo.api import BillingApi
+    from kiosk.demo.faults import FaultSwitch
+    from kiosk.demo.ledger import Ledger
+    from kiosk.demo.seed import DEMO_ACCOUNTS as ACCOUNTS
+    from kiosk.demo.seed import DEMO_CARDS, DEMO_NOTICES
+
+    ledger = Ledger(tmp_path / "l.db")
+    ledger.seed(ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    api = BillingApi(ledger, FaultSwitch(), now=lambda: now)
+    cases = [("2026-06-01T12:09:00Z", 201), ("2026-06-01T20:09:59+08:00", 201),
+             ("2026-06-01T12:11:00Z", 400), ("2025-04-28T12:00:00Z", 201),
+             ("2025-04-26T12:00:00Z", 400)]
+    for i, (created_at, status) in enumerate(cases):
+        body = payment_body(txn_id=f"T-{i}", created_at=created_at)
+        resp, _ = api.handle("POST", "/v1/payments", "", {"Idempotency-Key": f"T-{i}"},
+                             json.dumps(body).encode(), "127.0.0.1")
+        assert resp.status == status, (created_at, resp.body)
+    ledger.close()
+
+
 def test_unknown_path_and_method(billing_server, http):
     r = http.get(f"{billing_server.url}/v1/nothing")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
@@ -157,12 +185,17 @@ def test_same_key_different_body_conflicts(billing_server, http, payment_body):
     assert again.content == first.content
 
 
-def test_idempotency_is_per_kiosk(billing_server, http, payment_body):
+def test_a_txn_is_booked_once_under_any_kiosk_id(billing_server, http, payment_body):
     a = post(http, billing_server, payment_body())
     b = post(http, billing_server, payment_body(kiosk_id="KIOSK-002"))
-    assert a.status_code == b.status_code == 201
-    assert a.json()["payment_id"] != b.json()["payment_id"]
-    assert len(ledger_rows(billing_server)) == 2
+    assert a.status_code == 201
+    assert b.status_code == 409 and b.json()["error"] == "idempotency_conflict"
+    assert ledger_rows(billing_server) == [("KIOSK-001", "T-0001", 15_150)]
+    for path, body in (("/v1/kiosks/K2/collections", collection(kiosk_id="K2")),
+                       ("/v1/feedback", feedback(kiosk_id="K2"))):
+        post(http, billing_server, {**body, "kiosk_id": "K1"},
+             path=path.replace("K2", "K1")).raise_for_status()
+        assert post(http, billing_server, body, path=path).status_code == 409
 
 
 def test_concurrent_same_key_makes_one_payment(billing_server, payment_body):
@@ -207,6 +240,12 @@ def test_concurrent_distinct_payments_all_count(billing_server, payment_body):
 
 
 BAD_PAYMENTS = [
+    ("a 250 fen note", {"amount_minor": 250, "notes": {"250": 1}, "coins": {}}),
+    ("a 1 fen note", {"amount_minor": 100, "notes": {"1": 100}, "coins": {}}),
+    ("a 10000 fen coin", {"amount_minor": 10_000, "notes": {}, "coins": {"10000": 1}}),
+    ("a 20 fen coin", {"amount_minor": 20, "notes": {}, "coins": {"20": 1}}),
+    ("created_at in 1999", {"created_at": "1999-12-31T23:59:59+08:00"}),
+    ("created_at next year", {"created_at": f"{int(D1[:4]) + 1}{D1[4:]}T09:30:00+08:00"}),
     ("float amount", {"amount_minor": 15150.0}),
     ("bool amount", {"amount_minor": True, "notes": {"1": 1}, "coins": {}}),
     ("string amount", {"amount_minor": "15150"}),
@@ -218,7 +257,7 @@ BAD_PAYMENTS = [
     ("leading-zero denomination", {"notes": {"010000": 1, "5000": 1}}),
     ("currency", {"currency": "USD"}),
     ("tender", {"tender": "card"}),
-    ("created_at without offset", {"created_at": "2025-03-01T09:30:00"}),
+    ("created_at without offset", {"created_at": f"{D1}T09:30:00"}),
     ("created_at not a date", {"created_at": "2025-02-30T09:30:00+08:00"}),
     ("offline not bool", {"offline": "false"}),
     ("unknown field", {"change_minor": 0}),
@@ -293,19 +332,19 @@ def test_settlement_totals_by_kiosk_local_date(billing_server, http, payment_bod
                             notes={"100": amount // 100}, coins={}, created_at=created_at)
         assert post(http, billing_server, body).status_code == 201
 
-    pay("A", "K1", 1_000, "2025-03-01T08:00:00+08:00")
-    pay("B", "K1", 2_000, "2025-03-01T23:59:59+08:00")
-    pay("C", "K1", 5_000, "2025-03-02T00:30:00+08:00")  # UTC is still 1 March: kiosk date counts
-    pay("D", "K2", 7_000, "2025-03-01T10:00:00+08:00")
-    r = http.get(f"{billing_server.url}/v1/kiosks/K1/settlement", params={"date": "2025-03-01"})
+    pay("A", "K1", 1_000, f"{D1}T08:00:00+08:00")
+    pay("B", "K1", 2_000, f"{D1}T23:59:59+08:00")
+    pay("C", "K1", 5_000, f"{D2}T00:30:00+08:00")  # UTC is still 1 March: kiosk date counts
+    pay("D", "K2", 7_000, f"{D1}T10:00:00+08:00")
+    r = http.get(f"{billing_server.url}/v1/kiosks/K1/settlement", params={"date": f"{D1}"})
     body = r.json()
     validate_response("GET", "/v1/kiosks/{kiosk_id}/settlement", 200, body)
     assert (body["count"], body["total_minor"]) == (2, 3_000)
     assert [p["txn_id"] for p in body["payments"]] == ["A", "B"]
     assert body["payment_ids"] == [p["payment_id"] for p in body["payments"]]
-    nxt = http.get(f"{billing_server.url}/v1/kiosks/K1/settlement?date=2025-03-02").json()
+    nxt = http.get(f"{billing_server.url}/v1/kiosks/K1/settlement?date={D2}").json()
     assert (nxt["count"], nxt["total_minor"]) == (1, 5_000)
-    empty = http.get(f"{billing_server.url}/v1/kiosks/K9/settlement?date=2025-03-01").json()
+    empty = http.get(f"{billing_server.url}/v1/kiosks/K9/settlement?date={D1}").json()
     assert (empty["count"], empty["total_minor"], empty["payments"]) == (0, 0, [])
 
 
@@ -320,7 +359,7 @@ def test_settlement_bad_date(billing_server, http, query):
 
 def heartbeat(kiosk="K1", **over):
     body = {"kiosk_id": kiosk, "software_version": "0.1.0", "queue_depth": 3,
-            "oldest_pending_age_s": 42.5,
+            "oldest_pending_age_s": 42,
             "devices": {"bill_validator": {"status": "ok", "reason": None},
                         "printer": {"status": "fault", "reason": "paper out"}},
             "audit_head": "ab12"}
@@ -339,17 +378,25 @@ def test_heartbeat_keeps_the_latest(billing_server, http):
 
 @pytest.mark.parametrize("over", [{"kiosk_id": "K2"}, {"queue_depth": -1}, {"queue_depth": 1.5},
                                   {"devices": {"x": {"reason": "no status"}}},
-                                  {"devices": []}, {"oldest_pending_age_s": "5"}])
+                                  {"devices": []}, {"oldest_pending_age_s": "5"},
+                                  {"oldest_pending_age_s": 42.5}])
 def test_heartbeat_refuses_bad_bodies(billing_server, http, over):
     r = http.post(f"{billing_server.url}/v1/kiosks/K1/heartbeat", json=heartbeat(**over))
     assert r.status_code == 400
 
 
 def collection(**over):
-    body = {"kiosk_id": "K1", "batch_id": "B-1", "opened_at": "2025-03-01T08:00:00+08:00",
-            "closed_at": "2025-03-01T18:00:00+08:00", "expected": {"10000": 3, "5000": 2},
+    body = {"kiosk_id": "K1", "batch_id": "B-1", "opened_at": f"{D1}T08:00:00+08:00",
+            "closed_at": f"{D1}T18:00:00+08:00", "expected": {"10000": 3, "5000": 2},
             "counted": {"10000": 3, "5000": 1}, "variance_minor": -5_000,
-            "created_at": "2025-03-01T18:05:00+08:00"}
+            "created_at": f"{D1}T18:05:00+08:00"}
+    body.update(over)
+    return body
+
+
+def feedback(**over):
+    body = {"kiosk_id": "K1", "feedback_id": "F-1", "rating": 4,
+            "created_at": f"{D1}T09:31:00+08:00"}
     body.update(over)
     return body
 
@@ -369,6 +416,8 @@ def test_collection_is_idempotent(billing_server, http):
 @pytest.mark.parametrize("over,key", [
     ({"variance_minor": 0}, "B-1"), ({}, "B-2"), ({"kiosk_id": "K2"}, "B-1"),
     ({"variance_minor": -5000.0}, "B-1"), ({"counted": {"10000": "3"}}, "B-1"),
+    ({"counted": {"10000": 3, "5000": 1, "250": 2}}, "B-1"),
+    ({"opened_at": "1999-03-01T08:00:00+08:00"}, "B-1"),
 ])
 def test_collection_refusals(billing_server, http, over, key):
     r = post(http, billing_server, collection(**over), key=key, path="/v1/kiosks/K1/collections")
@@ -377,7 +426,7 @@ def test_collection_refusals(billing_server, http, over, key):
 
 def test_feedback(billing_server, http):
     body = {"kiosk_id": "K1", "feedback_id": "F-1", "rating": 5, "comment": "很方便",
-            "txn_id": "T-0001", "created_at": "2025-03-01T09:31:00+08:00"}
+            "txn_id": "T-0001", "created_at": f"{D1}T09:31:00+08:00"}
     r = post(http, billing_server, body, path="/v1/feedback")
     assert r.status_code == 201 and r.json()["feedback_id"] == "F-1"
     assert post(http, billing_server, body, path="/v1/feedback").headers["Idempotent-Replayed"]
