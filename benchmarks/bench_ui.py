@@ -6,8 +6,13 @@ Kivy app showing one button. Touch → next screen drawn: "Enter account number"
 "Back" → Attract, against a button that switches between two bare screens. Each side runs in its
 own process (one window per process), ``--runs`` times; medians are reported.
 
-``python -m benchmarks.bench_ui [--runs N] [--touches N]`` prints the JSON; without a display it
-runs itself under ``xvfb-run`` (or SDL's offscreen driver when that is missing).
+Stall: the longest wall time of one Kivy frame during a whole resident journey with a silent
+printer (``benchmarks.ui_stall``), against a bare window's frames at the same pace
+(``--bare-frames`` per run); longest and p99 over every run's frames.
+
+``python -m benchmarks.bench_ui [--runs N] [--touches N] [--bare-frames N]`` prints the JSON;
+without a display it runs itself under ``xvfb-run`` (or SDL's offscreen driver when that is
+missing).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import ui_stall
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,19 +47,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_ui", description=__doc__)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--touches", type=int, default=10)
+    p.add_argument("--bare-frames", type=int, default=600,
+                   help="bare-window frames timed per run as the stall baseline (default 600)")
     p.add_argument("--child", choices=("bare", "ours"), help=argparse.SUPPRESS)
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.runs < 1 or args.touches < 1 or args.bare_frames < 2:
+        p.error("--runs and --touches must be at least 1, --bare-frames at least 2")
     if args.child:
-        return _child(args.child, args.touches)
+        return _child(args.child, args.touches, args.bare_frames)
     if not (os.environ.get("DISPLAY") or os.environ.get("SDL_VIDEODRIVER")) and not args.inner:
         return _under_a_display(args)
-    return run(args.runs, args.touches)
+    return run(args.runs, args.touches, args.bare_frames)
 
 
 def _under_a_display(args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.bench_ui", "--inner", "--runs", str(args.runs),
-           "--touches", str(args.touches)]
+           "--touches", str(args.touches), "--bare-frames", str(args.bare_frames)]
     env = dict(os.environ)
     if shutil.which("xvfb-run"):
         cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"] + cmd
@@ -66,11 +77,11 @@ def _under_a_display(args: argparse.Namespace) -> dict[str, Any]:
                        f"{out.stderr[-2000:]}")
 
 
-def run(runs: int, touches: int) -> dict[str, Any]:
+def run(runs: int, touches: int, bare_frames: int = 600) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
     for _ in range(runs):
         for mode in ("bare", "ours"):  # interleaved: drift on a busy machine hits both sides
-            results[mode].append(_spawn(mode, touches))
+            results[mode].append(_spawn(mode, touches, bare_frames))
     cold = {m: statistics.median(r["cold_start_s"] for r in results[m]) for m in results}
     touch = {m: statistics.median(t for r in results[m] for t in r["touch_ms"]) for m in results}
     result = {
@@ -83,15 +94,27 @@ def run(runs: int, touches: int) -> dict[str, Any]:
         "ratio_touch_to_draw": round(touch["ours"] / touch["bare"], 3),
         "ours_terminal_ready_s": round(statistics.median(r["ready_s"] for r in results["ours"]), 3),
     }
+    stall = {m: ui_stall.summary([r["stall"] for r in results[m]]) for m in results}
+    result.update({
+        "stall_journey": "card → account → amount → consent → 2 notes → finish → done (receipt "
+                         "on screen) → rating → attract, printer not answering DLE EOT",
+        "stall_frame_ms": stall,
+        "ratio_longest_stall": round(stall["ours"]["longest_frame_ms"]
+                                     / stall["bare"]["longest_frame_ms"], 3),
+        "ratio_p99_stall": round(stall["ours"]["p99_frame_ms"]
+                                 / stall["bare"]["p99_frame_ms"], 3),
+        "stall_target_ms": 50,
+        "stall_before": f"before: {ui_stall.BEFORE}",
+    })
     return result
 
 
-def _spawn(mode: str, touches: int) -> dict[str, Any]:
+def _spawn(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
     env = dict(os.environ, **KIVY_ENV, KIVY_HOME=tempfile.mkdtemp(prefix="kivy-bench-"))
     started = time.monotonic()  # CLOCK_MONOTONIC is system-wide: the child's clock agrees
     out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ui", "--child", mode,
-                          "--touches", str(touches)], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=180)
+                          "--touches", str(touches), "--bare-frames", str(bare_frames)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     shutil.rmtree(env["KIVY_HOME"], ignore_errors=True)
     for line in out.stdout.splitlines():
         if line.startswith(MARK):
@@ -102,13 +125,13 @@ def _spawn(mode: str, touches: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- inside a child process
-def _child(mode: str, touches: int) -> dict[str, Any]:
+def _child(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
     from kivy.base import EventLoop
     from kivy.core.window import Window
 
     flips = [0]
     Window.bind(on_flip=lambda *_: flips.__setitem__(0, flips[0] + 1))
-    app, cleanup = (_bare_app if mode == "bare" else _kiosk_app)()
+    app, cleanup, hub = (_bare_app if mode == "bare" else _kiosk_app)()
     app._run_prepare()
     manager = app.root if mode == "bare" else app.manager
     first = _frame_until(lambda: manager.current == "a" if mode == "bare" else
@@ -127,7 +150,15 @@ def _child(mode: str, touches: int) -> dict[str, Any]:
             intent, target = ("enter_account", "identify") if i % 2 == 0 else ("back", "attract")
             button = _find(manager.current_screen, intent)
         lat.append(_touch_to_draw(button, lambda t=target: manager.current == t, flips))
-    data = {"first_frame_at": first, "ready_s": ready_s, "touch_ms": lat}
+    if mode == "bare":
+        stall = ui_stall.bare_frames(manager, bare_frames)
+    else:
+        if manager.current != "attract":
+            _touch_to_draw(_find(manager.current_screen, "back"),
+                           lambda: manager.current == "attract", flips)
+        stall = ui_stall.journey(app, hub)
+    data = {"first_frame_at": first, "ready_s": ready_s, "touch_ms": lat,
+            "stall": ui_stall.frames_of(stall)}
     sys.stdout.write(MARK + json.dumps(data) + "\n")
     sys.stdout.flush()
     cleanup()
@@ -170,7 +201,7 @@ def _find(screen: Any, intent: str) -> Any:
     raise LookupError(intent)
 
 
-def _bare_app() -> tuple[Any, Any]:
+def _bare_app() -> tuple[Any, Any, Any]:
     from kivy.app import App
     from kivy.uix.button import Button
     from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
@@ -186,10 +217,10 @@ def _bare_app() -> tuple[Any, Any]:
                 sm.add_widget(screen)
             return sm
 
-    return Bare(), lambda: None
+    return Bare(), lambda: None, None
 
 
-def _kiosk_app() -> tuple[Any, Any]:
+def _kiosk_app() -> tuple[Any, Any, Any]:
     import dataclasses
 
     from drivers.transport import SimulatorHub
@@ -204,14 +235,15 @@ def _kiosk_app() -> tuple[Any, Any]:
     cfg = dataclasses.replace(
         cfg, kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp / "k.db"), state_dir=str(tmp / "dev")),
         billing=dataclasses.replace(cfg.billing, url=server.url))
-    app = KioskApp(make_terminal(cfg, SimulatorHub(str(tmp / "dev"))))
+    hub = SimulatorHub(str(tmp / "dev"))
+    app = KioskApp(make_terminal(cfg, hub))
 
     def cleanup() -> None:
         app.close_services()
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    return app, cleanup
+    return app, cleanup, hub
 
 
 if __name__ == "__main__":

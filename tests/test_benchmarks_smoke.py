@@ -1,6 +1,6 @@
-"""Smoke tests of the commit and drain benchmarks and the runner: tiny sizes, sane positive
-numbers, the correctness guards fire, a hanging or crashing benchmark is reported. No assertion
-on timings."""
+"""Smoke tests of the commit, drain and UI-stall benchmarks and the runner: tiny sizes, sane
+positive numbers, the correctness guards fire, a hanging or crashing benchmark is reported. No
+assertion on timings."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 import benchmarks.__main__ as runner
-from benchmarks import bench_commit, bench_drain
+from benchmarks import bench_commit, bench_drain, ui_stall
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaves(v)]
+    return [value]
 
 
 def _positive(value: object) -> bool:
@@ -86,6 +94,42 @@ def test_benchmarks_reject_bad_sizes():
         bench_commit.main(["--n", "0"])
     with pytest.raises(SystemExit):
         bench_drain.main(["--n", "5", "--chunk", "0"])
+
+
+def test_stall_summary_pools_runs_and_splits_off_the_swap():
+    runs = [{"frames_ms": [1.0, 30.0, 2.0], "swap_ms": [0.0, 25.0, 0.0],
+             "labels": ["a", "b", "b"], "drawn": [False, True, False]},
+            {"frames_ms": [4.0, 3.0], "swap_ms": [0.0, 0.0],
+             "labels": ["c", "c"], "drawn": [False, False]}]
+    s = ui_stall.summary(runs)
+    assert s["frames"] == 5 and s["frames_drawn"] == 1
+    assert s["longest_frame_ms"] == 30.0 and s["p99_frame_ms"] == 30.0
+    assert s["median_frame_ms"] == 3.0 and s["longest_per_run_ms"] == [30.0, 4.0]
+    assert s["longest_before_swap_ms"] == 5.0  # 30 ms frame, 25 of them the swap
+    assert s["slowest_frames"][0] == {"ms": 30.0, "swap_ms": 25.0, "screen_after": "b"}
+    assert ui_stall.percentile([float(i) for i in range(1, 101)], 99) == 99.0
+
+
+@pytest.mark.ui
+def test_ui_benchmark_reports_the_stall_of_a_silent_printer_journey():
+    """One run: the whole journey by touch (it fails loudly if a screen is never reached), and
+    a bare window's frames as the baseline."""
+    from benchmarks import bench_ui
+
+    result = bench_ui.main(["--runs", "1", "--touches", "1", "--bare-frames", "40"])
+    stall = result["stall_frame_ms"]
+    assert stall["bare"]["frames"] == 40 and stall["ours"]["frames"] > 10
+    for side in ("bare", "ours"):
+        s = stall[side]
+        assert s["frames_drawn"] > 0
+        assert 0 < s["p99_frame_ms"] <= s["longest_frame_ms"] < 60_000
+        assert 0 <= s["longest_before_swap_ms"] <= s["longest_frame_ms"]
+    assert _positive(result["ratio_longest_stall"]) and _positive(result["ratio_p99_stall"])
+    assert result["stall_before"].startswith("before: the Kivy thread did the printer status")
+    assert not [v for v in _leaves(result) if isinstance(v, bool)]  # figures, never a verdict
+    for side in ("bare", "ours"):  # the cold start and touch figures are still there
+        assert _positive(result["cold_start_s"][side])
+        assert _positive(result["touch_to_draw_ms"][side])
 
 
 # ---- the runner --------------------------------------------------------------------------------
