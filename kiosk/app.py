@@ -1,9 +1,10 @@
 """The resident touchscreen: a Kivy App over the same terminal the headless mode runs.
 
-The UI thread is the deciding thread: device, HTTP and timer events reach it through the Kivy
-clock (``kiosk.ui.bridge``), the runner advances the pure flow, and the screen shown follows the
-session's phase. Widgets call the intent methods below and bind to preformatted text
-(``app.view``); they never touch devices, the journal or HTTP.
+The app is a client of the terminal's deciding thread: it receives each settled session (an
+immutable snapshot) through the Kivy clock (``kiosk.ui.bridge.SessionFeed``) and posts intents
+back as events. The screen shown follows the session's phase. Widgets call the intent methods
+below and bind to preformatted text (``app.view``); the UI thread never does serial, SQLite or
+HTTP I/O (docs/architecture.md, "One thread decides").
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
 from kiosk.screens import SCREENS, STAFF_SCREENS
-from kiosk.ui.bridge import ClockEventBridge, ClockTimers
+from kiosk.ui.bridge import ClockTimers, SessionFeed
 from kiosk.ui.i18n import DEFAULT_LANG, LANG_NAMES, Translator
 from kiosk.ui.notices import NoticeBoard
 from kiosk.ui.platform import register_cjk_font
@@ -55,11 +56,11 @@ def load_kv() -> None:
 
 
 def make_terminal(config: Any, hub: Any = None, sync: bool = True) -> Any:
-    """The headless terminal wired for the app: events and timers through the Kivy clock."""
+    """The terminal wired for the app: a deciding thread of its own, timers on the Kivy clock."""
     from kiosk.services.terminal import HeadlessTerminal
 
-    return HeadlessTerminal(config, hub, sync=sync, events=ClockEventBridge(),
-                            timers_factory=ClockTimers)
+    return HeadlessTerminal(config, hub, sync=sync, timers_factory=ClockTimers,
+                            deciding_thread=True)
 
 
 class KioskApp(App):
@@ -70,7 +71,7 @@ class KioskApp(App):
                  dev_controls: Any = None, stop_terminal: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.title = "Electricity payment / 电费缴纳"
-        if not isinstance(terminal.events, ClockEventBridge):
+        if not terminal.deciding_thread:
             raise TypeError("the app needs a terminal made by kiosk.app.make_terminal()")
         self.terminal = terminal
         self.kiosk_config = terminal.config
@@ -90,6 +91,8 @@ class KioskApp(App):
         self._keypad_deadline = 0.0
         self._attached = False
         self._preview: Session | None = None
+        self._live: Session | None = None  # the newest settled session the feed handed over
+        self._feed: SessionFeed | None = None
         self._stopped = threading.Event()
         self.tr.listeners.append(lambda _lang: self._on_language())
         self.staff = StaffMode(terminal, self.tr, Clock.get_time, on_screen=self._refresh,
@@ -150,9 +153,11 @@ class KioskApp(App):
             return
         self._attached = True
         runner = self.terminal.runner
-        runner.on_change.append(self._on_session)
+        self._feed = SessionFeed(self._receipt_of, self._on_session)
+        runner.on_change.append(self._feed)
+        self._live = runner.session  # read after subscribing: nothing newer is missed
         runner.lang = self.tr.api_lang
-        self.terminal.events.attach(self._dispatch)
+        self.terminal.event_filter = self._filter
         self.ui.ready = self.view.ready = True
         self._clock.append(Clock.schedule_interval(self._tick, 0.25))
         self._clock.append(Clock.schedule_once(self.heartbeat.tick, 5))
@@ -179,11 +184,12 @@ class KioskApp(App):
         Window.funbind("on_keyboard", self._on_keyboard)
         Window.funbind("on_touch_down", self._on_any_touch)
         Window.funbind("size", self._on_window_size)
-        events = self.terminal.events
-        events.detach()
+        self.terminal.event_filter = None
         runner = getattr(self.terminal, "runner", None)
-        if runner is not None and self._on_session in runner.on_change:
-            runner.on_change.remove(self._on_session)
+        if self._feed is not None:
+            self._feed.close()
+            if runner is not None and self._feed in runner.on_change:
+                runner.on_change.remove(self._feed)
         if self.stop_terminal and runner is not None:
             self.terminal.stop()
 
@@ -209,29 +215,34 @@ class KioskApp(App):
         self.theme.fit(*size)
 
     # ------------------------------------------------------------------ the session → the screen
-    def _dispatch(self, ev: Any) -> None:
-        """Every event, on the UI thread. Device events are also offered to a staff self-test;
-        while staff are at the screen a card opens no resident session (the card test reads it)."""
+    def _filter(self, ev: Any) -> bool:
+        """On the deciding thread, before the runner: device events are also offered to a staff
+        self-test; while staff are at the screen a card opens no resident session (the card
+        test reads it)."""
         if isinstance(ev, d.DeviceEvent):
             self.staff.worker.tap.offer(ev)
             if self.staff.active and isinstance(ev, d.CardPresented):
-                return
-        self.terminal.dispatch(ev)
+                return False
+        return True
+
+    def _receipt_of(self, s: Session) -> Any:
+        """On the deciding thread: what the receipt screen needs from the journal."""
+        return self.terminal.runner.receipt if s.receipt_no else None
 
     @property
     def session(self) -> Session:
         if self._preview is not None:
             return self._preview
-        runner = getattr(self.terminal, "runner", None)
-        return runner.session if runner is not None else Session(config=self.kiosk_config.limits)
+        return self._live if self._live is not None else Session(config=self.kiosk_config.limits)
 
-    def _on_session(self, s: Session) -> None:
+    def _on_session(self, s: Session, receipt: Any = None) -> None:
+        self._live = s
         if self._preview is not None:
             return
         before, self._phase = self._phase, s.phase
         shown = self.ui.receipt
         if s.phase == Phase.RECEIPT and (shown is None or shown.txn_id != s.txn_id):
-            self.ui.receipt = self.terminal.runner.receipt_for(s.txn_id)
+            self.ui.receipt = receipt
         if not s.receipt_no:
             self.ui.receipt = None
         if s.message in RETURN_REASONS:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from sqlite_utils import Database
 
 from offline_queue.crash import crash_point
+from offline_queue.schema import immediate
 from offline_queue.elapsed import ElapsedClock
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class Journal:
         if exists:
             log.warning("credit %s/%s already journaled; not credited twice", session_id, seq)
             return False
-        with self.db.atomic():
+        with immediate(self.db):
             self._append(session_id, "credit", seq, tender, value_minor)
             self._set_device_counter(device_counter)
         self.on_commit()
@@ -132,7 +133,7 @@ class Journal:
     def flag(self, session_id: str, kind: str, detail: str, value_minor: int | None = None,
              device_counter: int | None = None) -> None:
         """Something the operator must look at (an unresolved note, lost coin events)."""
-        with self.db.atomic():
+        with immediate(self.db):
             self.db.execute(
                 "INSERT INTO flags (session_id, kind, detail, value_minor, at) VALUES (?, ?, ?, ?, ?)",
                 (session_id, kind, detail, value_minor, self.clock().isoformat(timespec="seconds")),
@@ -180,7 +181,7 @@ class Journal:
             "offline": offline,
         }
         body = canonical_json(body_obj)
-        with self.db.atomic():
+        with immediate(self.db):
             number = self._next_counter(f"receipt:{now:%Y%m%d}")
             receipt_no = f"{self.kiosk_id}-{now:%Y%m%d}-{number:05d}"
             self.db.execute(
@@ -265,6 +266,18 @@ class Journal:
             "SELECT max(created_at) FROM payments WHERE account_no = ?", (account_no,)
         ).fetchone()
         return row[0] if row else None
+
+    def unreflected_minor(self, account_no: str, as_of_epoch: float | None) -> int:
+        """What this terminal took for ``account_no`` that an account answer dated
+        ``as_of_epoch`` cannot include: payments not yet delivered, and (for an answer from the
+        cache) those delivered after it was fetched. None: count undelivered ones only."""
+        row = self.db.execute(
+            "SELECT coalesce(sum(p.amount_minor), 0) FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id WHERE p.account_no = ?"
+            " AND (o.state != 'DELIVERED' OR (? IS NOT NULL AND o.delivered_at > ?))",
+            (account_no, as_of_epoch, as_of_epoch),
+        ).fetchone()
+        return int(row[0])
 
     def open_sessions(self) -> list[OpenSession]:
         rows = list(self.db.query(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -213,7 +215,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def connect(path: str | Path) -> Database:
     """One connection with the pragmas every connection must have (they are per connection)."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    # Each thread opens its own connection; the default check makes a violation fail loudly.
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     # WAL + NORMAL may lose the last commits on power loss; FULL does not (field notes).
     conn.execute("PRAGMA synchronous=FULL")
@@ -247,6 +250,26 @@ def _split(script: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+@contextlib.contextmanager
+def immediate(db: Database) -> Iterator[None]:
+    """A write transaction that takes the write lock first (BEGIN IMMEDIATE). A deferred
+    transaction that reads before it writes fails at once with "database is locked" when another
+    connection (the sync worker, an SSH command) committed in between: SQLite cannot upgrade a
+    stale read snapshot, and no busy timeout helps. Nested: a savepoint in the outer one."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 def check_integrity(db: Database) -> None:

@@ -12,17 +12,21 @@ class Command:
 
 @dataclass(frozen=True)
 class LookupCard(Command):
+    session_id: str  # echoed by the answer (AccountFound / AccountNotFound)
     card_uid: str
 
 
 @dataclass(frozen=True)
 class LookupAccount(Command):
+    session_id: str
     account_no: str
 
 
 @dataclass(frozen=True)
 class CheckReadiness(Command):
-    """Ask the devices for validator and printer status; answered by ReadinessChanged."""
+    """Validator and printer status for this session; answered by ReadinessChanged."""
+
+    session_id: str
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ class AccountInfo:
     balance_minor: int | None = None
     as_of: str = ""
     from_cache: bool = False
+    #: this terminal's payments not yet in the answer, already taken off the arrears shown
+    netted_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,25 @@ class Rated(Event):
     stars: int | None  # None: skipped
 
 
+class Answer(Event):
+    """An answer to a request made on behalf of one session: it names that session, and the
+    reducer drops it when another session is on screen (a slow lookup for resident A must never
+    show A's account to resident B). See docs/architecture.md, "Every answer names its question"."""
+
+    session_id: str
+
+
 # ---- lookups (billing client / cache)
 @dataclass(frozen=True)
-class AccountFound(Event):
+class AccountFound(Answer):
+    session_id: str
     account: AccountInfo
     recently_paid: bool = False  # the duplicate-payment guard: paid within the window
 
 
 @dataclass(frozen=True)
-class AccountNotFound(Event):
+class AccountNotFound(Answer):
+    session_id: str
     reason: str  # unknown_account | unknown_card | malformed_account | lookup_failed
 
 
@@ -128,9 +140,27 @@ class DeviceCleared(Event):
 
 
 @dataclass(frozen=True)
-class ReadinessChanged(Event):
+class ReadinessChanged(Answer):
+    """The answer to CheckReadiness for one session."""
+
+    session_id: str
     validator_ok: bool
     printer_can_print: bool | None  # None: unknown
+
+
+@dataclass(frozen=True)
+class PrinterStatusSeen(Event):
+    """The printer's own thread read its status (terminal-wide, not an answer to a session)."""
+
+    can_print: bool | None  # None: the printer did not answer
+
+
+@dataclass(frozen=True)
+class JournalFailed(Event):
+    """A journal or outbox write did not commit (disk full, I/O error, busy past the timeout):
+    nothing more may be taken or shown as paid until staff have looked (a locking fault)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -147,18 +177,20 @@ class ConnectivityChanged(Event):
 
 # ---- shell results
 @dataclass(frozen=True)
-class PaymentCommitted(Event):
+class PaymentCommitted(Answer):
+    session_id: str
     txn_id: str
     receipt_no: str
 
 
 @dataclass(frozen=True)
 class ReceiptPrinted(Event):
-    pass
+    txn_id: str  # the payment whose receipt came out (a reprint names its own)
 
 
 @dataclass(frozen=True)
 class ReceiptFailed(Event):
+    txn_id: str
     reason: str
 
 
@@ -166,3 +198,4 @@ class ReceiptFailed(Event):
 @dataclass(frozen=True)
 class TimerExpired(Event):
     name: str
+    token: int = 0  # which start of the timer fired: the shell drops one restarted meanwhile

@@ -34,6 +34,8 @@ class Phase(str, enum.Enum):
 CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT})
 
 IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
+#: the locking fault a failed journal write raises; staff clear it like a device fault
+JOURNAL_FAULT = ("journal", "write_failed")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Session:
     validator_ok: bool = True
     printer_can_print: bool | None = None
     on_screen_receipt: bool = False
+    #: asked the devices (CheckReadiness) and not yet answered: an amount chosen meanwhile waits
+    readiness_pending: bool = False
 
     @property
     def credited_minor(self) -> int:
@@ -96,6 +100,8 @@ def fresh(s: Session) -> Session:
 
 
 def advance(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.Answer) and ev.session_id != s.session_id:
+        return s, []  # an answer for a session that is over: never shown to the next resident
     handler = _GLOBAL.get(type(ev))
     if handler is not None:
         return handler(s, ev)
@@ -115,7 +121,27 @@ def _connectivity(s: Session, ev: e.ConnectivityChanged) -> Result:
 
 
 def _readiness(s: Session, ev: e.ReadinessChanged) -> Result:
-    return replace(s, validator_ok=ev.validator_ok, printer_can_print=ev.printer_can_print), []
+    waiting = s.readiness_pending and s.phase == Phase.AMOUNT and s.target_minor > 0
+    s = replace(s, validator_ok=ev.validator_ok, printer_can_print=ev.printer_can_print,
+                readiness_pending=False)
+    return _try_start_insertion(s) if waiting else (s, [])
+
+
+def _printer_seen(s: Session, ev: e.PrinterStatusSeen) -> Result:
+    return replace(s, printer_can_print=ev.can_print), []
+
+
+def _journal_failed(s: Session, ev: e.JournalFailed) -> Result:
+    """The journal cannot record: stop taking money at once. A note still in escrow is handed
+    back (it was never credited); what the screen says is that the machine failed, never that
+    money not on record was paid."""
+    cmds: list[c.Command] = [c.DisableAcceptors(), c.CancelTimer(INSERT_TIMER),
+                             c.CancelTimer(IDLE_TIMER)]
+    if s.escrow is not None and s.phase == Phase.INSERTING:
+        cmds.append(c.ReturnNote())
+    s = replace(s, faults=s.faults | {JOURNAL_FAULT}, phase=Phase.OUT_OF_SERVICE,
+                message="journal_failed", finishing=True)
+    return s, cmds
 
 
 def _fault(s: Session, ev: e.DeviceFaulted) -> Result:
@@ -165,6 +191,8 @@ _GLOBAL = {
     e.QueueChanged: _queue_changed,
     e.ConnectivityChanged: _connectivity,
     e.ReadinessChanged: _readiness,
+    e.PrinterStatusSeen: _printer_seen,
+    e.JournalFailed: _journal_failed,
     e.DeviceFaulted: _fault,
     e.DeviceCleared: _cleared,
     e.NoteCredited: _credit_any_phase,
@@ -183,18 +211,20 @@ def _idle(s: Session, ev: e.Event) -> Result:
 def _identify(s: Session, ev: e.Event) -> Result:
     timer = c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)
     if isinstance(ev, e.CardTapped):
-        return replace(s, message=""), [c.LookupCard(ev.card_uid), timer]
+        return replace(s, message=""), [c.LookupCard(s.session_id, ev.card_uid), timer]
     assert isinstance(ev, e.AccountEntered)
     try:
         account_no = check_account_number(ev.text)
     except AccountNumberError as err:
         return replace(s, message=f"malformed_account:{err.reason}"), [timer]
-    return replace(s, message=""), [c.LookupAccount(account_no), timer]
+    return replace(s, message=""), [c.LookupAccount(s.session_id, account_no), timer]
 
 
 def _identifying(s: Session, ev: e.Event) -> Result:
     if isinstance(ev, (e.CardTapped, e.AccountEntered)):
-        return _identify(s, ev)
+        # A new tap or number while the last lookup is out: a new question with its own id, so
+        # the slower answer to the old one is dropped (nothing is journaled before insertion).
+        return _identify(replace(s, session_id=ev.session_id or s.session_id), ev)
     if isinstance(ev, e.AccountFound):
         return (
             replace(s, phase=Phase.ACCOUNT, account=ev.account, recently_paid=ev.recently_paid),
@@ -215,8 +245,8 @@ def _choosing_common(s: Session, ev: e.Event) -> Result:
 
 def _account(s: Session, ev: e.Event) -> Result:
     if isinstance(ev, e.ContinuePressed):
-        return replace(s, phase=Phase.AMOUNT, message=""), [
-            c.CheckReadiness(),
+        return replace(s, phase=Phase.AMOUNT, message="", readiness_pending=True), [
+            c.CheckReadiness(s.session_id),
             c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s),
         ]
     return _choosing_common(s, ev)
@@ -227,7 +257,10 @@ def _amount(s: Session, ev: e.Event) -> Result:
         refusal = amount_refusal(ev.amount_minor, s.config, s.queue)
         if refusal:
             return replace(s, message=refusal), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
-        return _try_start_insertion(replace(s, target_minor=ev.amount_minor, message=""))
+        s = replace(s, target_minor=ev.amount_minor, message="")
+        if s.readiness_pending:
+            return s, []  # insertion starts when the devices have answered (ReadinessChanged)
+        return _try_start_insertion(s)
     if isinstance(ev, e.OnScreenReceiptAccepted):
         s = replace(s, on_screen_receipt=True)
         return _try_start_insertion(s) if s.target_minor else (s, [])
@@ -327,6 +360,8 @@ def _committing(s: Session, ev: e.Event) -> Result:
 
 
 def _receipt(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, (e.ReceiptPrinted, e.ReceiptFailed)) and ev.txn_id != s.txn_id:
+        return s, []  # a reprint of another payment's receipt
     if isinstance(ev, e.ReceiptPrinted):
         return replace(s, printed=True), []
     if isinstance(ev, e.ReceiptFailed):

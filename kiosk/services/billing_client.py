@@ -70,45 +70,69 @@ class BillingClient:
             raise Unreachable(f"HTTP {resp.status_code}")
         return body
 
+    # ---- HTTP only (any thread): the answer, checked, and the body to cache
+    def fetch_account(self, account_no: str) -> tuple[AccountInfo, dict[str, Any]]:
+        body = self._get(f"/v1/accounts/{account_no}")
+        info = _account_info(body)
+        if info.account_no != account_no:  # an answer about another account is no answer
+            raise BadAnswer("account answer is about another account")
+        return info, body
+
+    def fetch_card(self, card_uid: str) -> tuple[str, dict[str, Any]]:
+        """The account number a card belongs to."""
+        body = self._get(f"/v1/cards/{card_uid}")
+        account_no = body.get("account_no")
+        if not isinstance(account_no, str):
+            raise BadAnswer("card answer without account_no")
+        echoed = body.get("card_uid")
+        if not isinstance(echoed, str) or echoed.upper() != card_uid.upper():
+            raise BadAnswer("card answer is about another card")
+        return account_no, body
+
+    # ---- the cache (only on the thread that owns its connection)
+    def remember(self, kind: str, key: str, body: dict[str, Any], fetched_at: str) -> None:
+        if self.cache is not None:
+            self.cache.put(kind, key, body, fetched_at)
+
+    def cached_card(self, card_uid: str) -> str | None:
+        cached = self.cache.get("card", card_uid) if self.cache else None
+        return str(cached[0]["account_no"]) if cached else None
+
+    def cached_account(self, account_no: str) -> AccountInfo | None:
+        cached = self.cache.get("account", account_no) if self.cache else None
+        if cached is None:
+            return None
+        info = _account_info(cached[0])
+        return AccountInfo(**{**info.__dict__, "from_cache": True, "as_of": cached[1]})
+
+    # ---- both, for callers on one thread (CLI, staff tools)
     def account(self, account_no: str) -> AccountInfo:
         try:
-            body = self._get(f"/v1/accounts/{account_no}")
-            info = _account_info(body)
-            if info.account_no != account_no:  # an answer about another account is no answer
-                raise BadAnswer("account answer is about another account")
+            info, body = self.fetch_account(account_no)
         except NotFound:
             raise
         except Unreachable as exc:
-            cached = self.cache.get("account", account_no) if self.cache else None
+            cached = self.cached_account(account_no)
             if cached is None:
                 # Never seen and offline: the number passed its check, so it can still be paid.
                 log.info("account lookup offline (%s); paying without a balance", exc)
                 return AccountInfo(account_no=account_no, from_cache=True)
-            info = _account_info(cached[0])
-            return AccountInfo(**{**info.__dict__, "from_cache": True, "as_of": cached[1]})
-        if self.cache:
-            self.cache.put("account", account_no, body, info.as_of or _now())
+            return cached
+        self.remember("account", account_no, body, info.as_of or _now())
         return info
 
     def card(self, card_uid: str) -> str:
         """The account number a card belongs to."""
         try:
-            body = self._get(f"/v1/cards/{card_uid}")
-            account_no = body.get("account_no")
-            if not isinstance(account_no, str):
-                raise BadAnswer("card answer without account_no")
-            echoed = body.get("card_uid")
-            if not isinstance(echoed, str) or echoed.upper() != card_uid.upper():
-                raise BadAnswer("card answer is about another card")
+            account_no, body = self.fetch_card(card_uid)
         except NotFound:
             raise
         except Unreachable:
-            cached = self.cache.get("card", card_uid) if self.cache else None
+            cached = self.cached_card(card_uid)
             if cached is None:
                 raise NotFound("unknown_card_offline") from None
-            return str(cached[0]["account_no"])
-        if self.cache:
-            self.cache.put("card", card_uid, body, _now())
+            return cached
+        self.remember("card", card_uid, body, _now())
         return account_no
 
     def notices(self, lang: str) -> list[dict[str, Any]]:

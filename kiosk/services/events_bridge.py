@@ -1,8 +1,9 @@
-"""How I/O threads hand events to the one deciding thread: a plain queue in headless mode and
-tests (the Kivy app posts through ``Clock.schedule_once`` instead), and timers that post."""
+"""How I/O threads hand events to the one deciding thread: a plain queue (in every mode), and
+timers that post."""
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -26,12 +27,19 @@ class EventQueue:
 
 
 class ThreadTimers:
-    """Named one-shot timers that post ``TimerExpired``; restarting a name voids the old one."""
+    """Named one-shot timers that post ``TimerExpired``; restarting a name voids the old one.
+
+    Each start has its own token, carried by its expiry: an expiry that was already queued when
+    the timer was restarted or cancelled is refused by ``claim`` (the deciding thread asks).
+    threading.Timer waits on the monotonic clock, so a wall-clock jump moves no timer.
+    """
 
     def __init__(self, post: Callable[[Any], None]) -> None:
         self.post = post
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
+        self._tokens = itertools.count(1)
+        self._current: dict[str, int] = {}
         self.deadlines: dict[str, float] = {}
 
     def start(self, name: str, seconds: float) -> None:
@@ -39,10 +47,11 @@ class ThreadTimers:
             old = self._timers.pop(name, None)
             if old:
                 old.cancel()
-            timer = threading.Timer(seconds, self._fire, args=(name, None))
+            token = next(self._tokens)
+            timer = threading.Timer(seconds, self._fire, args=(name, token))
             timer.daemon = True
-            timer.args = (name, timer)
             self._timers[name] = timer
+            self._current[name] = token
             self.deadlines[name] = time.monotonic() + seconds
             timer.start()
 
@@ -50,6 +59,7 @@ class ThreadTimers:
         with self._lock:
             old = self._timers.pop(name, None)
             self.deadlines.pop(name, None)
+            self._current.pop(name, None)
             if old:
                 old.cancel()
 
@@ -57,10 +67,22 @@ class ThreadTimers:
         for name in list(self._timers):
             self.cancel(name)
 
-    def _fire(self, name: str, timer: threading.Timer | None) -> None:
+    def remaining(self, name: str) -> float | None:
+        deadline = self.deadlines.get(name)
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def claim(self, name: str, token: int) -> bool:
+        """True once for the expiry of the timer's current start; False for a stale one."""
         with self._lock:
-            if self._timers.get(name) is not timer:
+            if self._current.get(name) != token:
+                return False
+            del self._current[name]
+            return True
+
+    def _fire(self, name: str, token: int) -> None:
+        with self._lock:
+            if self._current.get(name) != token:
                 return  # restarted or cancelled meanwhile
-            del self._timers[name]
+            self._timers.pop(name, None)
             self.deadlines.pop(name, None)
-        self.post(TimerExpired(name))
+        self.post(TimerExpired(name, token))

@@ -1,12 +1,13 @@
-"""The terminal without a screen: database, devices, runner, sync worker, wired from config.
-Used by ``kiosk simulate``, ``kiosk demo --headless`` and tests; the Kivy app wires the same
-parts but posts events through Kivy's clock."""
+"""The terminal: database, devices, runner, sync worker, wired from config. Headless runs
+(``kiosk simulate``, ``kiosk demo --headless``, tests) decide on the thread that pumps; the Kivy
+app starts it with a deciding thread of its own and only receives settled sessions."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.recovery import print_fault_slips, reconcile
+from kiosk.services.printer_watch import PrinterWatch
 from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.faults import check_on_start
 from kiosk.staff.journal_guard import guard_on_start
@@ -38,12 +40,26 @@ DEVICE_ROLES = {"validator": "bill_validator", "coins": "coin_acceptor", "card":
                 "printer": "printer"}
 
 
+@dataclass(frozen=True)
+class _Call:
+    fn: Callable[[], Any]
+
+
 class HeadlessTerminal:
     def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True,
                  events: Any = None,
-                 timers_factory: Callable[[Callable[[Any], None]], Any] | None = None) -> None:
-        """``events`` (post/get) and ``timers_factory(post)``: the app passes Kivy-clock versions."""
+                 timers_factory: Callable[[Callable[[Any], None]], Any] | None = None,
+                 deciding_thread: bool = False) -> None:
+        """``events`` (post/get) and ``timers_factory(post)``: the app passes Kivy-clock timers.
+        ``deciding_thread``: start-up and every decision run on a thread of their own (the app);
+        otherwise on the thread that calls ``start`` and ``pump`` (headless runs, tests)."""
         self.config = config
+        self.deciding_thread = deciding_thread
+        #: sees every event before the runner; False drops it (the app's staff self-tests)
+        self.event_filter: Callable[[Any], bool] | None = None
+        self.printer_watch: PrinterWatch | None = None
+        self._decider: threading.Thread | None = None
+        self._settled = threading.Condition()
         self.hub = hub
         self.sync_enabled = sync
         self.events = events if events is not None else EventQueue()
@@ -57,8 +73,46 @@ class HeadlessTerminal:
         self.online = True
         self._power_up_released = False
 
-    # ---- start-up: reconciliation before any money is accepted (DESIGN §4 item 6)
+    # ---- start-up: reconciliation before any money is accepted (docs/promises.md)
     def start(self, power_up_wait_s: float = 10.0) -> None:
+        """Start up; with a deciding thread, start-up runs on it (the database connection is
+        that thread's own) and this returns once it is done, raising what start-up raised."""
+        if not self.deciding_thread:
+            self._start_up(power_up_wait_s)
+            self.runner.own_thread()
+            return
+        started = threading.Event()
+        failed: list[BaseException] = []
+
+        def decide() -> None:
+            try:
+                self._start_up(power_up_wait_s)
+                self.runner.own_thread()
+            except BaseException as exc:  # handed to the caller of start()
+                failed.append(exc)
+                return
+            finally:
+                started.set()
+            self._decide_forever()
+
+        self._decider = threading.Thread(target=decide, name="decide", daemon=True)
+        self._decider.start()
+        started.wait()
+        if failed:
+            self._decider = None
+            raise failed[0]
+
+    def _decide_forever(self) -> None:
+        while not self._stop.is_set():
+            ev = self.events.get(0.2)
+            if ev is None:
+                continue
+            try:
+                self.dispatch(ev)
+            except Exception:  # one bad event must not stop the terminal deciding
+                log.exception("handling %s failed", type(ev).__name__)
+
+    def _start_up(self, power_up_wait_s: float) -> None:
         Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
         self.db = connect(self.config.kiosk.db)
         problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
@@ -81,7 +135,7 @@ class HeadlessTerminal:
             list(self.config.devices),
             opener=lambda name: open_device(name, self.config.devices[name], self.hub,
                                             hold_power_up=not self._power_up_released,
-                                            coin_event_counter=self.journal.coin_event_counter()),
+                                            coin_event_counter=self._coin_event_counter()),
             post=self.events.post,
         )
         self.manager.start()
@@ -93,6 +147,12 @@ class HeadlessTerminal:
         self.timers = self.timers_factory(self.events.post)
         self.runner = SessionRunner(self.config, self.journal, self.outbox, self.billing,
                                     self.devices, self.events.post, self.timers)
+        if self.devices.printer is not None:
+            # Its first reading is queued now; later ones come from its own thread.
+            self.printer_watch = PrinterWatch(self.devices.printer, self.events.post)
+            self.printer_watch.read_once()
+            self.runner.printer_watch = self.printer_watch
+        self.runner.on_change.append(self._notify_settled)
         held: list[Any] = []
         if "bill_validator" in self.config.devices and "bill_validator" not in self.device_errors:
             deadline = time.monotonic() + power_up_wait_s
@@ -110,8 +170,20 @@ class HeadlessTerminal:
         for ev in held:
             self.events.post(ev)
         self.runner.post_queue_state()
+        if self.printer_watch is not None:
+            self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+
+    def _coin_event_counter(self) -> int | None:
+        """For the device manager's thread (a reconnect): the runner's copy, never the journal
+        (that connection belongs to the deciding thread)."""
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            return runner.coin_event_counter
+        if not hasattr(self, "_start_coin_counter"):
+            self._start_coin_counter = self.journal.coin_event_counter()
+        return self._start_coin_counter
 
     def _release_power_up(self) -> None:
         """Reconciliation is committed: let the validator's reset resolve its power-up."""
@@ -122,24 +194,40 @@ class HeadlessTerminal:
             log.warning("validator power-up not released: %s", exc)
 
     def start_sync(self) -> None:
-        worker_db = connect(self.config.kiosk.db)  # a connection per thread
-        self.sync_worker = SyncWorker(
-            Outbox(worker_db), self.config.billing.url,
-            connect_timeout=self.config.billing.connect_timeout_s,
-            read_timeout=self.config.billing.read_timeout_s,
-        )
-        self._sync_thread = threading.Thread(
-            target=run_forever,
-            args=(self.sync_worker, self._sync_stop, self.config.billing.sync_interval_s,
-                  self.events.post),
-            name="sync", daemon=True,
-        )
+        ready = threading.Event()
+
+        def deliver() -> None:
+            # Its own connection, opened on its own thread (a connection serves one thread).
+            self.sync_worker = SyncWorker(
+                Outbox(connect(self.config.kiosk.db)), self.config.billing.url,
+                connect_timeout=self.config.billing.connect_timeout_s,
+                read_timeout=self.config.billing.read_timeout_s,
+            )
+            ready.set()
+            try:
+                run_forever(self.sync_worker, self._sync_stop, self.config.billing.sync_interval_s,
+                            self.events.post)
+            finally:
+                self.sync_worker.outbox.db.conn.close()
+
+        self._sync_stop.clear()
+        self._sync_thread = threading.Thread(target=deliver, name="sync", daemon=True)
         self._sync_thread.start()
+        ready.wait(30)
 
     # ---- the deciding thread
     def pump(self, until: Callable[[Session], bool] | None = None, timeout: float = 10.0) -> bool:
-        """Handle events until ``until(session)`` holds (True) or the timeout passes (False)."""
+        """Handle events until ``until(session)`` holds (True) or the timeout passes (False).
+        With a deciding thread of its own, only wait for the session it settles."""
         deadline = time.monotonic() + timeout
+        if self._decider is not None:
+            with self._settled:
+                while until is None or not until(self.runner.session):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return until is None
+                    self._settled.wait(min(remaining, 0.05))
+                return True
         while True:
             if until is not None and until(self.runner.session):
                 return True
@@ -150,7 +238,16 @@ class HeadlessTerminal:
             if ev is not None:
                 self.dispatch(ev)
 
+    def call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the deciding thread (staff tools acting on the running terminal)."""
+        self.events.post(_Call(fn))
+
     def dispatch(self, ev: Any) -> None:
+        if self.event_filter is not None and not self.event_filter(ev):
+            return
+        if isinstance(ev, _Call):
+            ev.fn()
+            return
         if isinstance(ev, SyncResult):
             if ev.delivered or ev.retried or ev.dead or ev.circuit_open:
                 self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
@@ -169,24 +266,39 @@ class HeadlessTerminal:
             self._sync_thread = None
 
     def drain(self, budget_s: float = 10.0) -> None:
-        """Deliver what is queued now, on this thread (the background worker stopped first)."""
+        """Deliver what is queued now, on the calling thread through its own connection (the
+        background worker stopped first)."""
         self.stop_sync()
-        worker = SyncWorker(self.outbox, self.config.billing.url,
+        outbox = Outbox(connect(self.config.kiosk.db))
+        worker = SyncWorker(outbox, self.config.billing.url,
                             connect_timeout=self.config.billing.connect_timeout_s,
                             read_timeout=self.config.billing.read_timeout_s)
         deadline = time.monotonic() + budget_s
-        while time.monotonic() < deadline:
-            stats = self.outbox.stats()
-            if stats.pending + stats.in_flight == 0:
-                return
-            result = worker.run_once(ignore_backoff=True)
-            if result.retried and not result.delivered:
-                return  # the server is down: the rest stays queued, safely
+        try:
+            while time.monotonic() < deadline:
+                stats = outbox.stats()
+                if stats.pending + stats.in_flight == 0:
+                    return
+                result = worker.run_once(ignore_backoff=True)
+                if result.retried and not result.delivered:
+                    return  # the server is down: the rest stays queued, safely
+        finally:
+            outbox.db.conn.close()
+
+    def _notify_settled(self, _session: Session) -> None:
+        with self._settled:
+            self._settled.notify_all()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._decider is not None and self._decider is not threading.current_thread():
+            self._decider.join(timeout=10)
+        self._decider = None
         self.stop_sync()
-        self.timers.cancel_all()
+        if self.printer_watch is not None:
+            self.printer_watch.stop()
+        if hasattr(self, "timers"):
+            self.timers.cancel_all()
         if hasattr(self, "manager"):
             self.manager.stop()
         if self.hub is not None:

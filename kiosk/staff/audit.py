@@ -4,7 +4,6 @@ goes out with every heartbeat; the ``audit_anchor`` row catches entries cut off 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -13,6 +12,8 @@ from datetime import datetime
 from typing import Any, Callable, Iterator
 
 from sqlite_utils import Database
+
+from offline_queue.schema import immediate  # noqa: F401 - the staff modules take it from here
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +41,6 @@ STAFF_PIN_CHANGED = "staff_pin_changed"
 STAFF_REMOVED = "staff_removed"
 
 
-@contextlib.contextmanager
-def immediate(db: Database) -> Iterator[None]:
-    """A write transaction that takes the write lock first (BEGIN IMMEDIATE): the app and an SSH
-    command may append at once, and a deferred transaction would read a stale chain head."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
 
 
 def canonical(obj: Any) -> str:

@@ -22,6 +22,7 @@ from drivers.interfaces import PrintJob
 from kiosk.flow.money import format_minor
 from kiosk.staff.errors import CollectionError
 from offline_queue.journal import Journal
+from offline_queue.schema import immediate
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class CollectionService:
     def close_current(self, by: str) -> BlindBatch | None:
         """The cash box came out: close the open batch and open the next. None when the open
         batch is empty (no note journaled, the counters unchanged): nothing to count."""
-        with self.db.atomic():
+        with immediate(self.db):
             batch_id = self.ensure_open()
             row = self._row(batch_id)
             head, device = self._journal_head(), self._device()
@@ -239,7 +240,7 @@ class CollectionService:
                 raise CollectionError(f"{format_minor(value)} is not a note this terminal takes")
             if n:
                 clean[value] = clean.get(value, 0) + n
-        with self.db.atomic():
+        with immediate(self.db):
             row = self._row(batch_id)
             if row["state"] == "OPEN":
                 raise CollectionError(f"batch {batch_id} is still open: remove the cash box first")

@@ -1,16 +1,15 @@
-"""How device, HTTP and timer happenings reach the UI thread in the app: through Kivy's Clock.
-
-``ClockEventBridge`` has the ``post``/``get`` interface of ``EventQueue`` so the terminal can be
-wired with it unchanged. Until ``attach(dispatch)`` it only queues (start-up reads the queue for
-the validator's power-up status); afterwards every ``post`` — from any thread — schedules one
-drain on the UI thread with ``Clock.schedule_once``, which hands the queued events, in order, to
-``dispatch``. ``ClockTimers`` are the runner's named timers on the Clock, so tests can move time.
+"""The app's side of the one-thread rule: settled sessions from the deciding thread reach the
+UI thread through Kivy's clock (``SessionFeed``), and the runner's named timers live on the
+Kivy clock (``ClockTimers``) so tests can move time. Scheduling on the Kivy clock is safe from
+any thread (Kivy clock docs, "Threading and Callback Order"); the UI thread only ever reads
+what it is handed and posts intents back.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-import queue
+import threading
 from typing import Any, Callable
 
 from kivy.clock import Clock
@@ -20,49 +19,38 @@ from kiosk.flow.events import TimerExpired
 log = logging.getLogger(__name__)
 
 
-class ClockEventBridge:
-    def __init__(self) -> None:
-        self._q: queue.Queue[Any] = queue.Queue()
-        self._dispatch: Callable[[Any], None] | None = None
-        self.dispatched = 0
+class SessionFeed:
+    """Called on the deciding thread with each settled session; hands it (and what only the
+    deciding thread may read, e.g. the receipt from the journal) to ``show`` on the UI thread,
+    every one in order (callbacks scheduled for one frame run in the order they were scheduled:
+    Kivy clock docs), so a note in escrow is on screen the frame after the validator said so."""
 
-    # ---- EventQueue interface
-    def post(self, event: Any) -> None:
-        self._q.put(event)
-        if self._dispatch is not None:
-            Clock.schedule_once(self._drain, 0)  # thread-safe (Kivy clock docs)
+    def __init__(self, extra: Callable[[Any], Any], show: Callable[[Any, Any], None]) -> None:
+        self.extra = extra
+        self.show = show
+        self._closed = False
+        self.delivered = 0
 
-    def get(self, timeout: float) -> Any | None:
-        try:
-            return self._q.get(timeout=timeout)
-        except queue.Empty:
-            return None
+    def __call__(self, session: Any) -> None:
+        item = (session, self.extra(session))
+        Clock.schedule_once(lambda _dt: self._deliver(item), 0)
 
-    # ---- UI side
-    def attach(self, dispatch: Callable[[Any], None]) -> None:
-        """From now on events go to ``dispatch`` on the UI thread; what queued meanwhile first."""
-        self._dispatch = dispatch
-        Clock.schedule_once(self._drain, 0)
+    def _deliver(self, item: tuple[Any, Any]) -> None:
+        if self._closed:
+            return
+        self.delivered += 1
+        self.show(*item)
 
-    def detach(self) -> None:
-        self._dispatch = None
-
-    def _drain(self, _dt: float = 0.0) -> None:
-        dispatch = self._dispatch
-        while dispatch is not None:
-            try:
-                ev = self._q.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                dispatch(ev)
-            except Exception:  # one bad event must not stop the screen from following the session
-                log.exception("handling %s failed", type(ev).__name__)
-            self.dispatched += 1
+    def close(self) -> None:
+        self._closed = True
 
 
 class ClockTimers:
     """Named one-shot timers on the Kivy clock that post ``TimerExpired``.
+
+    Started and cancelled on the deciding thread, read and touched on the UI thread (hence the
+    lock). Each start has a token carried by its expiry, and ``claim`` refuses an expiry that
+    was already on its way when the timer was restarted or cancelled.
 
     ``factor`` stretches every timer (accessible mode: longer timeouts); ``touch()`` restarts
     running timers named in ``restart_on_touch`` — a resident who is still touching the screen
@@ -76,37 +64,58 @@ class ClockTimers:
         self.restart_on_touch = restart_on_touch
         self._events: dict[str, Any] = {}
         self._lengths: dict[str, float] = {}
+        self._current: dict[str, int] = {}
+        self._tokens = itertools.count(1)
+        self._lock = threading.RLock()
         self.deadlines: dict[str, float] = {}
 
     def start(self, name: str, seconds: float) -> None:
-        self.cancel(name)
-        length = seconds * self.factor
-        self._lengths[name] = seconds
-        self.deadlines[name] = Clock.get_time() + length
-        self._events[name] = Clock.schedule_once(lambda _dt: self._fire(name), length)
+        with self._lock:
+            self.cancel(name)
+            length = seconds * self.factor
+            token = next(self._tokens)
+            self._lengths[name] = seconds
+            self._current[name] = token
+            self.deadlines[name] = Clock.get_time() + length
+            self._events[name] = Clock.schedule_once(lambda _dt: self._fire(name, token), length)
 
     def cancel(self, name: str) -> None:
-        ev = self._events.pop(name, None)
-        if ev is not None:
-            ev.cancel()
-        self.deadlines.pop(name, None)
-        self._lengths.pop(name, None)
+        with self._lock:
+            ev = self._events.pop(name, None)
+            if ev is not None:
+                ev.cancel()
+            self.deadlines.pop(name, None)
+            self._lengths.pop(name, None)
+            self._current.pop(name, None)
 
     def cancel_all(self) -> None:
-        for name in list(self._events):
-            self.cancel(name)
+        with self._lock:
+            for name in list(self._events):
+                self.cancel(name)
 
     def remaining(self, name: str) -> float | None:
         deadline = self.deadlines.get(name)
         return None if deadline is None else max(0.0, deadline - Clock.get_time())
 
     def touch(self) -> None:
-        for name in self.restart_on_touch:
-            if name in self._events:
-                self.start(name, self._lengths[name])
+        with self._lock:
+            for name in self.restart_on_touch:
+                if name in self._events:
+                    self.start(name, self._lengths[name])
 
-    def _fire(self, name: str) -> None:
-        self._events.pop(name, None)
-        self._lengths.pop(name, None)
-        self.deadlines.pop(name, None)
-        self.post(TimerExpired(name))
+    def claim(self, name: str, token: int) -> bool:
+        """True once for the expiry of the timer's current start; False for a stale one."""
+        with self._lock:
+            if self._current.get(name) != token:
+                return False
+            del self._current[name]
+            return True
+
+    def _fire(self, name: str, token: int) -> None:
+        with self._lock:
+            if self._current.get(name) != token:
+                return
+            self._events.pop(name, None)
+            self._lengths.pop(name, None)
+            self.deadlines.pop(name, None)
+        self.post(TimerExpired(name, token))

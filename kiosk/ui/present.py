@@ -91,6 +91,7 @@ FAULTS = {
     "cashbox_removed": N_("The cash box has been taken out."),
     "cheated": N_("The note reader detected a problem."),
     "failure": N_("The note reader has failed."),
+    "write_failed": N_("This terminal cannot record payments right now."),
 }
 
 
@@ -309,7 +310,11 @@ def _ended(d: Display, s: Session, _: Gettext) -> None:
     codes = sorted(code for _dev, code in s.faults)
     known = [FAULTS[c] for c in codes if c in FAULTS]
     d.fault_text = _(known[0]) if known else _("A part of this terminal needs attention.")
-    if s.receipt_no:
+    if s.message == "journal_failed" and (s.credits or s.escrow) and not s.receipt_no:
+        # The record of this money may not have been written: say so plainly, never "paid".
+        d.money_text = _("Any note still in the slot is given back. If money went in, please "
+                         "call the service phone: staff will check the machine and put it right.")
+    elif s.receipt_no:
         d.money_text = _("Your payment of {amount} has been recorded. Receipt number: "
                          "{receipt}.").format(amount=d.paid_text or format_minor(s.credited_minor),
                                               receipt=s.receipt_no)

@@ -33,8 +33,8 @@ TABLE = [
     (Phase.IDLE, e.AccountEntered("1000000016", "S1"), Phase.IDENTIFYING, ["LookupAccount", "StartTimer"]),
     (Phase.IDLE, e.AccountEntered("1000000017", "S1"), Phase.IDENTIFYING, ["StartTimer"]),
     (Phase.IDLE, e.NoteEscrowed(1000), Phase.IDLE, []),
-    (Phase.IDENTIFYING, e.AccountFound(ACC), Phase.ACCOUNT, ["StartTimer"]),
-    (Phase.IDENTIFYING, e.AccountNotFound("unknown_account"), Phase.IDENTIFYING, ["StartTimer"]),
+    (Phase.IDENTIFYING, e.AccountFound("S1", ACC), Phase.ACCOUNT, ["StartTimer"]),
+    (Phase.IDENTIFYING, e.AccountNotFound("S1", "unknown_account"), Phase.IDENTIFYING, ["StartTimer"]),
     (Phase.IDENTIFYING, e.CancelPressed(), Phase.IDLE, ["CancelTimer"]),
     (Phase.IDENTIFYING, e.TimerExpired("idle"), Phase.IDLE, []),
     (Phase.ACCOUNT, e.ContinuePressed(), Phase.AMOUNT, ["CheckReadiness", "StartTimer"]),
@@ -50,8 +50,13 @@ TABLE = [
     (Phase.INSERTING, e.FinishPressed(), Phase.CANCELLED,
      ["DisableAcceptors", "CancelTimer", "JournalSessionEnd", "StartTimer"]),
     (Phase.INSERTING, e.NoteRejected("dirty note"), Phase.INSERTING, []),
-    (Phase.COMMITTING, e.PaymentCommitted("S1", "R1"), Phase.RECEIPT, ["PrintReceipt", "StartTimer"]),
-    (Phase.RECEIPT, e.ReceiptPrinted(), Phase.RECEIPT, []),
+    (Phase.COMMITTING, e.PaymentCommitted("S1", "S1", "R1"), Phase.RECEIPT, ["PrintReceipt", "StartTimer"]),
+    (Phase.RECEIPT, e.ReceiptPrinted("S1"), Phase.RECEIPT, []),
+    # answers for another session change nothing (a slow lookup for the resident before)
+    (Phase.IDENTIFYING, e.AccountFound("S0", ACC), Phase.IDENTIFYING, []),
+    (Phase.IDENTIFYING, e.AccountNotFound("S0", "unknown_account"), Phase.IDENTIFYING, []),
+    (Phase.COMMITTING, e.PaymentCommitted("S0", "S0", "R0"), Phase.COMMITTING, []),
+    (Phase.AMOUNT, e.ReadinessChanged("S0", False, False), Phase.AMOUNT, []),
     (Phase.RECEIPT, e.ContinuePressed(), Phase.RATING, ["StartTimer"]),
     (Phase.RATING, e.Rated(5), Phase.IDLE, ["CancelTimer"]),  # no txn_id in this row → no rating
     (Phase.RATING, e.TimerExpired("screen"), Phase.IDLE, []),
@@ -165,7 +170,7 @@ def test_printer_unavailable_asks_for_on_screen_receipt():
     assert s.phase == Phase.INSERTING
     s, _ = advance(s, e.NoteCredited(5000))
     s, _ = advance(s, e.FinishPressed())
-    s, cmds = advance(s, e.PaymentCommitted("S1", "R1"))
+    s, cmds = advance(s, e.PaymentCommitted("S1", "S1", "R1"))
     assert s.phase == Phase.RECEIPT and s.printed is False
     assert "PrintReceipt" not in kinds(cmds)
 
@@ -182,7 +187,7 @@ def test_jam_during_insertion_commits_credit_then_out_of_service():
     s, cmds = advance(s, e.DeviceFaulted("bill_validator", "acceptor_jam", "jam"))
     assert s.phase == Phase.COMMITTING and isinstance(cmds[-1], c.CommitPayment)
     assert cmds[-1].amount_minor == 5000
-    s, _ = advance(s, e.PaymentCommitted("S1", "R1"))
+    s, _ = advance(s, e.PaymentCommitted("S1", "S1", "R1"))
     s, _ = advance(s, e.ContinuePressed())
     s, _ = advance(s, e.Rated(None))
     assert s.phase == Phase.OUT_OF_SERVICE
@@ -213,7 +218,7 @@ def test_rating_queued_after_paid_session():
 
 
 def test_duplicate_payment_guard_is_carried_to_the_screen():
-    s, _ = advance(at(Phase.IDENTIFYING), e.AccountFound(ACC, recently_paid=True))
+    s, _ = advance(at(Phase.IDENTIFYING), e.AccountFound("S1", ACC, recently_paid=True))
     assert s.recently_paid is True
 
 
@@ -221,6 +226,45 @@ def test_malformed_account_gives_reason_without_lookup():
     s, cmds = advance(Session(), e.AccountEntered("12345", "S9"))
     assert s.message == "malformed_account:wrong_length"
     assert not any(isinstance(x, c.LookupAccount) for x in cmds)
+
+
+def test_a_stale_answer_never_shows_another_residents_account():
+    a_account = e.AccountInfo("1000000016", "张*明", "幸福*区", 12000, 0)
+    s, cmds = advance(Session(), e.CardTapped("AAAAAAAAAA", "A"))
+    assert cmds[0] == c.LookupCard("A", "AAAAAAAAAA")
+    s, _ = advance(s, e.CancelPressed())
+    s, cmds = advance(s, e.CardTapped("BBBBBBBBBB", "B"))
+    assert cmds[0] == c.LookupCard("B", "BBBBBBBBBB")
+    s, _ = advance(s, e.AccountFound("A", a_account))  # A's slow answer arrives now
+    assert s.phase == Phase.IDENTIFYING and s.account is None
+    s, _ = advance(s, e.AccountNotFound("A", "unknown_card"))
+    assert s.message == ""
+
+
+def test_a_second_tap_while_looking_up_asks_a_new_question():
+    s, _ = advance(Session(), e.AccountEntered("1000000016", "A"))
+    s, cmds = advance(s, e.AccountEntered("1000000024", "A2"))
+    assert s.session_id == "A2" and cmds[0] == c.LookupAccount("A2", "1000000024")
+    s, _ = advance(s, e.AccountFound("A", ACC))
+    assert s.phase == Phase.IDENTIFYING
+
+
+def test_a_reprint_of_another_receipt_does_not_touch_this_one():
+    s = at(Phase.RECEIPT, txn_id="S1", receipt_no="R1")
+    s, _ = advance(s, e.ReceiptFailed("OTHER", "paper out"))
+    assert s.printed is None and s.message == ""
+    s, _ = advance(s, e.ReceiptPrinted("S1"))
+    assert s.printed is True
+
+
+def test_a_failed_journal_write_locks_and_hands_back_the_note_in_escrow():
+    s, _ = advance(at(Phase.INSERTING), e.NoteEscrowed(1000))
+    s, cmds = advance(s, e.JournalFailed("OperationalError: database or disk is full"))
+    assert s.phase == Phase.OUT_OF_SERVICE and ("journal", "write_failed") in s.faults
+    assert "ReturnNote" in kinds(cmds) and "DisableAcceptors" in kinds(cmds)
+    # nothing new starts while the journal cannot record
+    s, cmds = advance(s, e.CardTapped("0A1B2C3D4E", "S2"))
+    assert s.phase == Phase.OUT_OF_SERVICE and cmds == []
 
 
 # ---- Hypothesis: money invariants over random device event sequences
@@ -233,7 +277,8 @@ device_events = st.one_of(
     st.just(e.TimerExpired("insert")),
     st.just(e.CancelPressed()),
     st.builds(e.DeviceFaulted, st.just("bill_validator"), st.just("jam"), st.just("jam")),
-    st.just(e.PaymentCommitted("S1", "R1")),
+    st.just(e.PaymentCommitted("S1", "S1", "R1")),
+    st.just(e.JournalFailed("disk full")),
     st.builds(e.QueueChanged, st.builds(e.QueueState, st.booleans())),
 )
 

@@ -78,12 +78,15 @@ def test_coin_test_reports_its_coin_as_money(rig, console):
     probe, sims, cfg = rig
     coin = sims["coin_acceptor"]
     mt = console.login("mt1", MT_PIN)
-    t, out = in_background(lambda: console.self_test(mt, "coin", lambda: st.coin_test(
-        probe.driver("coin_acceptor"), probe.wait_event, cfg.limits.accepted_coins_minor, 5)))
+    # The device part waits off this thread; the console (its connection is this thread's)
+    # records the outcome here.
+    t, out = in_background(lambda: st.coin_test(
+        probe.driver("coin_acceptor"), probe.wait_event, cfg.limits.accepted_coins_minor, 5))
     assert wait_until(lambda: coin.master_enabled and coin.enabled_channels)
     coin.insert_coin(100)
     t.join(10)
-    (result,) = out
+    (tested,) = out
+    result = console.self_test(mt, "coin", lambda: tested)
     assert result.ok and result.money_minor == 100
     (flag,) = console.journal.open_flags()
     assert flag["kind"] == "self_test_money" and flag["value_minor"] == 100

@@ -5,6 +5,7 @@ Kivy's dispatch path. Time on the Kivy clock can be moved forward to reach timeo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,36 @@ class Kiosk:
         self.app, self.term, self.server, self.window = app, term, server, window
         self.hub = term.hub
         self.fake_time: FakeTime = Clock.time
+
+    # ---- the books, read on this thread through its own connection (the terminal's belongs to
+    # its deciding thread)
+    @functools.cached_property
+    def db(self) -> Any:
+        from offline_queue.schema import connect
+
+        return connect(self.term.config.kiosk.db)
+
+    @property
+    def journal(self) -> Any:
+        from offline_queue.journal import Journal
+
+        return Journal(self.db, self.term.config.kiosk.id)
+
+    @property
+    def outbox(self) -> Any:
+        from offline_queue.outbox import Outbox
+
+        return Outbox(self.db)
+
+    @functools.cached_property
+    def staff(self) -> Any:
+        from kiosk.ui.staff_worker import make_console
+
+        return make_console(self.term, self.db)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.conn.close()
 
     # ---- frames and waiting
     def frame(self, n: int = 1) -> None:
@@ -180,6 +211,7 @@ def kiosk(window, tmp_path, billing_server) -> Iterator[Kiosk]:  # noqa: F811
         k = Kiosk(app, term, billing_server, window)
         k.pump(lambda: app.view.ready and app.session.queue is not None, 5, "app ready")
         yield k
+        k.close()
     finally:
         close_app(app, window)
     assert not off_thread, f"screen updated from other threads: {sorted(set(off_thread))}"

@@ -27,7 +27,7 @@ def to_insert(kiosk, consent: bool = False) -> None:
 
 
 def journal_total(kiosk) -> int:
-    return sum(p["amount_minor"] for p in kiosk.term.journal.payments())
+    return sum(p["amount_minor"] for p in kiosk.journal.payments())
 
 
 def test_validator_jam_during_insertion_commits_the_credit_and_locks(kiosk):
@@ -56,7 +56,7 @@ def test_jam_before_any_credit_says_no_money_was_taken(kiosk):
     kiosk.hub.get("bill-validator").command("jam")
     kiosk.wait_screen("out_of_service")
     assert "没有收取您的钱" in screen_texts(kiosk)
-    assert kiosk.term.journal.payments() == []
+    assert kiosk.journal.payments() == []
 
 
 def test_network_lost_during_the_session_queues_the_payment(kiosk):
@@ -78,7 +78,7 @@ def test_network_lost_during_the_session_queues_the_payment(kiosk):
     assert "网络中断：缴费已安全保存，恢复后自动上传。" in screen_texts(kiosk)
     kiosk.snap("fault-network-done")
     assert journal_total(kiosk) == 15_000
-    assert kiosk.term.outbox.stats().pending + kiosk.term.outbox.stats().in_flight >= 1
+    assert kiosk.outbox.stats().pending + kiosk.outbox.stats().in_flight >= 1
     kiosk.press("continue")
     kiosk.wait_screen("rating")
     kiosk.press("rate4")
@@ -158,7 +158,7 @@ def test_idle_timeout_while_choosing_clears_the_session(kiosk):
     kiosk.wait_screen("attract")
     assert kiosk.session.phase == Phase.IDLE and kiosk.session.account is None
     assert kiosk.app.tr.lang == "zh_CN" and not kiosk.app.theme.accessible
-    assert kiosk.term.journal.payments() == []
+    assert kiosk.journal.payments() == []
 
 
 def test_keypad_left_open_returns_to_attract(kiosk):
@@ -190,3 +190,29 @@ def test_a_note_over_the_maximum_is_given_back_with_the_reason(kiosk):
     kiosk.press("finish")
     kiosk.wait_screen("done")
     assert journal_total(kiosk) == 10_000
+
+
+def test_a_full_disk_mid_payment_locks_the_screen_and_hands_the_note_back(kiosk):
+    import threading
+
+    from tests.services.test_one_thread import fill_until_full
+
+    to_insert(kiosk)
+    filled = threading.Event()
+
+    def fill() -> None:  # on the deciding thread: the connection is its own
+        fill_until_full(kiosk.term.db)
+        filled.set()
+
+    kiosk.term.call_soon(fill)
+    kiosk.pump(filled.is_set, 30, "database filled")
+    validator = kiosk.hub.get("bill-validator")
+    kiosk.pump(lambda: validator.ready_for_note, 10, "validator free")
+    validator.insert_note(10_000)
+    kiosk.wait_screen("out_of_service", 15)
+    texts = "\n".join(label.text for label in kiosk.labels())
+    assert "本机暂时无法记录缴费" in texts and kiosk.app.kiosk_config.kiosk.id in texts
+    assert "缴费成功" not in texts and "¥100.00" not in texts
+    kiosk.pump(lambda: validator.counters()["returned"] == 1, 10, "note handed back")
+    assert validator.counters()["stacked"] == {} and kiosk.journal.payments() == []
+    kiosk.snap("fault-journal-full")

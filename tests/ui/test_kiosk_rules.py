@@ -75,7 +75,7 @@ def test_reprint_is_idempotent_and_the_next_payment_is_warned_of(kiosk):
     second = printer.wait_receipt(2, 5)
     assert second["lines"][: len(first["lines"])] == first["lines"] and "补打" in second["lines"][-1]
     assert not kiosk.app.view.can_reprint  # not twice in a row
-    assert len(kiosk.term.journal.payments()) == 1
+    assert len(kiosk.journal.payments()) == 1
     kiosk.press("continue")
     kiosk.wait_screen("rating")
     kiosk.press("skip")

@@ -57,12 +57,12 @@ def test_every_staff_screen_in_both_languages_and_accessible_mode(staff_kiosk):
     app, staff, term = kiosk.app, kiosk.app.staff, kiosk.term
     from kiosk.demo.seed import DEMO_ACCOUNTS
 
-    term.journal.credit("S-SHOTS", 1, "note", 10_000)  # a paid note in the box for the count
-    term.journal.commit_payment("S-SHOTS", DEMO_ACCOUNTS[0].account_no, {10_000: 1}, {}, 10_000,
+    kiosk.journal.credit("S-SHOTS", 1, "note", 10_000)  # a paid note in the box for the count
+    kiosk.journal.commit_payment("S-SHOTS", DEMO_ACCOUNTS[0].account_no, {10_000: 1}, {}, 10_000,
                                 offline=False)
     kiosk.hub.get("printer").command("paper out")
     kiosk.hub.get("bill-validator").command("cashbox-remove")
-    kiosk.pump(lambda: term.staff.collections.awaiting_count(), 10, "batch closed")
+    kiosk.pump(lambda: kiosk.staff.collections.awaiting_count(), 10, "batch closed")
     kiosk.wait_screen("out_of_service")
     problems: list[str] = []
 
