@@ -26,6 +26,8 @@ from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
 from kiosk.screens import SCREENS, STAFF_SCREENS
+from kiosk.flow.receipt import qr_payload
+from kiosk.ui import qr
 from kiosk.ui.bridge import ClockTimers, SessionFeed
 from kiosk.ui.i18n import DEFAULT_LANG, LANG_NAMES, Translator
 from kiosk.ui.notices import NoticeBoard
@@ -226,8 +228,12 @@ class KioskApp(App):
         return True
 
     def _receipt_of(self, s: Session) -> Any:
-        """On the deciding thread: what the receipt screen needs from the journal."""
-        return self.terminal.runner.receipt if s.receipt_no else None
+        """On the deciding thread: what the receipt screen needs from the journal, and its QR
+        code's modules built here rather than on the Kivy thread."""
+        receipt = self.terminal.runner.receipt if s.receipt_no else None
+        if receipt is not None:
+            qr.modules(qr_payload(receipt))
+        return receipt
 
     @property
     def session(self) -> Session:

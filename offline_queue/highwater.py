@@ -9,15 +9,25 @@ still opens cleanly. A record outside it can: at start the database must be the 
 commit has returned, so it may lag the database (a failed record write) but never lead it: a
 database behind its record has lost something.
 
-The file is replaced atomically (temp file, fsync, rename, fsync of the directory) so a power cut
-leaves either the old record or the new one, never half of one.
+The record is advanced after every commit, so it must cost little: the file holds two fixed-size
+slots, written alternately in place (one small write and an fdatasync per advance). Each slot
+carries a sequence number and a checksum over its bytes; reading takes the valid slot with the
+highest sequence. A write only ever touches the slot that is not the newest valid one, so a power
+cut in the middle of it (a torn slot, zeros, garbage) leaves the other slot whole: the record then
+lags by one advance, which is allowed, and never leads. The file is created whole (temp file,
+fsync, rename, fsync of the directory) once; a record in the JSON format of earlier versions is
+read as it is and replaced by the slot file in that same atomic way at the first write, which is
+why the file keeps its ``.json`` name (the path a database remembers in ``meta`` stays the same).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
+import struct
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,16 @@ from offline_queue.errors import IntegrityError
 log = logging.getLogger(__name__)
 
 RECORD_NAME = "journal-highwater.json"
-VERSION = 1
+VERSION = 1  # the JSON format of earlier versions, still read
+#: Each slot is one file-system block, so a torn write of one cannot reach into the other.
+SLOT_SIZE = 4096
+FILE_SIZE = 2 * SLOT_SIZE
+SLOT_MAGIC = b"KHW\x02"
+#: magic, sequence number, payload length; then the payload (the record as JSON) and the digest
+#: (SHA-256 of header and payload, truncated), then zeros to the end of the slot.
+_HEADER = struct.Struct(">4sQH")
+_DIGEST = 16
+_MAX_PAYLOAD = SLOT_SIZE - _HEADER.size - _DIGEST
 #: ``meta`` key set once a record has been written for this database: a database that has it
 #: but finds no record file knows the record was removed (not a first start after an upgrade).
 META_KEY = "highwater_record"
@@ -119,20 +138,9 @@ def _int(data: dict[str, Any], key: str, optional: bool = False) -> int | None:
     return value
 
 
-def read_record(path: Path) -> Record | None:
-    """The record, None when there is no file; RecordUnreadable when it is damaged."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise RecordUnreadable(str(exc)) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RecordUnreadable(f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise RecordUnreadable(f"not a version {VERSION} record")
+def _record_of(data: Any) -> Record:
+    if not isinstance(data, dict):
+        raise RecordUnreadable("not a record")
     identity = data.get("identity")
     if not isinstance(identity, str) or not identity:
         raise RecordUnreadable("no database identity in it")
@@ -141,23 +149,150 @@ def read_record(path: Path) -> Record | None:
                   _int(data, "note_credits", True))
 
 
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RecordUnreadable(f"not JSON: {exc}") from None
+
+
+def _digest(header_and_payload: bytes) -> bytes:
+    return hashlib.sha256(header_and_payload).digest()[:_DIGEST]
+
+
+def _slot_bytes(seq: int, record: Record) -> bytes:
+    payload = json.dumps(asdict(record), sort_keys=True, separators=(",", ":")).encode()
+    if len(payload) > _MAX_PAYLOAD:
+        raise ValueError(f"high-water record of {len(payload)} bytes does not fit a slot")
+    body = _HEADER.pack(SLOT_MAGIC, seq, len(payload)) + payload
+    return (body + _digest(body)).ljust(SLOT_SIZE, b"\0")
+
+
+def _parse_slot(raw: bytes) -> tuple[int, Record]:
+    """(sequence, record) of one slot; RecordUnreadable when it is torn, zeroed or garbage."""
+    if len(raw) < _HEADER.size:
+        raise RecordUnreadable("cut short")
+    magic, seq, length = _HEADER.unpack_from(raw)
+    if magic != SLOT_MAGIC:
+        raise RecordUnreadable("no record in it")
+    end = _HEADER.size + length
+    if length > _MAX_PAYLOAD or len(raw) < end + _DIGEST:
+        raise RecordUnreadable("cut short")
+    if raw[end:end + _DIGEST] != _digest(raw[:end]):
+        raise RecordUnreadable("checksum mismatch")
+    return seq, _record_of(_json(raw[_HEADER.size:end]))
+
+
+def _is_slot_file(raw: bytes) -> bool:
+    return (len(raw) == FILE_SIZE or raw[:4] == SLOT_MAGIC
+            or raw[SLOT_SIZE:SLOT_SIZE + 4] == SLOT_MAGIC)
+
+
+def _slots(raw: bytes) -> tuple[list[tuple[int, int, Record]], list[str]]:
+    """The valid slots as (sequence, index, record) and what is wrong with the others."""
+    valid, damaged = [], []
+    for index in (0, 1):
+        try:
+            seq, record = _parse_slot(raw[index * SLOT_SIZE:(index + 1) * SLOT_SIZE])
+        except RecordUnreadable as exc:
+            damaged.append(f"slot {index}: {exc}")
+        else:
+            valid.append((seq, index, record))
+    return valid, damaged
+
+
+def _winner(valid: list[tuple[int, int, Record]]) -> tuple[int, int, Record]:
+    """The highest sequence (slot 0 on a tie): what a read returns and a write must not touch."""
+    return max(valid, key=lambda v: (v[0], -v[1]))
+
+
+def _newest(raw: bytes) -> tuple[int, int, Record]:
+    valid, damaged = _slots(raw)
+    if not valid:
+        raise RecordUnreadable(f"no valid slot ({'; '.join(damaged)})")
+    return _winner(valid)
+
+
+def read_record(path: Path) -> Record | None:
+    """The record, None when there is no file; RecordUnreadable when it is damaged (both slots,
+    or a JSON record of earlier versions that does not parse)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RecordUnreadable(str(exc)) from None
+    if _is_slot_file(raw):
+        return _newest(raw)[2]
+    data = _json(raw)  # written by an earlier version: replaced by slots at the first write
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise RecordUnreadable(f"not a version {VERSION} record")
+    return _record_of(data)
+
+
 def write_record(path: Path, record: Record) -> None:
-    """Replace the record atomically and durably; the file is 0600, its directory 0700."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Make ``record`` the newest durably: in place over the slot that is not the newest valid
+    one, or, when there is no slot file yet (none, the JSON format, both slots damaged), by
+    creating one whole. The file is 0600, its directory 0700."""
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # One writer at a time (the terminal's commits, a staff CLI adopting): two writers that
+        # chose the same slot could otherwise end up writing both.
+        fcntl.flock(dir_fd, fcntl.LOCK_EX)
+        if not _write_in_place(path, record):
+            _create(path, record, dir_fd)
+    finally:
+        os.close(dir_fd)  # releases the lock
+
+
+def _write_in_place(path: Path, record: Record) -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        raw = os.pread(fd, FILE_SIZE + 1, 0)
+        if len(raw) != FILE_SIZE:
+            return False  # the JSON format, or cut short: created whole instead
+        valid, _ = _slots(raw)
+        if not valid:
+            return False
+        seq, index, _ = _winner(valid)
+        data = _slot_bytes(seq + 1, record)
+        target = (1 - index) * SLOT_SIZE
+        if os.pwrite(fd, data, target) != len(data):
+            raise OSError(f"short write to {path}")
+        # The file's size and blocks never change here, so fdatasync need not touch the inode:
+        # that (and no rename, no directory sync) is what keeps an advance cheap.
+        os.fdatasync(fd)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _create(path: Path, record: Record, dir_fd: int) -> None:
+    seq = 1
+    try:
+        seq = _newest(path.read_bytes())[0] + 1  # a damaged or cut-short slot file
+    except (OSError, RecordUnreadable):
+        pass
     tmp = path.with_name(path.name + ".tmp")
-    body = json.dumps({"version": VERSION, **asdict(record)}, sort_keys=True).encode()
+    # Both slots allocated now, so an in-place write never grows the file; the second slot is
+    # zeros (no record) until the next write.
+    body = _slot_bytes(seq, record) + b"\0" * SLOT_SIZE
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, body)
+        if os.write(fd, body) != len(body):
+            raise OSError(f"short write to {tmp}")
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a power cut only once the directory is synced
-    finally:
-        os.close(dir_fd)
+    os.fsync(dir_fd)  # the rename itself survives a power cut only once the directory is synced
 
 
 # ---------------------------------------------------------------- the comparison

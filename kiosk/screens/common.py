@@ -16,6 +16,8 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
+from kiosk.ui import qr
+
 log = logging.getLogger(__name__)
 
 
@@ -76,16 +78,7 @@ class QRCodeView(Widget):
         self._texture = None
         self.modules = 0
         if self.data:
-            try:
-                import qrcode  # python-escpos depends on it
-
-                code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
-                code.add_data(self.data)
-                code.make(fit=True)
-                matrix = code.get_matrix()
-            except Exception:  # no QR library: the receipt number is still on screen
-                log.exception("cannot draw the QR code")
-                matrix = []
+            matrix = qr.modules(self.data)  # built already, off this thread, when it is a receipt
             if matrix:
                 n = len(matrix)
                 black, white = b"\x00\x00\x00\xff", b"\xff\xff\xff\xff"

@@ -26,20 +26,41 @@ class EventQueue:
             return None
 
 
-class ThreadTimers:
-    """Named one-shot timers that post ``TimerExpired``; restarting a name voids the old one.
+class TimerTokens:
+    """What every set of named timers shares: each start gets its own token, carried by its
+    expiry, and an expiry that was already queued when the timer was restarted or cancelled is
+    refused by ``claim`` (the deciding thread asks before it acts on one)."""
 
-    Each start has its own token, carried by its expiry: an expiry that was already queued when
-    the timer was restarted or cancelled is refused by ``claim`` (the deciding thread asks).
-    threading.Timer waits on the monotonic clock, so a wall-clock jump moves no timer.
-    """
-
-    def __init__(self, post: Callable[[Any], None]) -> None:
-        self.post = post
-        self._timers: dict[str, threading.Timer] = {}
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
         self._tokens = itertools.count(1)
         self._current: dict[str, int] = {}
+
+    def _issue(self, name: str) -> int:
+        token = next(self._tokens)
+        self._current[name] = token
+        return token
+
+    def _is_current(self, name: str, token: int) -> bool:
+        return self._current.get(name) == token
+
+    def claim(self, name: str, token: int) -> bool:
+        """True once for the expiry of the timer's current start; False for a stale one."""
+        with self._lock:
+            if not self._is_current(name, token):
+                return False
+            del self._current[name]
+            return True
+
+
+class ThreadTimers(TimerTokens):
+    """Named one-shot timers that post ``TimerExpired``; restarting a name voids the old one.
+    threading.Timer waits on the monotonic clock, so a wall-clock jump moves no timer."""
+
+    def __init__(self, post: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.post = post
+        self._timers: dict[str, threading.Timer] = {}
         self.deadlines: dict[str, float] = {}
 
     def start(self, name: str, seconds: float) -> None:
@@ -47,11 +68,9 @@ class ThreadTimers:
             old = self._timers.pop(name, None)
             if old:
                 old.cancel()
-            token = next(self._tokens)
-            timer = threading.Timer(seconds, self._fire, args=(name, token))
+            timer = threading.Timer(seconds, self._fire, args=(name, self._issue(name)))
             timer.daemon = True
             self._timers[name] = timer
-            self._current[name] = token
             self.deadlines[name] = time.monotonic() + seconds
             timer.start()
 
@@ -71,17 +90,9 @@ class ThreadTimers:
         deadline = self.deadlines.get(name)
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-    def claim(self, name: str, token: int) -> bool:
-        """True once for the expiry of the timer's current start; False for a stale one."""
-        with self._lock:
-            if self._current.get(name) != token:
-                return False
-            del self._current[name]
-            return True
-
     def _fire(self, name: str, token: int) -> None:
         with self._lock:
-            if self._current.get(name) != token:
+            if not self._is_current(name, token):
                 return  # restarted or cancelled meanwhile
             self._timers.pop(name, None)
             self.deadlines.pop(name, None)

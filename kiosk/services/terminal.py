@@ -14,7 +14,7 @@ from typing import Any, Callable
 from drivers import interfaces as d
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
-from kiosk.flow.session import Session
+from kiosk.flow.session import JOURNAL_FAULT, Session
 from kiosk.services.billing_client import BillingClient
 from drivers.errors import DriverError
 from drivers.manager import DeviceManager
@@ -167,6 +167,7 @@ class HeadlessTerminal:
         print_fault_slips(self.journal, self.devices.printer, self.config.kiosk.id,
                           self.config.kiosk.service_phone)
         self.staff = attach_staff(self)  # persisted locks back on before any event is handled
+        self.runner.on_journal_failed = self._persist_journal_fault
         for ev in held:
             self.events.post(ev)
         self.runner.post_queue_state()
@@ -174,6 +175,15 @@ class HeadlessTerminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+
+    def _persist_journal_fault(self, reason: str) -> None:
+        """Record the lock where staff clear faults; when the database refuses that too, the
+        lock holds in memory and the next start finds the same failing journal."""
+        device, code = JOURNAL_FAULT
+        try:
+            self.staff.faults.raised(device, code, reason)
+        except Exception as exc:
+            log.error("journal fault not recorded in the database: %s", exc)
 
     def _coin_event_counter(self) -> int | None:
         """For the device manager's thread (a reconnect): the runner's copy, never the journal

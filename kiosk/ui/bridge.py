@@ -7,14 +7,13 @@ what it is handed and posts intents back.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 from typing import Any, Callable
 
 from kivy.clock import Clock
 
 from kiosk.flow.events import TimerExpired
+from kiosk.services.events_bridge import TimerTokens
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +44,11 @@ class SessionFeed:
         self._closed = True
 
 
-class ClockTimers:
+class ClockTimers(TimerTokens):
     """Named one-shot timers on the Kivy clock that post ``TimerExpired``.
 
     Started and cancelled on the deciding thread, read and touched on the UI thread (hence the
-    lock). Each start has a token carried by its expiry, and ``claim`` refuses an expiry that
-    was already on its way when the timer was restarted or cancelled.
+    lock); stale expiries are refused as for every timer set (``TimerTokens``).
 
     ``factor`` stretches every timer (accessible mode: longer timeouts); ``touch()`` restarts
     running timers named in ``restart_on_touch`` — a resident who is still touching the screen
@@ -59,23 +57,20 @@ class ClockTimers:
 
     def __init__(self, post: Callable[[Any], None],
                  restart_on_touch: tuple[str, ...] = ("idle",)) -> None:
+        super().__init__()
         self.post = post
         self.factor = 1.0
         self.restart_on_touch = restart_on_touch
         self._events: dict[str, Any] = {}
         self._lengths: dict[str, float] = {}
-        self._current: dict[str, int] = {}
-        self._tokens = itertools.count(1)
-        self._lock = threading.RLock()
         self.deadlines: dict[str, float] = {}
 
     def start(self, name: str, seconds: float) -> None:
         with self._lock:
             self.cancel(name)
             length = seconds * self.factor
-            token = next(self._tokens)
+            token = self._issue(name)
             self._lengths[name] = seconds
-            self._current[name] = token
             self.deadlines[name] = Clock.get_time() + length
             self._events[name] = Clock.schedule_once(lambda _dt: self._fire(name, token), length)
 
@@ -103,17 +98,9 @@ class ClockTimers:
                 if name in self._events:
                     self.start(name, self._lengths[name])
 
-    def claim(self, name: str, token: int) -> bool:
-        """True once for the expiry of the timer's current start; False for a stale one."""
-        with self._lock:
-            if self._current.get(name) != token:
-                return False
-            del self._current[name]
-            return True
-
     def _fire(self, name: str, token: int) -> None:
         with self._lock:
-            if self._current.get(name) != token:
+            if not self._is_current(name, token):
                 return
             self._events.pop(name, None)
             self._lengths.pop(name, None)

@@ -12,6 +12,7 @@ import sys
 from kiosk.staff.audit import AuditLog
 from kiosk.staff.auth import StaffAuth
 from offline_queue.crash import CRASH_EXIT_CODE
+from offline_queue.highwater import read_record
 from offline_queue.schema import connect
 from tests.cli.conftest import ROOT
 from tests.staff.conftest import CHEAP, MT_PIN
@@ -83,5 +84,4 @@ def test_normal_restart_raises_no_fault(run_kiosk, tmp_path, billing_server):
         assert run.returncode == 0, run.stderr[-2000:]
         assert json.loads(run.stdout)["paid"] == 1
     assert faults(run_kiosk, db) == []
-    record = json.loads((state / "journal-highwater.json").read_text())
-    assert record["payments"] == 2
+    assert read_record(state / "journal-highwater.json").payments == 2

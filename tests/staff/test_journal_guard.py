@@ -5,6 +5,7 @@ clearing adopts the database as the new baseline. A normal restart raises nothin
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import pytest
@@ -113,6 +114,50 @@ def test_damaged_record_locks(db, db_path, cfg):
     with pytest.raises(hw.JournalFault) as err:
         guard_on_start(db, cfg)
     assert err.value.code == hw.RECORD_UNREADABLE and "unreadable" in err.value.reason
+
+
+def test_both_slots_damaged_locks_as_unreadable(db, db_path, cfg):
+    pay(start(db, cfg), "S1")
+    path = hw.record_path(cfg.kiosk.state_dir)
+    assert path.stat().st_size == hw.FILE_SIZE
+    path.write_bytes(b"\0" * hw.SLOT_SIZE + b"\xa5" * hw.SLOT_SIZE)  # zeros, then garbage
+    with pytest.raises(hw.JournalFault) as err:
+        guard_on_start(connect(db_path), cfg)
+    assert err.value.code == hw.RECORD_UNREADABLE and "no valid slot" in err.value.reason
+    assert journal_faults(db, db_path) == [("journal", "record_unreadable")]
+
+
+def test_a_torn_slot_does_not_lock(db, db_path, cfg):
+    pay(start(db, cfg), "S1")  # several advances: both slots hold a record
+    path = hw.record_path(cfg.kiosk.state_dir)
+    valid, _ = hw._slots(path.read_bytes())
+    newest = max(valid)[1]
+    raw = bytearray(path.read_bytes())
+    raw[newest * hw.SLOT_SIZE:(newest + 1) * hw.SLOT_SIZE] = bytes(hw.SLOT_SIZE)
+    path.write_bytes(bytes(raw))  # the last advance lost: the record lags, never leads
+    pay(start(connect(db_path), cfg), "S2")
+    assert journal_faults(db, db_path) == []
+    assert hw.read_record(path).payments == 2
+
+
+def test_upgraded_in_place_the_json_record_is_kept_and_converted(db, db_path, cfg):
+    """A terminal whose record is still the JSON file earlier versions wrote starts unlocked,
+    and a database behind that JSON record still locks."""
+    pay(Journal(db, "KIOSK-T1"), "S1")
+    path = hw.record_path(cfg.kiosk.state_dir)
+    path.parent.mkdir(mode=0o700, parents=True)
+    record = hw.Record.of(hw.journal_state(db))
+    path.write_text(json.dumps({"version": 1, **dataclasses.asdict(record)}, sort_keys=True))
+    hw.remember_record(db, path)  # as the earlier version left it
+    pay(start(db, cfg), "S2")
+    assert journal_faults(db, db_path) == []
+    assert path.stat().st_size == hw.FILE_SIZE and hw.read_record(path).payments == 2
+
+    ahead = dataclasses.replace(record, payments=5)
+    path.write_text(json.dumps({"version": 1, **dataclasses.asdict(ahead)}, sort_keys=True))
+    with pytest.raises(hw.JournalFault) as err:
+        guard_on_start(connect(db_path), cfg)
+    assert err.value.code == hw.BEHIND and "5 payments" in err.value.reason
 
 
 def test_removed_record_locks_once_one_was_written(db, db_path, cfg):

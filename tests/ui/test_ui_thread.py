@@ -14,6 +14,7 @@ import threading
 import pytest
 
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from tests.ui.test_faults import to_insert
 
 pytestmark = pytest.mark.ui
 
@@ -111,14 +112,7 @@ def test_the_watch_sees_io_when_there_is_some(tmp_path):
 def test_a_note_in_escrow_shows_the_frame_after_the_deciding_thread_saw_it(kiosk):
     from kivy.clock import Clock
 
-    reader = kiosk.hub.get("card-reader")
-    reader.present(CARD)
-    kiosk.wait_screen("account")
-    reader.remove()
-    kiosk.press("continue")
-    kiosk.wait_screen("amount")
-    kiosk.press("pay")
-    kiosk.wait_screen("insert")
+    to_insert(kiosk)
     decided: list[int] = []
     shown: list[int] = []
 
