@@ -35,6 +35,9 @@ class StaffMode(StaffView):
         self.on_screen, self.on_leave = on_screen, on_leave
         self.worker = StaffWorker(terminal)
         self._last_touch = 0.0
+        #: one per visit to the staff screens: an answer to a job of an earlier visit (staff
+        #: logged out or went idle while it ran) is not shown to whoever is at the screen now
+        self._visit = 0
         tr.listeners.append(lambda _lang: self.render())
 
     # ------------------------------------------------------------------ life cycle
@@ -54,6 +57,7 @@ class StaffMode(StaffView):
 
     def leave(self, logout: bool = True) -> None:
         """Back to the resident's screens (Log out, Back on the PIN pad, idle, session ended)."""
+        self._visit += 1
         if self.session is not None and logout:
             self.worker.submit(jobs.logout(self.session), lambda _r: None, lambda _e: None)
         self.session = None
@@ -112,17 +116,26 @@ class StaffMode(StaffView):
         self._error, self._note = None, ""
         self.render()
 
+        visit = self._visit
+
         def answered(result: Any) -> None:
             self.busy = self.worker.pending > 0
+            if visit != self._visit:
+                log.info("staff job answered after its visit ended: dropped")
+                return
             self._last_touch = self.now()
             if self.active:
                 done(result)
                 self.render()
 
-        self.worker.submit(job, answered, self._failed)
+        def failed(exc: BaseException) -> None:
+            self.busy = self.worker.pending > 0
+            if visit == self._visit:
+                self._failed(exc)
+
+        self.worker.submit(job, answered, failed)
 
     def _failed(self, exc: BaseException) -> None:
-        self.busy = self.worker.pending > 0
         self._last_touch = self.now()
         code = getattr(exc, "code", "failed")
         if code == "session_expired" and self.session is not None:

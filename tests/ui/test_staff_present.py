@@ -77,3 +77,30 @@ def test_receipt_numbers_from_what_was_typed():
     day = date(2026, 3, 1)
     assert receipt_number("KIOSK-0001", "42", day) == "KIOSK-0001-20260301-00042"
     assert receipt_number("KIOSK-0001", "2026022800007", day) == "KIOSK-0001-20260228-00007"
+
+
+def test_a_staff_job_answered_after_its_visit_ended_is_not_shown():
+    """Staff A asks for the daily report, logs out; staff B logs in: A's answer arrives."""
+    from types import SimpleNamespace
+
+    from kiosk.ui.staff import StaffMode
+
+    terminal = SimpleNamespace(config=SimpleNamespace(kiosk=SimpleNamespace(id="KIOSK-0001")),
+                               staff=SimpleNamespace(auth=SimpleNamespace(idle_timeout_s=60)))
+    mode = StaffMode(terminal, Translator("en"), lambda: 0.0, on_screen=lambda: None,
+                     on_leave=lambda: None)
+    submitted: list = []
+    mode.worker = SimpleNamespace(pending=0,
+                                  submit=lambda job, done, failed: submitted.append((done, failed)))
+    shown: list = []
+    mode.open()
+    mode._run(lambda w: "A's report", shown.append)
+    mode.leave(logout=False)
+    mode.open()  # the next visit
+    done_a, failed_a = submitted[0]
+    done_a("A's report")
+    failed_a(RuntimeError("A's job failed"))
+    assert shown == [] and mode._error is None
+    mode._run(lambda w: "B's report", shown.append)
+    submitted[-1][0]("B's report")
+    assert shown == ["B's report"]
