@@ -281,8 +281,10 @@ class SessionRunner:
         self.printer_watch.poke()
 
     def _answer_readiness(self, session_id: str, can_print: bool | None) -> None:
-        self._follow(e.ReadinessChanged(session_id, self._healthy(self.devices.validator),
-                                        can_print))
+        # Cash can be taken when the note reader works, or, on a terminal built without one,
+        # when the coin acceptor does.
+        taker = self.devices.validator if self.devices.validator is not None else self.devices.coins
+        self._follow(e.ReadinessChanged(session_id, self._healthy(taker), can_print))
 
     @staticmethod
     def _healthy(driver: Any) -> bool:

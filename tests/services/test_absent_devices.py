@@ -4,6 +4,8 @@ real journal and the reference server on loopback."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from drivers.transport import SimulatorHub
@@ -24,12 +26,12 @@ NAMES = ("bill_validator", "coin_acceptor", "card_reader", "printer")
 def terminal_without(tmp_path, billing_server):  # noqa: F811
     started = []
 
-    def make(absent: str) -> HeadlessTerminal:
+    def make(*absent: str) -> HeadlessTerminal:
         (tmp_path / "dev").mkdir()
         cfg = config_from_dict({
             "kiosk": {"db": str(tmp_path / "k.db"), "state_dir": str(tmp_path / "dev")},
             "billing": {"url": billing_server.url, "sync_interval_s": 0.2},
-            "devices": {name: {"poll_interval_ms": 20, "enabled": name != absent}
+            "devices": {name: {"poll_interval_ms": 20, "enabled": name not in absent}
                         for name in NAMES},
         })
         term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")))
@@ -84,10 +86,29 @@ def test_no_card_reader_the_keypad_still_pays(terminal_without):
     assert term.runner.journal.payment(s.txn_id).amount_minor == 5000
 
 
-def test_no_bill_validator_the_terminal_runs_and_takes_no_cash(terminal_without):
+def test_no_bill_validator_the_terminal_takes_coins_only(terminal_without, billing_server):  # noqa: F811
     term = terminal_without("bill_validator")
     assert term.devices.validator is None and term.power_up is None
     assert term.runner.session.config.accepted_notes_minor == frozenset()
+    term.runner.enter_account(ACC.account_no)
+    assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
+    term.events.post(e.ContinuePressed())
+    assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
+    term.events.post(e.AmountChosen(100))
+    # the coin acceptor is what takes cash here: the readiness gate lets the resident pay
+    assert term.pump(lambda s: s.phase == Phase.INSERTING, 5)
+    coins = term.hub.get("coin-acceptor")
+    assert term.pump(lambda s: coins.master_enabled and coins.enabled_channels, 10)
+    coins.insert_coin(100)
+    assert term.pump(lambda s: s.credited_minor == 100, 10)
+    term.events.post(e.FinishPressed())
+    assert term.pump(lambda s: s.phase == Phase.RECEIPT, 10)
+    (paid,) = term.journal.payments()
+    assert paid["amount_minor"] == 100 and json.loads(paid["coins"]) == {"100": 1}
+
+
+def test_no_cash_device_at_all_takes_no_cash(terminal_without):
+    term = terminal_without("bill_validator", "coin_acceptor")
     term.runner.enter_account(ACC.account_no)
     assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
     term.events.post(e.ContinuePressed())
