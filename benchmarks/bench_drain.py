@@ -24,6 +24,7 @@ import requests
 from benchmarks.bench_commit import fs_type
 from kiosk.demo.billing_server import BillingServer
 from kiosk.demo.seed import DEMO_ACCOUNTS
+from offline_queue import signing
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
@@ -74,19 +75,25 @@ def bare_bodies(bodies: list[bytes]) -> list[tuple[str, bytes]]:
 class _Bare:
     """The baseline client: one keep-alive session, POST, check the status, next."""
 
-    def __init__(self, base_url: str, items: list[tuple[str, bytes]]) -> None:
+    def __init__(self, base_url: str, items: list[tuple[str, bytes]], token: str) -> None:
         self.url = base_url.rstrip("/") + "/v1/payments"
         self.items = items
         self.next = 0
         self.http = requests.Session()
         self.http.headers.update(HEADERS)
+        # The server takes only signed requests from an enrolled kiosk: the bare loop signs too
+        self.key = signing.Ed25519PrivateKey.generate()
+        resp = self.http.post(f"{base_url.rstrip('/')}/v1/kiosks/{KIOSK_ID}/enrol", timeout=10,
+                              json={"public_key": signing.public_b64(self.key), "token": token})
+        resp.raise_for_status()
 
     def send(self, count: int) -> int:
         sent = 0
         while sent < count and self.next < len(self.items):
             key, body = self.items[self.next]
-            resp = self.http.post(self.url, data=body, headers={"Idempotency-Key": key},
-                                  timeout=(3.05, 10.0))
+            headers = {"Idempotency-Key": key, **signing.sign(
+                self.key, KIOSK_ID, "POST", "/v1/payments", body, int(time.time()))}
+            resp = self.http.post(self.url, data=body, headers=headers, timeout=(3.05, 10.0))
             if resp.status_code != 201:
                 raise AssertionError(f"bare POST {key}: HTTP {resp.status_code} {resp.text[:200]}")
             self.next += 1
@@ -111,7 +118,10 @@ def run(n: int, chunk: int = 500, directory: str | None = None) -> dict[str, Any
             queue_s = time.perf_counter() - t0
             outbox = Outbox(db)
             worker = SyncWorker(outbox, ours_server.url)
-            bare = _Bare(bare_server.url, bare_bodies(bodies))
+            key = signing.Ed25519PrivateKey.generate()  # as kiosk.services.identity wires it
+            worker.http.auth = signing.KioskAuth(key, KIOSK_ID, signing.Enrolment(
+                key, KIOSK_ID, ours_server.enrol_token, root / "enrolled.json"))
+            bare = _Bare(bare_server.url, bare_bodies(bodies), bare_server.enrol_token)
             # Open both keep-alive connections before the clock starts.
             worker.http.get(ours_server.url + "/v1/health", timeout=5).raise_for_status()
             bare.http.get(bare_server.url + "/v1/health", timeout=5).raise_for_status()

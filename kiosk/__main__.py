@@ -26,7 +26,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 #: command-line override → (the config key it sets, its flag); checked exactly like the file
 OVERRIDES = {"db": ("kiosk.db", "--db"), "kiosk_id": ("kiosk.id", "--kiosk-id"),
-             "state_dir": ("kiosk.state_dir", "--state-dir"), "api": ("billing.url", "--api")}
+             "state_dir": ("kiosk.state_dir", "--state-dir"), "api": ("billing.url", "--api"),
+             "enrol_token": ("billing.enrol_token", "--enrol-token")}
+
+
+def _enrol_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--enrol-token", metavar="TOKEN",
+                   help="enrol this kiosk's key with the billing server on first contact "
+                        "(overrides billing.enrol_token; README: enrolment)")
 
 
 def _config(args: argparse.Namespace, **overrides: Any) -> Config:
@@ -48,7 +55,40 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Config:
 def cmd_billing_server(args: argparse.Namespace) -> int:
     from kiosk.demo import billing_server
 
+    if getattr(args, "server_command", None) == "settlement":
+        return billing_server.settlement(args)
     return billing_server.run(args)
+
+
+def cmd_receipt_verify(args: argparse.Namespace) -> int:
+    """Exit 0: this kiosk's key signed the receipt; 1: it did not; 2: not a receipt / no key."""
+    from kiosk.services import receipt_signing
+    from kiosk.services.identity import key_path
+    from offline_queue.signing import public_b64
+
+    cfg = _config(args, kiosk_id=args.kiosk_id, state_dir=args.state_dir)
+    try:
+        parsed = receipt_signing.parse(args.text)
+    except ValueError as exc:
+        raise ConfigError(f"receipt verify: {exc}") from None
+    if args.public_key:
+        public = args.public_key
+    else:
+        path = key_path(cfg)
+        if not path.is_file():
+            raise ConfigError(f"receipt verify: no kiosk key at {path} (or pass --public-key)")
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        public = public_b64(load_pem_private_key(path.read_bytes(), password=None))  # type: ignore[arg-type]
+    try:
+        valid = receipt_signing.verify(parsed, public)
+    except ValueError as exc:
+        raise ConfigError(f"--public-key: {exc}") from None
+    facts = parsed.facts
+    verdict = "valid" if valid else "INVALID"
+    print(f"{verdict}: receipt {facts.receipt_no} txn {facts.txn_id} account "
+          f"{facts.account_masked} {facts.amount_minor} fen, kiosk {facts.kiosk_id}")
+    return 0 if valid else 1
 
 
 def cmd_queue_status(args: argparse.Namespace) -> int:
@@ -86,11 +126,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from offline_queue.schema import connect
     from offline_queue.sync import SyncWorker, run_forever
 
-    cfg = _config(args, db=args.db, api=args.api)
+    from kiosk.services.identity import signed
+
+    cfg = _config(args, db=args.db, api=args.api, enrol_token=args.enrol_token,
+                  state_dir=args.state_dir)
     outbox = Outbox(connect(cfg.kiosk.db))
     outbox.release_in_flight()
     worker = SyncWorker(outbox, cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                         read_timeout=cfg.billing.read_timeout_s)
+    signed(worker, cfg)
     if args.once:
         result = worker.run_once(ignore_backoff=True)
         stats = outbox.stats()
@@ -117,7 +161,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.sessions < 0:
         raise ConfigError("--sessions: must be 0 or more")
     cfg = _config(args, db=args.db, api=args.api, kiosk_id=args.kiosk_id,
-                  state_dir=args.state_dir, poll_ms=args.poll_ms)
+                  state_dir=args.state_dir, poll_ms=args.poll_ms, enrol_token=args.enrol_token)
     cards = {acct: uid for uid, acct in DEMO_CARDS.items()}
     accounts = [(a.account_no, cards.get(a.account_no)) for a in DEMO_ACCOUNTS]
     os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
@@ -162,6 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     billing_server.add_arguments(p)
     p.set_defaults(func=cmd_billing_server)
+    bsub = p.add_subparsers(dest="server_command", metavar="settlement")
+    s = bsub.add_parser("settlement", help="a kiosk's day straight from the ledger (no key)")
+    _common(s)
+    billing_server.add_settlement_arguments(s)
+
+    r = sub.add_parser("receipt", help="signed receipts")
+    rsub = r.add_subparsers(dest="receipt_command", required=True)
+    p = rsub.add_parser("verify", help="check a receipt's QR text against this kiosk's key")
+    _common(p)
+    p.add_argument("text", help="the QR text (the whole URL or what follows r=)")
+    p.add_argument("--public-key", metavar="B64", help="the kiosk's public key (base64 raw "
+                   "Ed25519) instead of the key under kiosk.state_dir")
+    p.add_argument("--kiosk-id", help="terminal id (overrides kiosk.id)")
+    p.add_argument("--state-dir", help="where the kiosk key is (overrides kiosk.state_dir)")
+    p.set_defaults(func=cmd_receipt_verify)
 
     q = sub.add_parser("queue", help="the offline queue")
     qsub = q.add_subparsers(dest="queue_command", required=True)
@@ -181,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="one pass over everything pending, then exit")
     p.add_argument("--db")
     p.add_argument("--api", help="billing API base URL (overrides billing.url)")
+    p.add_argument("--state-dir", help="where the kiosk key is (overrides kiosk.state_dir)")
+    _enrol_option(p)
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("simulate", help="headless resident sessions on simulated devices")
@@ -193,12 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll-ms", type=int, help="device poll interval (default from config: 100)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    _enrol_option(p)
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="the terminal on simulators and the reference billing server")
     _common(p)
     p.add_argument("--headless", action="store_true", help="no screen: scripted sessions, logged")
     p.add_argument("--sessions", type=int, default=3)
+    p.add_argument("--enrol-token", metavar="TOKEN",
+                   help="the token the demo's own billing server takes (default: a fresh one)")
     p.set_defaults(func=cmd_demo)
 
     from kiosk import cli_app, cli_devices, cli_staff

@@ -28,6 +28,9 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None],
     p.add_argument("--simulators", action="store_true",
                    help="allow sim:// devices (refused without it: a terminal that takes money "
                         "must not run on simulated cash devices by accident)")
+    p.add_argument("--enrol-token", metavar="TOKEN",
+                   help="enrol this kiosk's key with the billing server on first contact "
+                        "(overrides billing.enrol_token)")
     p.set_defaults(func=lambda args: cmd_run(args, config))
 
 
@@ -54,7 +57,7 @@ def _hub_for(cfg: Any) -> Any:
 
 
 def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
-    cfg = config(args)
+    cfg = config(args, enrol_token=args.enrol_token)
     # Refused before the display is looked at or Kivy imported: the defaults are all simulators,
     # so a production box started without its config must not come up taking pretend money.
     sims = simulated(cfg)
@@ -104,8 +107,11 @@ def run_demo_app(args: argparse.Namespace) -> int:
         print(f"kiosk demo: {exc}", file=sys.stderr)
         return 2
     os.makedirs("var/demo/devices", exist_ok=True)
-    server = BillingServer("127.0.0.1", 0, "var/demo/billing-server.db").start()
-    cfg = _config(args, db="var/demo/kiosk.db", api=server.url, state_dir="var/demo/devices")
+    server = BillingServer("127.0.0.1", 0, "var/demo/billing-server.db",
+                           enrol_token=getattr(args, "enrol_token", None)).start()
+    # The demo's terminal enrols with the token its own server took: no configuration.
+    cfg = _config(args, db="var/demo/kiosk.db", api=server.url, state_dir="var/demo/devices",
+                  enrol_token=server.enrol_token)
     print(f"reference billing server on {server.url}; terminal {cfg.kiosk.id}; "
           f"journal {cfg.kiosk.db}")
     print(help_text())

@@ -27,6 +27,11 @@ class ConfigError(ValueError):
 #: Terminal ids go into receipt numbers, transaction ids and URL paths (README: `kiosk.id`); the
 #: billing API's own pattern (docs/billing-api.yaml) is wider, this is the part of it we issue.
 KIOSK_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
+#: what ``kiosk billing-server --enrol-token`` accepts (and generates: 32 URL-safe characters)
+ENROL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+#: a receipt's QR is this URL plus about 190 characters and must fit QR version 10 at ECC M
+#: (kiosk/services/receipt_signing.py)
+MAX_VERIFY_URL = 60
 
 
 def _range(lo: int, hi: int | None = None) -> dict[str, Any]:
@@ -48,6 +53,14 @@ class BillingSection:
     connect_timeout_s: float = 3.05
     read_timeout_s: float = 10.0
     sync_interval_s: float = 2.0
+    #: the one-time token this kiosk enrols its key with on first contact ("": none; README)
+    enrol_token: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptsSection:
+    #: where a receipt's QR points ("": ``<billing.url>/v1/receipts/verify``)
+    verify_url: str = ""
 
 
 # ---------------------------------------------------------------- per-protocol device options
@@ -134,6 +147,7 @@ DEFAULT_DEVICES = {
 class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     billing: BillingSection = field(default_factory=BillingSection)
+    receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
@@ -181,7 +195,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "limits", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -193,11 +207,15 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
     cfg = Config(
         kiosk=_build(KioskSection, _table(raw, "kiosk"), "kiosk", KioskSection()),
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
+        receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):
         raise ConfigError(f"billing.url: expected an http(s) URL, got {cfg.billing.url!r}")
+    if cfg.billing.enrol_token and not ENROL_TOKEN.fullmatch(cfg.billing.enrol_token):
+        raise ConfigError("billing.enrol_token: expected 16-128 letters, digits, '-' or '_'")
+    _check_verify_url(cfg)
     absent = [name for name, dev in devices.items() if not dev.enabled]
     for name in absent:
         key = ACCEPTS.get(name)
@@ -208,6 +226,22 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _check_limits(cfg.limits)
     _check_accepted(cfg)
     return cfg
+
+
+def verify_url(cfg: Config) -> str:
+    """The URL a receipt's QR opens."""
+    return cfg.receipts.verify_url or cfg.billing.url.rstrip("/") + "/v1/receipts/verify"
+
+
+def _check_verify_url(cfg: Config) -> None:
+    url = verify_url(cfg)
+    key = "receipts.verify_url" if cfg.receipts.verify_url else "billing.url"
+    if not re.fullmatch(r"https?://[A-Za-z0-9._~:/\[\]-]+", url):
+        raise ConfigError(f"{key}: the receipt URL {url!r} must be http(s) with no query, "
+                          "fragment or characters that need escaping")
+    if len(url) > MAX_VERIFY_URL:
+        raise ConfigError(f"{key}: the receipt URL is {len(url)} characters; at most "
+                          f"{MAX_VERIFY_URL} keep the receipt's QR code small enough to scan")
 
 
 def without_devices(cfg: Config, names: Iterable[str]) -> Config:

@@ -238,6 +238,10 @@ class SyncWorker:
             if status in (429, 503):
                 err.retry_after = retry_after_s(resp.headers.get("Retry-After"), self.backoff.cap_s)  # type: ignore[attr-defined]
             raise err
+        if status in (401, 403):
+            # docs/billing-api.yaml: the signature or the kiosk's enrolment was refused, so
+            # nothing was recorded. Not the payment's fault: it stays queued, staff see why.
+            raise self._untrusted(status, text, f"{_error_code(text)}: kiosk identity refused")
         if 400 <= status < 500:
             # 409: this key was used with different bytes — never resend blindly; staff decide.
             raise _status_error(PermanentError, status, text)
@@ -276,6 +280,14 @@ def retry_after_s(value: str | None, cap_s: float = RETRY_AFTER_CAP_S) -> float:
         except (TypeError, ValueError, IndexError, OverflowError):
             return 0.0
     return max(0.0, min(cap_s, RETRY_AFTER_CAP_S, seconds))
+
+
+def _error_code(text: str) -> str:
+    try:
+        code = json.loads(text).get("error", "")
+    except (ValueError, AttributeError):
+        return "?"
+    return code if isinstance(code, str) else "?"
 
 
 def _status_error(cls: type, status: int, text: str, why: str = "") -> Exception:

@@ -1,18 +1,24 @@
 """Routing and request handling of the billing API without sockets: (method, path, body) → Response.
 
 Mirrors docs/billing-api.yaml. Validation lives in kiosk.demo.validate, storage and idempotency in
-kiosk.demo.ledger; this module maps their refusals to the contract's status codes.
+kiosk.demo.ledger, request signatures in kiosk.demo.auth; this module maps their refusals to the
+contract's status codes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from kiosk.demo import auth
 from kiosk.demo import validate as v
 from kiosk.demo.faults import FaultSwitch, fault_from_json
 from kiosk.demo.ledger import Ledger, LedgerError, Outcome, to_json_bytes, utc_now_iso
@@ -41,15 +47,36 @@ def outcome_response(out: Outcome) -> Response:
 
 Route = tuple[str, re.Pattern[str], str, Callable[..., Response]]
 
+#: answered without a kiosk signature: a liveness probe, enrolment itself (it carries the
+#: token), a resident's phone opening a receipt's QR, and the loopback-only test endpoints
+UNSIGNED = frozenset({"/v1/health", "/v1/kiosks/{kiosk_id}/enrol", "/v1/receipts/verify"})
+LOOKUPS = frozenset({"/v1/accounts/{account_no}", "/v1/cards/{card_uid}"})
+LOOKUPS_PER_MINUTE = 120
+
+
+def settlement_body(kiosk_id: str, day: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The settlement answer, from the server or straight from a ledger file."""
+    return {
+        "kiosk_id": kiosk_id, "date": day, "count": len(rows),
+        "total_minor": sum(r["amount_minor"] for r in rows),
+        "payment_ids": [r["payment_id"] for r in rows], "payments": rows,
+    }
+
 
 class BillingApi:
     """Request → Response, no sockets: routing, validation, idempotency through the ledger."""
 
     def __init__(self, ledger: Ledger, faults: FaultSwitch,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, enrol_token: str = "",
+                 lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
         self.ledger, self.faults = ledger, faults
         # The clock kiosk timestamps are judged by (created_at must be plausible).
         self.now = now or (lambda: datetime.now(timezone.utc))
+        # A signature's created is judged by the wall clock at arrival (not the injectable
+        # one above, which tests move to judge old bodies).
+        self.wall: Callable[[], float] = time.time
+        self.enrol_token = enrol_token
+        self.lookups = auth.RateLimit(lookups_per_minute)
         seg = r"([^/]+)"
         self.routes: list[Route] = [
             ("GET", re.compile(rf"/v1/accounts/{seg}"), "/v1/accounts/{account_no}", self.account),
@@ -63,6 +90,10 @@ class BillingApi:
              "/v1/kiosks/{kiosk_id}/collections", self.collection),
             ("GET", re.compile(r"/v1/notices"), "/v1/notices", self.notices),
             ("POST", re.compile(r"/v1/feedback"), "/v1/feedback", self.feedback),
+            ("POST", re.compile(rf"/v1/kiosks/{seg}/enrol"), "/v1/kiosks/{kiosk_id}/enrol",
+             self.enrol),
+            ("GET", re.compile(r"/v1/receipts/verify"), "/v1/receipts/verify",
+             self.verify_receipt),
             ("GET", re.compile(r"/v1/health"), "/v1/health", self.health),
             ("POST", re.compile(r"/_admin/fault"), "/_admin/fault", self.admin_set_fault),
             ("GET", re.compile(r"/_admin/fault"), "/_admin/fault", self.admin_get_fault),
@@ -92,6 +123,15 @@ class BillingApi:
         if template.startswith("/_admin") and client_host not in ("127.0.0.1", "::1"):
             return error(403, "forbidden", "admin endpoints answer loopback only"), template
         req = Request(args, parse_qs(query, keep_blank_values=True), headers, raw)
+        if not template.startswith("/_admin") and template not in UNSIGNED:
+            target = path + ("?" + query if query else "")
+            try:
+                req.kiosk = self._signed_by(method, target, template, args, headers, raw)
+            except auth.AuthError as exc:
+                resp = error(exc.status, exc.code, exc.message)
+                if exc.status == 429:
+                    resp = Response(429, resp.body, {"Retry-After": exc.retry_after})
+                return resp, template
         try:
             return fn(req), template
         except v.BadRequest as exc:
@@ -99,6 +139,24 @@ class BillingApi:
         except LedgerError as exc:
             status = 409 if exc.code == "idempotency_conflict" else 422
             return error(status, exc.code, str(exc)), template
+
+    def _signed_by(self, method: str, target: str, template: str, args: tuple, headers: Any,
+                   raw: bytes) -> str:
+        """The kiosk that signed, once it may do this: its own path and body, its lookup quota."""
+        kiosk = auth.signer(method, target, headers, raw, self.ledger.kiosk_key, self.wall())
+        if template.startswith("/v1/kiosks/") and args and args[0] != kiosk:
+            raise auth.AuthError(403, "wrong_kiosk", "a kiosk may only act on its own resources")
+        named = auth.body_kiosk(raw) if raw else None
+        # A malformed kiosk_id is the validator's 400; a well-formed other one is not ours.
+        if isinstance(named, str) and v.KIOSK_ID.fullmatch(named) and named != kiosk:
+            raise auth.AuthError(403, "wrong_kiosk", "the body names another kiosk than the signer")
+        if template in LOOKUPS:
+            wait = self.lookups.check(kiosk)
+            if wait:
+                err = auth.AuthError(429, "rate_limited", "too many lookups from this kiosk")
+                err.retry_after = str(wait)  # type: ignore[attr-defined]
+                raise err
+        return kiosk
 
     # ---- public contract -------------------------------------------------------------------
 
@@ -124,12 +182,7 @@ class BillingApi:
     def settlement(self, req: Request) -> Response:
         kiosk_id = req.kiosk_id()
         day = v.parse_date(req.one("date"))
-        rows = self.ledger.settlement(kiosk_id, day)
-        return json_response(200, {
-            "kiosk_id": kiosk_id, "date": day, "count": len(rows),
-            "total_minor": sum(r["amount_minor"] for r in rows),
-            "payment_ids": [r["payment_id"] for r in rows], "payments": rows,
-        })
+        return json_response(200, settlement_body(kiosk_id, day, self.ledger.settlement(kiosk_id, day)))
 
     def heartbeat(self, req: Request) -> Response:
         body = v.heartbeat(v.parse_json(req.raw), req.kiosk_id())
@@ -156,6 +209,50 @@ class BillingApi:
         body = v.feedback(v.parse_json(req.raw), self.now())
         req.key_must_equal(key, body["feedback_id"], "feedback_id")
         return outcome_response(self.ledger.record_feedback(body, v.request_hash(body)))
+
+    def enrol(self, req: Request) -> Response:
+        kiosk_id = req.kiosk_id()
+        body = v.parse_json(req.raw)
+        if not isinstance(body, dict) or set(body) != {"public_key", "token"}:
+            raise v.BadRequest("invalid_request", "body must be {public_key, token}")
+        key, token = body["public_key"], body["token"]
+        if not isinstance(key, str) or not isinstance(token, str):
+            raise v.BadRequest("invalid_request", "public_key and token are strings")
+        try:
+            if len(base64.b64decode(key, validate=True)) != 32:
+                raise ValueError
+        except (ValueError, binascii.Error):
+            raise v.BadRequest("invalid_request",
+                               "public_key must be base64 of a raw 32-byte Ed25519 key") from None
+        if not self.enrol_token or not hmac.compare_digest(token.encode(),
+                                                           self.enrol_token.encode()):
+            return error(403, "enrolment_refused", "wrong enrolment token")
+        status, answer = self.ledger.enrol(kiosk_id, key)
+        if status == 409:
+            return error(409, "already_enrolled", "this kiosk id is enrolled with another key")
+        return json_response(status, answer)
+
+    def verify_receipt(self, req: Request) -> Response:
+        from kiosk.services import receipt_signing
+
+        text = req.one("r")
+        if not text:
+            raise v.BadRequest("invalid_request", "r (the receipt's signed text) is required")
+        try:
+            fields = receipt_signing.parse(text)
+        except ValueError as exc:
+            raise v.BadRequest("invalid_request", str(exc)) from None
+        key = self.ledger.kiosk_key(fields.kiosk_id)
+        valid = key is not None and receipt_signing.verify(fields, key)
+        found = self.ledger.payment_by_txn(fields.txn_id) if valid else None
+        recorded = (found is not None and found["kiosk_id"] == fields.kiosk_id
+                    and found["amount_minor"] == fields.amount_minor)
+        return json_response(200, {
+            "valid_signature": valid, "recorded": recorded, "kiosk_id": fields.kiosk_id,
+            "receipt_no": fields.receipt_no, "amount_minor": fields.amount_minor,
+            "payment_id": found["payment_id"] if recorded else None,
+            "accepted_at": found["accepted_at"] if recorded else None,
+        })
 
     def health(self, req: Request) -> Response:
         return json_response(200, {"ok": True, "server_time": utc_now_iso()})
@@ -184,6 +281,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Any
     raw: bytes
+    kiosk: str | None = None  # the enrolled kiosk that signed it
 
     def one(self, name: str) -> str | None:
         values = self.query.get(name)

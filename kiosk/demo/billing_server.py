@@ -8,8 +8,11 @@ a thread from tests. It can be told to misbehave (kiosk.demo.faults) to test exa
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
+import re
+import secrets
 import signal
 import socket
 import sys
@@ -20,14 +23,15 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from kiosk.demo.api import BillingApi, Response, error
+from kiosk.demo.api import LOOKUPS_PER_MINUTE, BillingApi, Response, error, settlement_body
 from kiosk.demo.faults import MALFORMED_BODY, Fault, FaultSwitch, parse_fault, reset_connection
-from kiosk.demo.ledger import Ledger
+from kiosk.demo.ledger import SETTLEMENT_SQL, Ledger
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+ENROL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # kiosk/config.py checks the kiosk's copy
 IDLE_TIMEOUT_S = 60  # an idle keep-alive connection is closed after this
 
 
@@ -206,8 +210,12 @@ class BillingServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080,
                  db_path: str | Path = "billing-server.db",
                  fault: Fault | str | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, enrol_token: str | None = None,
+                 lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+        """``enrol_token``: what kiosks enrol with (None: a fresh random one, ``.enrol_token``)."""
         self.host, self.db_path = host, Path(db_path)
+        self.enrol_token = enrol_token or secrets.token_urlsafe(24)
+        self.lookups_per_minute = lookups_per_minute
         self._now = now
         self._port = port
         self.faults = FaultSwitch(parse_fault(fault) if isinstance(fault, str) else fault)
@@ -230,7 +238,8 @@ class BillingServer:
         self.ledger.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
         try:
             self._httpd = _Server((self.host, self._port),
-                                  BillingApi(self.ledger, self.faults, self._now))
+                                  BillingApi(self.ledger, self.faults, self._now,
+                                             self.enrol_token, self.lookups_per_minute))
         except OSError:
             self.ledger.close()
             self.ledger = None
@@ -276,6 +285,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault", type=parse_fault, default=None, metavar="MODE[:ARG]",
                         help="misbehave from the start: delay:SECONDS, 500[:N], drop[:N], "
                              "reset[:N], malformed[:N], 429[:N] (N: only the next N payment requests)")
+    parser.add_argument("--enrol-token", type=_token, default=None, metavar="TOKEN",
+                        help="the one-time token kiosks enrol with (default: a random one, "
+                             "printed at start)")
+    parser.add_argument("--lookup-limit", type=_positive, default=LOOKUPS_PER_MINUTE,
+                        metavar="N", help="account/card lookups per kiosk per minute (then 429)")
+
+
+def add_settlement_arguments(p: argparse.ArgumentParser) -> None:
+    """``kiosk billing-server settlement``: the settlement answer straight from a ledger file."""
+    p.add_argument("--db", required=True, help="the server's SQLite ledger")
+    p.add_argument("--kiosk-id", required=True)
+    p.add_argument("--date", required=True, help="YYYY-MM-DD (the kiosk's local day)")
+
+
+def settlement(args: argparse.Namespace) -> int:
+    """Print the same JSON as GET /v1/kiosks/{kiosk_id}/settlement; no key needed (the ledger
+    file is the utility's own). Bad input: one line, exit 2."""
+    import sqlite3
+    from contextlib import closing
+
+    from kiosk.demo import validate as v
+
+    if not v.KIOSK_ID.fullmatch(args.kiosk_id):
+        return _bad(f"--kiosk-id: {args.kiosk_id!r} is not a kiosk id")
+    try:
+        day = v.parse_date(args.date)
+    except v.BadRequest as exc:
+        return _bad(f"--date: {exc.message}")
+    if not Path(args.db).is_file():
+        return _bad(f"--db: no ledger at {args.db}")
+    try:
+        # Read-only: looking at the books must never create or migrate a ledger.
+        with closing(sqlite3.connect(f"file:{Path(args.db).resolve()}?mode=ro", uri=True)) as c:
+            c.row_factory = sqlite3.Row
+            rows = [dict(r) for r in c.execute(SETTLEMENT_SQL, (args.kiosk_id, day))]
+    except sqlite3.DatabaseError as exc:
+        return _bad(f"--db: {args.db} is not a billing ledger ({exc})")
+    sys.stdout.write(json.dumps(settlement_body(args.kiosk_id, day, rows), ensure_ascii=False,
+                                separators=(",", ":")) + "\n")
+    return 0
+
+
+def _bad(line: str) -> int:
+    sys.stderr.write(f"billing-server settlement: {line}\n")
+    return 2
+
+
+def _token(text: str) -> str:
+    if not ENROL_TOKEN.fullmatch(text):
+        raise argparse.ArgumentTypeError("expected 16-128 letters, digits, '-' or '_'")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -291,7 +361,9 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set). Returns the process exit code."""
     stop = stop or threading.Event()
-    server = BillingServer(args.host, args.port, args.db, fault=args.fault)
+    server = BillingServer(args.host, args.port, args.db, fault=args.fault,
+                           enrol_token=getattr(args, "enrol_token", None),
+                           lookups_per_minute=getattr(args, "lookup_limit", LOOKUPS_PER_MINUTE))
     try:
         server.start()
     except OSError as exc:
@@ -305,6 +377,8 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sys.stdout.write(f"billing server listening on {server.url} (ledger {args.db})\n")
+    if getattr(args, "enrol_token", None) is None:  # generated: kiosks need to be told it
+        sys.stdout.write(f"enrol token: {server.enrol_token}\n")
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):
@@ -322,7 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kiosk billing-server",
                                      description="Reference central billing server (demo/tests)")
     add_arguments(parser)
+    sub = parser.add_subparsers(dest="server_command")
+    add_settlement_arguments(sub.add_parser("settlement", help="a kiosk's day from the ledger"))
     args = parser.parse_args(argv)
+    if args.server_command == "settlement":
+        return settlement(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(args)

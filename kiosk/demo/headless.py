@@ -15,6 +15,7 @@ from drivers.transport import SimulatorHub
 from kiosk.demo.billing_server import BillingServer
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow.money import format_minor
+from kiosk.services.identity import kiosk_auth
 from kiosk.services.simulate import run_sessions
 from kiosk.services.terminal import HeadlessTerminal
 
@@ -24,9 +25,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
     if not args.headless and not os.environ.get("DISPLAY"):
         print("no display here: running the terminal headless (kiosk demo --headless)")
-    os.makedirs("var/demo", exist_ok=True)
-    server = BillingServer("127.0.0.1", 0, "var/demo/billing-server.db").start()
-    cfg = _config(args, db="var/demo/kiosk.db", api=server.url, state_dir="var/demo/devices")
+    os.makedirs("var/demo", mode=0o700, exist_ok=True)
+    server = BillingServer("127.0.0.1", 0, "var/demo/billing-server.db",
+                           enrol_token=getattr(args, "enrol_token", None)).start()
+    # The demo's terminal enrols with the token its own server took: no configuration.
+    cfg = _config(args, db="var/demo/kiosk.db", api=server.url, state_dir="var/demo/devices",
+                  enrol_token=server.enrol_token)
     os.makedirs(cfg.kiosk.state_dir, exist_ok=True)
     print(f"reference billing server on {server.url}; terminal {cfg.kiosk.id}; journal {cfg.kiosk.db}")
     term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
@@ -38,10 +42,10 @@ def run_demo(args: argparse.Namespace) -> int:
         report = run_sessions(term, args.sessions, accounts)
     finally:
         term.stop()
-    settlement = requests.get(
-        f"{server.url}/v1/kiosks/{cfg.kiosk.id}/settlement",
-        params={"date": date.today().isoformat()}, timeout=5,
-    ).json()
+    with requests.Session() as http:
+        http.auth = kiosk_auth(cfg)  # a kiosk reads its own settlement, signed
+        settlement = http.get(f"{server.url}/v1/kiosks/{cfg.kiosk.id}/settlement",
+                              params={"date": date.today().isoformat()}, timeout=5).json()
     server.stop()
     print(f"paid {report.paid} of {report.sessions} sessions, {format_minor(report.paid_minor)}; "
           f"queue: {report.delivered} delivered, {report.pending} pending, {report.dead} dead")

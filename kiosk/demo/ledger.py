@@ -21,13 +21,21 @@ from kiosk.flow.account import mask_account
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
 CREATE UNIQUE INDEX idempotency_by_key ON idempotency (scope, key);
 CREATE UNIQUE INDEX payments_by_txn ON payments (txn_id);
 """
+# v3: enrolled kiosks (docs/billing-api.yaml, enrol): one Ed25519 public key per kiosk id.
+_V3 = """
+CREATE TABLE kiosk_keys (kiosk_id TEXT PRIMARY KEY, public_key TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL);
+"""
+SETTLEMENT_SQL = (
+    "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
+    "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq")
 _SCHEMA = """
 CREATE TABLE accounts (
     account_no TEXT PRIMARY KEY, holder_masked TEXT NOT NULL, address_masked TEXT NOT NULL,
@@ -113,11 +121,12 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 2")
+            if version not in (0, 1, 2):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 3")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                steps = (_SCHEMA if version == 0 else "") + _V2
+                steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
+                         + _V3)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -197,11 +206,42 @@ class Ledger:
         return out
 
     def settlement(self, kiosk_id: str, date: str) -> list[dict[str, Any]]:
-        return self._all(
-            "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
-            "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq",
-            (kiosk_id, date),
-        )
+        return self._all(SETTLEMENT_SQL, (kiosk_id, date))
+
+    def kiosk_key(self, kiosk_id: str) -> str | None:
+        row = self._one("SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?", (kiosk_id,))
+        return row["public_key"] if row else None
+
+    def enrol(self, kiosk_id: str, public_key: str) -> tuple[int, dict[str, Any]]:
+        """Register a kiosk's key once: 201 new, 200 the same key again, 409 another key."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT public_key, enrolled_at FROM kiosk_keys "
+                                "WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
+                if row is None:
+                    now = utc_now_iso()
+                    c.execute("INSERT INTO kiosk_keys VALUES (?,?,?)", (kiosk_id, public_key, now))
+                    status, at = 201, now
+                elif row["public_key"] == public_key:
+                    status, at = 200, row["enrolled_at"]
+                else:
+                    status, at = 409, row["enrolled_at"]
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        if status == 201:
+            log.warning("kiosk %s enrolled", kiosk_id)
+        return status, {"kiosk_id": kiosk_id, "public_key": public_key if status != 409 else None,
+                        "enrolled_at": at}
+
+    def payment_by_txn(self, txn_id: str) -> dict[str, Any] | None:
+        """A payment by its transaction id, in any letter case (a receipt's QR upper-cases)."""
+        return self._one(
+            "SELECT payment_id, kiosk_id, txn_id, account_no, amount_minor, receipt_ref, "
+            "accepted_at FROM payments WHERE upper(txn_id) = upper(?)", (txn_id,))
 
     def payments(self) -> list[dict[str, Any]]:
         rows = self._all("SELECT * FROM payments ORDER BY seq")

@@ -21,6 +21,9 @@ class ReceiptData:
     coins: dict[str, int]
     created_at: str
     offline: bool
+    #: the QR text signed by the kiosk's key (kiosk/services/receipt_signing.py), made in the
+    #: shell: "" falls back to the unsigned reference below
+    signed_qr: str = ""
 
 
 LABELS = {
@@ -74,5 +77,8 @@ def receipt_lines(r: ReceiptData, lang: str = "zh") -> tuple[str, tuple[str, ...
 
 
 def qr_payload(r: ReceiptData) -> str:
-    """What the QR code says: enough for the utility to find the payment by phone camera."""
+    """What the QR code says: a URL with the receipt's facts and the kiosk's signature, which
+    a phone opens to see whether the payment reached the utility."""
+    if r.signed_qr:
+        return r.signed_qr
     return f"EPAY:{r.kiosk_id}:{r.txn_id}:{r.receipt_no}:{r.amount_minor}"

@@ -9,6 +9,7 @@ decision was not recorded) and locks the terminal through ``JournalFailed``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -80,6 +81,8 @@ class SessionRunner:
         self.on_journal_failed: Callable[[str], None] | None = None
         #: keeps the printer's status fresh off this thread (kiosk.services.printer_watch)
         self.printer_watch: Any = None
+        #: ReceiptData -> its signed QR text (the terminal sets it; kiosk/services/receipt_signing.py)
+        self.receipt_signer: Callable[[ReceiptData], str] | None = None
         #: the receipt of the session on screen, read here so no other thread reads the journal
         self.receipt: ReceiptData | None = None
         #: the coin acceptor's event counter at the last coin journaled (a reconnect resumes)
@@ -371,9 +374,12 @@ class SessionRunner:
         rec = self.journal.payment(txn_id)
         if rec is None:
             return None
-        return ReceiptData(self.config.kiosk.id, self.config.kiosk.service_phone, rec.receipt_no,
+        data = ReceiptData(self.config.kiosk.id, self.config.kiosk.service_phone, rec.receipt_no,
                            rec.txn_id, rec.account_no, rec.amount_minor, rec.notes, rec.coins,
                            rec.created_at, rec.offline)
+        if self.receipt_signer is None:
+            return data
+        return dataclasses.replace(data, signed_qr=self.receipt_signer(data))
 
     def _print_receipt(self, cmd: c.PrintReceipt) -> None:
         data = self.receipt_for(cmd.txn_id)

@@ -20,6 +20,8 @@ from drivers.errors import DriverError
 from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
+from kiosk.services.identity import kiosk_auth, signed
+from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
 from kiosk.services.runner import Devices, SessionRunner
@@ -129,6 +131,7 @@ class HeadlessTerminal:
             self.config.billing.url, ReferenceCache(self.db),
             self.config.billing.connect_timeout_s, self.config.billing.read_timeout_s,
         )
+        signed(self.billing, self.config)  # every request signed as this kiosk
         # The manager owns the drivers: health per device, crash containment, reconnect after an
         # unplug. The runner holds stable handles, so a reconnected device is the same object.
         self.manager = DeviceManager(
@@ -153,6 +156,7 @@ class HeadlessTerminal:
             self.printer_watch.read_once()
             self.runner.printer_watch = self.printer_watch
         self.runner.on_change.append(self._notify_settled)
+        self.runner.receipt_signer = ReceiptSigner.for_config(self.config, kiosk_auth(self.config).key)
         held: list[Any] = []
         if "bill_validator" in self.config.devices and "bill_validator" not in self.device_errors:
             deadline = time.monotonic() + power_up_wait_s
@@ -213,6 +217,7 @@ class HeadlessTerminal:
                 connect_timeout=self.config.billing.connect_timeout_s,
                 read_timeout=self.config.billing.read_timeout_s,
             )
+            signed(self.sync_worker, self.config)
             ready.set()
             try:
                 run_forever(self.sync_worker, self._sync_stop, self.config.billing.sync_interval_s,
@@ -283,6 +288,7 @@ class HeadlessTerminal:
         worker = SyncWorker(outbox, self.config.billing.url,
                             connect_timeout=self.config.billing.connect_timeout_s,
                             read_timeout=self.config.billing.read_timeout_s)
+        signed(worker, self.config)
         deadline = time.monotonic() + budget_s
         try:
             while time.monotonic() < deadline:

@@ -170,6 +170,9 @@ def cmd_report_daily(args: argparse.Namespace, config: Callable[..., Any]) -> in
         console.printer = _printer(cfg)
     probe = BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                          read_timeout=cfg.billing.read_timeout_s)
+    from kiosk.services.identity import signed
+
+    signed(probe, cfg)  # the settlement is the kiosk's own: a signed request
     report, printed = console.daily_report(session, day, probe=probe, issue=not args.preview,
                                            print_it=args.print)
     if args.format == "json":

@@ -59,6 +59,7 @@ def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
 def heartbeat_service(terminal: Any) -> Any:
     """A HeartbeatService for a started terminal; the app calls ``send_once()`` on a timer
     (off the UI thread: it is an HTTP request)."""
+    from kiosk.services.identity import signed
     from kiosk.staff.api import BillingProbe
     from kiosk.staff.audit import AuditLog
     from kiosk.staff.heartbeat import HeartbeatService
@@ -68,8 +69,10 @@ def heartbeat_service(terminal: Any) -> Any:
     cfg = terminal.config
     db = connect(cfg.kiosk.db)  # its own connection: it runs on another thread
     by_name = devices_by_name(terminal.devices)
-    return HeartbeatService(
+    service = HeartbeatService(
         cfg.kiosk.id, Outbox(db), AuditLog(db),
         BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                      read_timeout=cfg.billing.read_timeout_s),
         lambda: {n: v.health for n, v in live_views(by_name).items()})
+    signed(service.probe, cfg)  # a heartbeat is signed like every request
+    return service

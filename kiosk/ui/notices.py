@@ -51,6 +51,7 @@ class NoticeBoard(EventDispatcher):
 
     def _fetch(self, on_done: Callable[[], None] | None) -> None:
         from kiosk.services.billing_client import BillingClient
+        from kiosk.services.identity import signed
         from offline_queue.cache import ReferenceCache
         from offline_queue.schema import connect
 
@@ -60,6 +61,7 @@ class NoticeBoard(EventDispatcher):
             db = connect(cfg.kiosk.db)
             client = BillingClient(cfg.billing.url, ReferenceCache(db),
                                    cfg.billing.connect_timeout_s, cfg.billing.read_timeout_s)
+            signed(client, cfg)
             for lang in ("zh", "en"):
                 got[lang] = [n for n in client.notices(lang) if isinstance(n, dict)]
             db.conn.close()

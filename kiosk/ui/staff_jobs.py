@@ -56,6 +56,12 @@ def home(session: StaffSession) -> Job:
     return job
 
 
+def _signed_probe(cfg: Any) -> Any:
+    from kiosk.services.identity import signed
+
+    return signed(_probe(cfg), cfg)
+
+
 def _probe(cfg: Any) -> Any:
     from kiosk.staff.api import BillingProbe
 
@@ -70,7 +76,7 @@ def diagnostics(session: StaffSession) -> Job:
         from kiosk.staff.wiring import devices_by_name
 
         views = live_views(devices_by_name(w.terminal.devices))
-        return w.console.diagnostics(session, views, probe=_probe(w.terminal.config))
+        return w.console.diagnostics(session, views, probe=_signed_probe(w.terminal.config))
     return job
 
 
@@ -118,8 +124,11 @@ def force_sync(session: StaffSession) -> Job:
         from offline_queue.sync import SyncWorker
 
         billing = w.terminal.config.billing
+        from kiosk.services.identity import signed
+
         sync = SyncWorker(Outbox(w.db), billing.url, connect_timeout=billing.connect_timeout_s,
                           read_timeout=billing.read_timeout_s)
+        signed(sync, w.terminal.config)
         result = w.console.force_sync(session, lambda: sync.run_once(ignore_backoff=True))
         w.terminal.events.post(result)  # the offline banner and queue state follow
         return result, w.console.queue_status(session)
@@ -149,7 +158,7 @@ def report_day(which: str, today: date | None = None) -> str:
 def daily_report(session: StaffSession, day: str, print_it: bool) -> Job:
     """On screen: a preview (not numbered). Printed: issued, numbered and recorded."""
     def job(w: Any) -> tuple[dict[str, Any], Any]:
-        return w.console.daily_report(session, day, probe=_probe(w.terminal.config),
+        return w.console.daily_report(session, day, probe=_signed_probe(w.terminal.config),
                                       issue=print_it, print_it=print_it)
     return job
 

@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from drivers.bill_validator.id003.simulator import Id003Simulator
@@ -20,9 +22,8 @@ from kiosk.staff.audit import AuditLog
 from kiosk.staff.auth import StaffAuth
 from kiosk.staff.faults import LockingFaults
 from offline_queue.journal import Journal
-from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
-from offline_queue.sync import SyncWorker
+from tests.demo.conftest import TEST_TOKEN
 from tests.cli.conftest import ROOT
 from tests.staff.conftest import CHEAP, MT_PIN, OP_PIN
 
@@ -35,7 +36,9 @@ def run(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.Complete
 
 
 def write_config(path, db, api=DEAD_API, devices: dict[str, tuple[str, str]] | None = None):
-    text = f'[kiosk]\nid = "KIOSK-C1"\ndb = "{db}"\n[billing]\nurl = "{api}"\n' \
+    state = Path(db).parent / "state"  # the kiosk key lives here, not in the repository
+    text = f'[kiosk]\nid = "KIOSK-C1"\ndb = "{db}"\nstate_dir = "{state}"\n[billing]\n' \
+           f'url = "{api}"\nenrol_token = "{TEST_TOKEN}"\n' \
            'connect_timeout_s = 1.0\nread_timeout_s = 2.0\n'
     for name, (url, protocol) in (devices or {}).items():
         text += f'[devices.{name}]\nurl = "{url}"\nprotocol = "{protocol}"\npoll_interval_ms = 50\n'
@@ -196,7 +199,8 @@ def test_report_daily_json_matches_server_and_is_numbered(setup, billing_server,
     rec = journal.commit_payment("S1", DEMO_ACCOUNTS[0].account_no, {10000: 1}, {50: 1}, 10050,
                                  offline=True)
     day = rec.created_at[:10]
-    SyncWorker(Outbox(db), billing_server.url).run_once(ignore_backoff=True)
+    # delivered by the kiosk itself (its own key, enrolled with its token), as in the field
+    assert run("sync", "--once", "--config", cfg).returncode == 0
     proc = run("report", "daily", "--date", day, "--format", "json", "--user", "op1",
                "--config", cfg, stdin=f"{OP_PIN}\n")
     assert proc.returncode == 0, proc.stderr

@@ -10,12 +10,14 @@ import json
 import pytest
 
 from offline_queue.crash import CRASH_EXIT_CODE, POINTS
+from tests.demo.conftest import TEST_TOKEN
 
 
 def simulate(run_kiosk, tmp_path, server, sessions, env=None, seed=1):
     return run_kiosk(
         "simulate", "--sessions", str(sessions), "--json", "--db", str(tmp_path / "kiosk.db"),
         "--state-dir", str(tmp_path / "devices"), "--api", server.url, "--poll-ms", "20",
+        "--enrol-token", TEST_TOKEN,
         "--kiosk-id", "KIOSK-CRASH", "--seed", str(seed), env=env,
     )
 

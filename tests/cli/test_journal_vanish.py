@@ -15,12 +15,14 @@ from offline_queue.crash import CRASH_EXIT_CODE
 from offline_queue.highwater import read_record
 from offline_queue.schema import connect
 from tests.cli.conftest import ROOT
+from tests.demo.conftest import TEST_TOKEN
 from tests.staff.conftest import CHEAP, MT_PIN
 
 
 def simulate(run_kiosk, db, state, server, sessions, env=None):
     return run_kiosk("simulate", "--sessions", str(sessions), "--json", "--db", str(db),
                      "--state-dir", str(state), "--api", server.url, "--poll-ms", "20",
+                     "--enrol-token", TEST_TOKEN,
                      "--kiosk-id", "KIOSK-HW", env=env)
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from tests.cli.conftest import ROOT
 from tests.conftest import wait_until
+from tests.demo.conftest import TEST_TOKEN
 
 KILLS = int(os.environ.get("KIOSK_KILL9_COUNT", "200"))
 #: bounds a hang only: a run on a loaded machine may need many seconds for its first payment
@@ -51,7 +52,7 @@ def test_random_kill9_never_loses_or_doubles_money(tmp_path, billing_server, boo
     db = tmp_path / "kiosk.db"
     args = ["simulate", "--sessions", "1000", "--json", "--db", str(db),
             "--state-dir", str(tmp_path / "devices"), "--api", billing_server.url,
-            "--poll-ms", "10", "--kiosk-id", "KIOSK-KILL9"]
+            "--enrol-token", TEST_TOKEN, "--poll-ms", "10", "--kiosk-id", "KIOSK-KILL9"]
     env = {k: v for k, v in os.environ.items() if k != "KIOSK_CRASH_AT"}
     stderr_path = tmp_path / "last-run.stderr"
     for i in range(KILLS):

@@ -18,7 +18,9 @@ from kiosk.demo.ledger import Ledger
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES, UNSEEDED_ACCOUNT
 from kiosk.demo.seed import UNSEEDED_CARD
 from kiosk.flow.account import AccountNumberError, check_account_number
-from tests.demo.conftest import D1, make_payment
+from kiosk.demo.api import UNSIGNED
+from offline_queue import signing
+from tests.demo.conftest import D1, TEST_TOKEN, make_payment, signed_headers
 from tests.demo.openapi_check import (_check, documented_statuses, load_spec, validate_request,
                                       validate_response)
 
@@ -161,10 +163,38 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
         call.seen.add((method, path, resp.status))
     ledger_conn.close()
 
-    # 429 with Retry-After, on every public operation (the fault switch stands in for a limiter)
+    # Signed operations: 401 unsigned, 403 from a key no kiosk enrolled
     concrete = {acct: f"/v1/accounts/{ACCT}", card: f"/v1/cards/{CARD}",
                 s: "/v1/kiosks/KIOSK-001/settlement", h: "/v1/kiosks/KIOSK-001/heartbeat",
-                c: cpath}
+                c: cpath, "/v1/kiosks/{kiosk_id}/enrol": "/v1/kiosks/KIOSK-001/enrol"}
+    stranger = requests.Session()
+    stranger.auth = signing.KioskAuth(signing.Ed25519PrivateKey.generate(), "KIOSK-NOPE")
+    for who, status in ((requests.Session(), 401), (stranger, 403)):
+        other = Recorder(billing_server, who)
+        other.seen = call.seen
+        for method, template in sorted(spec_operations()):
+            if template.startswith("/_admin") or template in UNSIGNED:
+                continue
+            body = {"kiosk_id": "KIOSK-001"} if method == "POST" else None
+            other(method, template, concrete.get(template, template), status, body=body, key="K")
+
+    e = "/v1/kiosks/{kiosk_id}/enrol"
+    unsigned = Recorder(billing_server, requests.Session())  # enrolment carries a token instead
+    unsigned.seen = call.seen
+    new_key = signing.public_b64(signing.Ed25519PrivateKey.generate())
+    enrol = {"public_key": new_key, "token": TEST_TOKEN}
+    unsigned("POST", e, "/v1/kiosks/KIOSK-NEW/enrol", 201, body=enrol)
+    unsigned("POST", e, "/v1/kiosks/KIOSK-NEW/enrol", 200, body=enrol)
+    other_key = signing.public_b64(signing.Ed25519PrivateKey.generate())
+    unsigned("POST", e, "/v1/kiosks/KIOSK-NEW/enrol", 409, body={**enrol, "public_key": other_key})
+    unsigned("POST", e, "/v1/kiosks/KIOSK-NEW2/enrol", 403, body={**enrol, "token": "x" * 20})
+    unsigned("POST", e, "/v1/kiosks/KIOSK-NEW2/enrol", 400, body={**enrol, "public_key": "AAAA"})
+    v = "/v1/receipts/verify"
+    unsigned("GET", v, v, 400, params={"r": "not-a-receipt"})
+    fake = "R-20260101-00001:T1:******0010:100:0:" + "A" * 103
+    assert unsigned("GET", v, v, 200, params={"r": fake})["valid_signature"] is False
+
+    # 429 with Retry-After, on every public operation (the fault switch stands in for a limiter)
     for method, template in sorted(spec_operations()):
         if template.startswith("/_admin"):
             continue
@@ -287,7 +317,8 @@ def test_server_checks_agree_with_request_schema(body):
     api = BillingApi(ledger, FaultSwitch())
     key = body.get("txn_id") if isinstance(body.get("txn_id"), str) and body["txn_id"] else "K"
     raw = json.dumps(body).encode()
-    resp, _ = api.handle("POST", "/v1/payments", "", {"Idempotency-Key": key}, raw, "127.0.0.1")
+    headers = signed_headers(api, "POST", "/v1/payments", raw, {"Idempotency-Key": key})
+    resp, _ = api.handle("POST", "/v1/payments", "", headers, raw, "127.0.0.1")
     answer = json.loads(resp.body)
     validate_response("POST", "/v1/payments", resp.status, answer)
     try:

@@ -19,7 +19,8 @@ import requests
 from kiosk.demo import billing_server as bs
 from kiosk.demo.faults import Fault, parse_fault
 from kiosk.demo.seed import DEMO_ACCOUNTS
-from tests.demo.conftest import account_state, ledger_rows, post, wait_for
+from tests.demo.conftest import (TEST_TOKEN, account_state, ledger_rows, post, signed_session,
+                                 wait_for)
 from tests.demo.openapi_check import validate_response
 
 ACCT = DEMO_ACCOUNTS[0]  # arrears 12_850, balance 0
@@ -119,9 +120,11 @@ def test_parse_fault():
 
 def test_ledger_and_idempotency_survive_restart(tmp_path, payment_body):
     db = tmp_path / "ledger.db"
-    with bs.BillingServer("127.0.0.1", 0, db) as server, requests.Session() as s:
+    with bs.BillingServer("127.0.0.1", 0, db, enrol_token=TEST_TOKEN) as server, \
+            signed_session() as s:
         first = post(s, server, payment_body())
-    with bs.BillingServer("127.0.0.1", 0, db) as server, requests.Session() as s:
+    with bs.BillingServer("127.0.0.1", 0, db, enrol_token=TEST_TOKEN) as server, \
+            signed_session() as s:
         again = post(s, server, payment_body())
         assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
         # Re-seeding did not reset the balance that the payment moved.

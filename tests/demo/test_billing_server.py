@@ -12,7 +12,8 @@ import requests
 from kiosk.demo import billing_server as bs
 from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
 from kiosk.flow.account import check_account_number
-from tests.demo.conftest import D1, D2, account_state, ledger_rows, post
+from tests.demo.conftest import (D1, D2, account_state, ledger_rows, post, signed_headers,
+                                 signed_session)
 from tests.demo.openapi_check import validate_response
 
 ACCT = DEMO_ACCOUNTS[0]  # arrears 12_850, balance 0
@@ -115,8 +116,9 @@ def test_created_at_may_be_slightly_ahead_but_not_more(tmp_path, payment_body):
              ("2025-04-26T12:00:00Z", 400)]
     for i, (created_at, status) in enumerate(cases):
         body = payment_body(txn_id=f"T-{i}", created_at=created_at)
-        resp, _ = api.handle("POST", "/v1/payments", "", {"Idempotency-Key": f"T-{i}"},
-                             json.dumps(body).encode(), "127.0.0.1")
+        raw = json.dumps(body).encode()
+        headers = signed_headers(api, "POST", "/v1/payments", raw, {"Idempotency-Key": f"T-{i}"})
+        resp, _ = api.handle("POST", "/v1/payments", "", headers, raw, "127.0.0.1")
         assert resp.status == status, (created_at, resp.body)
     ledger.close()
 
@@ -205,7 +207,7 @@ def test_concurrent_same_key_makes_one_payment(billing_server, payment_body):
     lock = threading.Lock()
 
     def worker():
-        with requests.Session() as s:
+        with signed_session() as s:
             barrier.wait(5)
             r = post(s, billing_server, None, key="T-0001", raw=raw)
         with lock:
@@ -226,7 +228,7 @@ def test_concurrent_same_key_makes_one_payment(billing_server, payment_body):
 
 def test_concurrent_distinct_payments_all_count(billing_server, payment_body):
     def worker(i):
-        with requests.Session() as s:
+        with signed_session() as s:
             body = payment_body(txn_id=f"T-{i}", amount_minor=1_000, notes={"1000": 1}, coins={})
             assert post(s, billing_server, body).status_code == 201
 
@@ -382,7 +384,8 @@ def test_heartbeat_keeps_the_latest(billing_server, http):
                                   {"oldest_pending_age_s": 42.5}])
 def test_heartbeat_refuses_bad_bodies(billing_server, http, over):
     r = http.post(f"{billing_server.url}/v1/kiosks/K1/heartbeat", json=heartbeat(**over))
-    assert r.status_code == 400
+    # Signed as K1 (the path): a body naming K2 is another kiosk's, refused before validation.
+    assert r.status_code == (403 if over.get("kiosk_id") == "K2" else 400)
 
 
 def collection(**over):
@@ -421,7 +424,7 @@ def test_collection_is_idempotent(billing_server, http):
 ])
 def test_collection_refusals(billing_server, http, over, key):
     r = post(http, billing_server, collection(**over), key=key, path="/v1/kiosks/K1/collections")
-    assert r.status_code == 400
+    assert r.status_code == (403 if over.get("kiosk_id") == "K2" else 400)  # as for heartbeats
 
 
 def test_feedback(billing_server, http):

@@ -49,7 +49,8 @@ class HostileServer:
         if self.upstream is None:
             return 201, raw  # no ledger: "echo" what was sent
         r = requests.post(self.upstream + path, data=raw, timeout=10, headers={
-            k: v for k, v in headers.items() if k.lower() in ("content-type", "idempotency-key")})
+            k: v for k, v in headers.items() if k.lower() in ("content-type", "idempotency-key", "content-digest", "signature-input",
+                                      "signature")})
         return r.status_code, r.content
 
 

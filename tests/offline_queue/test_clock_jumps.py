@@ -21,6 +21,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 from offline_queue.sync import Backoff, Circuit, SyncWorker
+from tests.demo.conftest import sign_as_test_kiosk
 
 ACC = [a.account_no for a in DEMO_ACCOUNTS]
 CFG = FlowConfig()
@@ -131,8 +132,8 @@ def test_rows_from_before_the_elapsed_clock_count_from_its_start(db, journal, ou
 def worker(outbox, url, wall, **kw):
     kw.setdefault("backoff", Backoff(base_s=10, factor=1, cap_s=10))
     kw.setdefault("circuit", Circuit(threshold=100, cooldown_s=30))
-    return SyncWorker(outbox, url, connect_timeout=0.5, read_timeout=1.0,
-                      rng=random.Random(3), wall=wall, **kw)
+    return sign_as_test_kiosk(SyncWorker(outbox, url, connect_timeout=0.5, read_timeout=1.0,
+                                         rng=random.Random(3), wall=wall, **kw))
 
 
 @pytest.mark.parametrize("jump_days", [-1, -5, 5])
@@ -222,7 +223,8 @@ def test_two_workers_on_one_database_do_not_run_at_once(tmp_path, clock, billing
     results = {}
 
     def run(name, session, **kw):  # each worker on its own thread's connection, as in the kiosk
-        w = SyncWorker(Outbox(connect(path)), billing_server.url, session=session)
+        w = sign_as_test_kiosk(SyncWorker(Outbox(connect(path)), billing_server.url,
+                                          session=session))
         results[name] = w.run_once(**kw)
 
     ta = threading.Thread(target=run, args=("a", Gate("a", log, hold, a_in)), kwargs={"max_rows": 1})

@@ -13,6 +13,17 @@ from offline_queue.deadline import DeadlineSession
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 from offline_queue.sync import Backoff, SyncWorker, retry_after_s
+from tests.demo.conftest import AnyKioskAuth, sign_as_test_kiosk
+
+
+@pytest.fixture(autouse=True)
+def _enrol_upstream(request):
+    """Test kiosks enrol with the real server behind the hostile one (as a kiosk enrolled
+    before its server went bad)."""
+    if "billing_server" in request.fixturenames:
+        AnyKioskAuth.enrol_at = request.getfixturevalue("billing_server").url
+    yield
+    AnyKioskAuth.enrol_at = None
 from tests.offline_queue.hostile import HostileServer
 from tests.offline_queue.test_sync import (drain, kiosk_journal, queue_payments, server_ledger,
                                            worker_for)
@@ -77,8 +88,9 @@ def test_a_trickling_server_cannot_hold_a_pass(journal, outbox, billing_server, 
     out: dict = {}
 
     def one_pass(url: str) -> None:  # its own connection: SQLite objects stay on their thread
-        worker = SyncWorker(Outbox(connect(tmp_path / "kiosk.db")), url, connect_timeout=1.0,
-                            read_timeout=read_timeout, backoff=NO_BACKOFF)
+        worker = sign_as_test_kiosk(SyncWorker(Outbox(connect(tmp_path / "kiosk.db")), url,
+                                               connect_timeout=1.0, read_timeout=read_timeout,
+                                               backoff=NO_BACKOFF))
         out["r"] = worker.run_once(ignore_backoff=True)
 
     with HostileServer(mode, billing_server.url) as bad:
@@ -105,8 +117,8 @@ def test_half_read_then_hang_up_is_retried(journal, outbox, billing_server):
 def test_429_retry_after_is_honoured_and_capped(journal, outbox, billing_server, header, wait):
     queue_payments(journal, 3)
     with HostileServer("429", retry_after=header) as bad:
-        worker = SyncWorker(outbox, bad.url, connect_timeout=1, read_timeout=2,
-                            backoff=NO_BACKOFF, clock=lambda: 1000.0)
+        worker = sign_as_test_kiosk(SyncWorker(outbox, bad.url, connect_timeout=1, read_timeout=2,
+                                               backoff=NO_BACKOFF, clock=lambda: 1000.0))
         result = worker.run_once(ignore_backoff=True)
     assert result.delivered == 0 and result.retried == 3
     next_at = [r[0] for r in journal.db.execute("SELECT next_attempt_at FROM outbox")]
@@ -181,15 +193,19 @@ def test_cli_sync_once_against_a_lying_server(tmp_path, billing_server, mode):
     db = connect(db_path)
     queue_payments(Journal(db, "KIOSK-CLI"), 3)
     db.conn.close()
-    with HostileServer(mode) as bad:
-        proc = kiosk("sync", "--once", "--db", str(db_path), "--api", bad.url, timeout=120)
+    conf = tmp_path / "kiosk.toml"  # the kiosk that queued them signs them
+    conf.write_text(f'[kiosk]\nid = "KIOSK-CLI"\nstate_dir = "{tmp_path / "st"}"\n')
+    with HostileServer(mode) as bad:  # no token: nothing to enrol with, it just signs
+        proc = kiosk("sync", "--once", "--db", str(db_path), "--api", bad.url,
+                     "--config", str(conf), timeout=120)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "not trusted" in proc.stderr and "without proof" in proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["delivered"] == 0
     status = json.loads(kiosk("queue", "status", "--json", "--db", str(db_path), check=True).stdout)
     assert status["delivered"] == 0 and status["pending"] == 3 and status["dead"] == 0
     # the same command against the real server settles everything
-    ok = kiosk("sync", "--once", "--db", str(db_path), "--api", billing_server.url)
+    ok = kiosk("sync", "--once", "--db", str(db_path), "--api", billing_server.url,
+               "--enrol-token", billing_server.enrol_token, "--config", str(conf))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     status = json.loads(kiosk("queue", "status", "--json", "--db", str(db_path), check=True).stdout)
     assert status["delivered"] == 3 and status["pending"] == 0

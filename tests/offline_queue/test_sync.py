@@ -13,13 +13,14 @@ import requests
 from kiosk.demo.seed import DEMO_ACCOUNTS
 from offline_queue.sync import Backoff, Circuit, SyncWorker
 from tests.demo.openapi_check import validate_response
+from tests.demo.conftest import sign_as_test_kiosk, signed_session
 
 ACC = [a.account_no for a in DEMO_ACCOUNTS]
 
 
 def worker_for(outbox, url, **kw):
     kw.setdefault("backoff", Backoff(base_s=0.0, factor=1.0, cap_s=0.0))
-    return SyncWorker(outbox, url, connect_timeout=1.0, read_timeout=2.0, **kw)
+    return sign_as_test_kiosk(SyncWorker(outbox, url, connect_timeout=1.0, read_timeout=2.0, **kw))
 
 
 def queue_payments(journal, n, offline=True):
@@ -89,7 +90,7 @@ def test_conflicting_body_for_same_key_goes_dead(journal, outbox, billing_server
     other = json.loads(rec.body)
     other["amount_minor"] += 100
     other["notes"] = {"1000": 1, "100": 1}
-    r = requests.post(billing_server.url + "/v1/payments", data=json.dumps(other),
+    r = signed_session().post(billing_server.url + "/v1/payments", data=json.dumps(other),
                       headers={"Idempotency-Key": rec.txn_id, "Content-Type": "application/json"}, timeout=5)
     assert r.status_code == 201
     result = worker_for(outbox, billing_server.url).run_once()

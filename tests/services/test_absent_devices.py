@@ -30,7 +30,8 @@ def terminal_without(tmp_path, billing_server):  # noqa: F811
         (tmp_path / "dev").mkdir()
         cfg = config_from_dict({
             "kiosk": {"db": str(tmp_path / "k.db"), "state_dir": str(tmp_path / "dev")},
-            "billing": {"url": billing_server.url, "sync_interval_s": 0.2},
+            "billing": {"url": billing_server.url, "sync_interval_s": 0.2,
+                        "enrol_token": billing_server.enrol_token},
             "devices": {name: {"poll_interval_ms": 20, "enabled": name not in absent}
                         for name in NAMES},
         })

@@ -17,6 +17,7 @@ from offline_queue.schema import connect
 from tests.demo.conftest import billing_server  # noqa: F401
 from tests.demo.openapi_check import validate_request
 from tests.offline_queue.test_sync import free_port
+from tests.demo.conftest import sign_as_test_kiosk
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def cache(tmp_path):
 
 
 def test_account_and_card_lookup(billing_server, cache):
-    client = BillingClient(billing_server.url, cache)
+    client = sign_as_test_kiosk(BillingClient(billing_server.url, cache))
     acc = DEMO_ACCOUNTS[0]
     info = client.account(acc.account_no)
     assert info.arrears_minor == acc.arrears_minor and not info.from_cache
@@ -35,7 +36,7 @@ def test_account_and_card_lookup(billing_server, cache):
 
 
 def test_unknown_account_and_card(billing_server, cache):
-    client = BillingClient(billing_server.url, cache)
+    client = sign_as_test_kiosk(BillingClient(billing_server.url, cache))
     with pytest.raises(NotFound) as err:
         client.account(UNSEEDED_ACCOUNT)
     assert err.value.reason == "unknown_account"
@@ -47,8 +48,8 @@ def test_unknown_account_and_card(billing_server, cache):
 def test_offline_uses_cache_with_as_of(billing_server, cache):
     acc = DEMO_ACCOUNTS[2]
     uid = next(u for u, a in DEMO_CARDS.items() if a == acc.account_no)
-    BillingClient(billing_server.url, cache).card(uid)
-    BillingClient(billing_server.url, cache).account(acc.account_no)
+    sign_as_test_kiosk(BillingClient(billing_server.url, cache)).card(uid)
+    sign_as_test_kiosk(BillingClient(billing_server.url, cache)).account(acc.account_no)
     offline = BillingClient(f"http://127.0.0.1:{free_port()}", cache, connect_timeout=0.5)
     assert offline.card(uid) == acc.account_no
     info = offline.account(acc.account_no)

@@ -26,7 +26,8 @@ def terminal(tmp_path, billing_server):
     cfg = dataclasses.replace(
         cfg,
         kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp_path / "k.db"), state_dir=str(tmp_path / "dev")),
-        billing=dataclasses.replace(cfg.billing, url=billing_server.url, sync_interval_s=0.2),
+        billing=dataclasses.replace(cfg.billing, url=billing_server.url, sync_interval_s=0.2,
+                                    enrol_token=billing_server.enrol_token),
         limits=dataclasses.replace(cfg.limits, insert_timeout_s=2),
         devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
     )
@@ -152,7 +153,8 @@ def test_coins_taken_while_the_host_was_down_are_recorded_once(tmp_path, billing
     cfg = dataclasses.replace(
         cfg,
         kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp_path / "k.db"), state_dir=str(tmp_path / "dev")),
-        billing=dataclasses.replace(cfg.billing, url=billing_server.url),
+        billing=dataclasses.replace(cfg.billing, url=billing_server.url,
+                                    enrol_token=billing_server.enrol_token),
         devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
     )
     (tmp_path / "dev").mkdir()

@@ -13,6 +13,7 @@ from kiosk.staff import audit as a
 from kiosk.staff.errors import CollectionError
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker
+from tests.demo.conftest import sign_as_test_kiosk
 from tests.staff.conftest import OP_PIN
 
 ACCT = DEMO_ACCOUNTS[0].account_no
@@ -94,7 +95,8 @@ def test_collection_with_variance_end_to_end(console, journal, counters, printer
     assert console.audit.verify().ok
 
     # Delivered to the billing API exactly as the contract says, once.
-    worker = SyncWorker(Outbox(console.db), billing_server.url, clock=clock.time)
+    worker = sign_as_test_kiosk(SyncWorker(Outbox(console.db), billing_server.url,
+                                           clock=clock.time))
     assert worker.run_once(ignore_backoff=True).delivered == 3  # two payments + the batch
     (col,) = billing_server.ledger.dump()["collections"]
     assert col["batch_id"] == batch.batch_id and col["variance_minor"] == 1000

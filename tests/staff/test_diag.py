@@ -14,6 +14,7 @@ from kiosk.staff.heartbeat import HeartbeatService, build_heartbeat
 from kiosk.staff.probe import DeviceView
 from kiosk.staff.selftest import SelfTestResult, card_read_test
 from offline_queue.outbox import Outbox, QueueStats
+from tests.demo.conftest import sign_as_test_kiosk
 
 H = d.Health
 S = d.HealthState
@@ -104,7 +105,7 @@ def test_recent_log_ring_keeps_the_last_lines():
 
 # ---------------------------------------------------------------- against the reference server
 def test_probe_measures_latency_and_clock_skew(billing_server):
-    probe = BillingProbe(billing_server.url, clock=lambda: time.time() - 300)  # we are 5 min slow
+    probe = sign_as_test_kiosk(BillingProbe(billing_server.url, clock=lambda: time.time() - 300))  # we are 5 min slow
     h = probe.health()
     assert h.reachable and h.latency_ms is not None and h.tls == "none (http)"
     assert 295 <= h.clock_skew_s <= 305
@@ -121,7 +122,8 @@ def test_probe_reports_a_server_that_is_down_or_failing(billing_server):
 
 
 def test_heartbeat_carries_the_audit_chain_head(billing_server, console, db):
-    svc = HeartbeatService("KIOSK-T1", Outbox(db), console.audit, BillingProbe(billing_server.url),
+    svc = HeartbeatService("KIOSK-T1", Outbox(db), console.audit,
+                         sign_as_test_kiosk(BillingProbe(billing_server.url), "KIOSK-T1"),
                            lambda: {"printer": H(S.FAULT, "paper out"), "card_reader": H(S.OK)})
     assert svc.send_once()
     (hb,) = billing_server.ledger.dump()["heartbeats"]

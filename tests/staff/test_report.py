@@ -16,6 +16,7 @@ from kiosk.staff.api import BillingProbe
 from kiosk.staff.report_format import report_csv, report_job, report_lines
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker
+from tests.demo.conftest import sign_as_test_kiosk, signed_session
 from tests.staff.conftest import CST, OP_PIN
 
 ACCT = [a_.account_no for a_ in DEMO_ACCOUNTS]
@@ -32,8 +33,9 @@ class Shop:
 
     def __init__(self, console, journal, clock, server) -> None:
         self.console, self.journal, self.clock, self.server = console, journal, clock, server
-        self.worker = SyncWorker(Outbox(console.db), server.url, clock=clock.time,
-                                 connect_timeout=0.5, read_timeout=2)
+        self.worker = sign_as_test_kiosk(SyncWorker(Outbox(console.db), server.url,
+                                                    clock=clock.time, connect_timeout=0.5,
+                                                    read_timeout=2))
         self.n = 0
 
     def pay(self, when: datetime, notes: dict[int, int], coins: dict[int, int] | None = None,
@@ -52,8 +54,8 @@ class Shop:
     def report(self, day: str, when: datetime, **kw):
         self.clock.set(when)
         op = self.console.login("op1", OP_PIN)
-        report, _ = self.console.daily_report(op, day, probe=BillingProbe(
-            self.server.url, connect_timeout=0.5, read_timeout=2), **kw)
+        report, _ = self.console.daily_report(op, day, probe=sign_as_test_kiosk(
+            BillingProbe(self.server.url, connect_timeout=0.5, read_timeout=2)), **kw)
         return report
 
 
@@ -139,7 +141,7 @@ def _server_only_payment(server) -> str:
     body = {"kiosk_id": "KIOSK-T1", "txn_id": "FOREIGN-1", "account_no": ACCT[0],
             "amount_minor": 700, "currency": "CNY", "tender": "cash", "notes": {"500": 1},
             "coins": {"100": 2}, "created_at": "2026-11-21T12:00:00+08:00", "offline": False}
-    resp = requests.post(server.url + "/v1/payments", data=_json.dumps(body),
+    resp = signed_session().post(server.url + "/v1/payments", data=_json.dumps(body),
                          headers={"Idempotency-Key": "FOREIGN-1",
                                   "Content-Type": "application/json"}, timeout=5)
     assert resp.status_code == 201, resp.text

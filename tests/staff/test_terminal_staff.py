@@ -34,7 +34,8 @@ def make_terminal(tmp_path, billing_server):
             cfg,
             kiosk=dataclasses.replace(cfg.kiosk, id="KIOSK-T2", db=str(tmp_path / "k.db"),
                                       state_dir=str(tmp_path / "dev")),
-            billing=dataclasses.replace(cfg.billing, url=billing_server.url, sync_interval_s=0.2),
+            billing=dataclasses.replace(cfg.billing, url=billing_server.url, sync_interval_s=0.2,
+                                        enrol_token=billing_server.enrol_token),
             limits=dataclasses.replace(cfg.limits, insert_timeout_s=2),
             devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.demo.conftest import TEST_TOKEN
 from tests.demo.conftest import billing_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,7 +181,7 @@ def make_config(tmp_path: Path, url: str, **limits: Any) -> Any:
         cfg,
         kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp_path / "k.db"), state_dir=str(tmp_path / "dev")),
         billing=dataclasses.replace(cfg.billing, url=url, sync_interval_s=0.2, connect_timeout_s=0.5,
-                                    read_timeout_s=2.0),
+                                    read_timeout_s=2.0, enrol_token=TEST_TOKEN),
         limits=dataclasses.replace(cfg.limits, **limits),
         devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
     )

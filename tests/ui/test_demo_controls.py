@@ -12,6 +12,7 @@ import requests
 from drivers.transport import SimulatorHub
 from kiosk.demo.controls import ACTIONS, DemoControls, help_text
 from tests.demo.conftest import billing_server  # noqa: F401
+from tests.demo.conftest import signed_session
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_network_knob_cuts_and_restores_the_billing_server(controls):
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/v1/notices", timeout=2)
     assert "back" in controls.do("network")
-    assert requests.get(url + "/v1/notices", timeout=5).status_code == 200
+    assert signed_session().get(url + "/v1/notices", timeout=5).status_code == 200
 
 
 def test_kiosk_run_without_a_display_says_so_in_one_line():
