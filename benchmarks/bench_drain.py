@@ -1,7 +1,9 @@
 """Benchmark: draining a queue of offline payments to the reference billing server with the
 ``SyncWorker`` against a bare ``requests.Session`` POST loop of the same bodies.
 
-``python -m benchmarks.bench_drain [--n 10000] [--chunk 500] [--dir PATH]`` prints JSON. Each
+``python -m benchmarks.bench_drain [--n 10000] [--chunk 500] [--dir PATH] [--tls]`` prints JSON.
+With ``--tls`` both servers speak HTTPS with a throwaway CA (trustme, the test extra): the worker
+verifies against it as ``billing.ca_file`` does, the bare loop with ``verify=<ca file>``. Each
 side gets its own fresh in-process server on loopback (same code, same fresh seeded ledger). The
 drains alternate in chunks (the order flips every round) so a noisy disk or a busy CPU hurts both
 alike. After the drain both ledgers must hold exactly N payments: a correctness guard, not a timing.
@@ -29,6 +31,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 from offline_queue.sync import SyncWorker
+from offline_queue.tls import TlsTrust
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +75,33 @@ def bare_bodies(bodies: list[bytes]) -> list[tuple[str, bytes]]:
     return out
 
 
+def _throwaway_tls(root: Path) -> tuple[Any, str]:
+    """A server context and the CA file that verifies it (127.0.0.1), made for this run."""
+    import trustme  # the test extra: only the --tls variant needs it
+
+    from kiosk.demo.billing_server import server_context
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(root / "ca.pem"))
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(root / "srv.pem"))
+    return server_context(root / "srv.pem", root / "srv.pem"), str(root / "ca.pem")
+
+
 class _Bare:
     """The baseline client: one keep-alive session, POST, check the status, next."""
 
-    def __init__(self, base_url: str, items: list[tuple[str, bytes]], token: str) -> None:
+    def __init__(self, base_url: str, items: list[tuple[str, bytes]],
+                 ca_file: str | None = None, token: str = "") -> None:
         self.url = base_url.rstrip("/") + "/v1/payments"
         self.items = items
         self.next = 0
         self.http = requests.Session()
         self.http.headers.update(HEADERS)
+        if ca_file:
+            self.http.trust_env = False  # REQUESTS_CA_BUNDLE would replace verify= below
+            self.http.verify = ca_file  # verified, as the kiosk does: the cost of TLS, no less
         # The server takes only signed requests from an enrolled kiosk: the bare loop signs too
+        # (the protocol's own cost), with none of the worker's checks around it.
         self.key = signing.Ed25519PrivateKey.generate()
         resp = self.http.post(f"{base_url.rstrip('/')}/v1/kiosks/{KIOSK_ID}/enrol", timeout=10,
                               json={"public_key": signing.public_b64(self.key), "token": token})
@@ -101,14 +121,16 @@ class _Bare:
         return sent
 
 
-def run(n: int, chunk: int = 500, directory: str | None = None) -> dict[str, Any]:
+def run(n: int, chunk: int = 500, directory: str | None = None,
+        tls: bool = False) -> dict[str, Any]:
     if n < 1 or chunk < 1:
         raise ValueError("n and chunk must be at least 1")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-drain-", dir=directory) as tmp:
         root = Path(tmp)
-        ours_server = BillingServer("127.0.0.1", 0, root / "ledger-ours.db")
-        bare_server = BillingServer("127.0.0.1", 0, root / "ledger-bare.db")
+        context, ca_file = _throwaway_tls(root) if tls else (None, None)
+        ours_server = BillingServer("127.0.0.1", 0, root / "ledger-ours.db", tls=context)
+        bare_server = BillingServer("127.0.0.1", 0, root / "ledger-bare.db", tls=context)
         try:
             ours_server.start()
             bare_server.start()
@@ -117,11 +139,12 @@ def run(n: int, chunk: int = 500, directory: str | None = None) -> dict[str, Any
             bodies = queue_payments(Journal(db, KIOSK_ID), n)
             queue_s = time.perf_counter() - t0
             outbox = Outbox(db)
-            worker = SyncWorker(outbox, ours_server.url)
+            trust = TlsTrust(ca_file)
+            worker = SyncWorker(outbox, ours_server.url, tls=trust)
             key = signing.Ed25519PrivateKey.generate()  # as kiosk.services.identity wires it
             worker.http.auth = signing.KioskAuth(key, KIOSK_ID, signing.Enrolment(
-                key, KIOSK_ID, ours_server.enrol_token, root / "enrolled.json"))
-            bare = _Bare(bare_server.url, bare_bodies(bodies), bare_server.enrol_token)
+                key, KIOSK_ID, ours_server.enrol_token, root / "enrolled.json", tls=trust))
+            bare = _Bare(bare_server.url, bare_bodies(bodies), ca_file, bare_server.enrol_token)
             # Open both keep-alive connections before the clock starts.
             worker.http.get(ours_server.url + "/v1/health", timeout=5).raise_for_status()
             bare.http.get(bare_server.url + "/v1/health", timeout=5).raise_for_status()
@@ -170,6 +193,7 @@ def run(n: int, chunk: int = 500, directory: str | None = None) -> dict[str, Any
     ours_rate, bare_rate = n / ours_s, n / bare_s
     return {
         "benchmark": "drain",
+        "transport": "https (verified, throwaway CA)" if tls else "http",
         "n": n,
         "chunk": chunk,
         "accounts": len(DEMO_ACCOUNTS),
@@ -196,10 +220,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="payments per side before the other side runs (default 500)")
     parser.add_argument("--dir", default=None,
                         help="where the temporary databases go (default: the system temp dir)")
+    parser.add_argument("--tls", action="store_true",
+                        help="both sides over HTTPS to TLS reference servers (needs trustme)")
     args = parser.parse_args(argv)
     if args.n < 1 or args.chunk < 1:
         parser.error("--n and --chunk must be at least 1")
-    return run(args.n, args.chunk, args.dir)
+    return run(args.n, args.chunk, args.dir, args.tls)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     outbox = Outbox(connect(cfg.kiosk.db))
     outbox.release_in_flight()
     worker = SyncWorker(outbox, cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
-                        read_timeout=cfg.billing.read_timeout_s)
+                        read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls())
     signed(worker, cfg)
     if args.once:
         result = worker.run_once(ignore_backoff=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Iterable, Mapping
 from drivers.bill_validator.id003 import protocol as id003
 from drivers.coin_acceptor.cctalk import protocol as cctalk
 from kiosk.flow.rules import FlowConfig
+from offline_queue.tls import TlsTrust, parse_pin
 
 
 class ConfigError(ValueError):
@@ -53,8 +55,17 @@ class BillingSection:
     connect_timeout_s: float = 3.05
     read_timeout_s: float = 10.0
     sync_interval_s: float = 2.0
+    #: PEM CA certificate(s) trusted for an https:// url instead of the system store
+    ca_file: str = ""
+    #: SHA-256 of the server certificate's SubjectPublicKeyInfo (hex or base64); "" = no pin
+    pin_sha256: str = ""
     #: the one-time token this kiosk enrols its key with on first contact ("": none; README)
     enrol_token: str = ""
+
+    def tls(self) -> TlsTrust:
+        """What every client of the billing API must verify (offline_queue/tls.py)."""
+        pin = parse_pin(self.pin_sha256) if self.pin_sha256 else None
+        return TlsTrust(self.ca_file or None, pin)
 
 
 @dataclass(frozen=True)
@@ -216,6 +227,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
     if cfg.billing.enrol_token and not ENROL_TOKEN.fullmatch(cfg.billing.enrol_token):
         raise ConfigError("billing.enrol_token: expected 16-128 letters, digits, '-' or '_'")
     _check_verify_url(cfg)
+    _check_tls(cfg.billing)
     absent = [name for name, dev in devices.items() if not dev.enabled]
     for name in absent:
         key = ACCEPTS.get(name)
@@ -271,6 +283,27 @@ def _device(name: str, table: dict[str, Any]) -> DeviceSection:
                               f"{', '.join(sorted(COMMON_KEYS))})")
     options = _build(cls, {k: v for k, v in table.items() if k in own}, where, cls())
     return dataclasses.replace(dev, options=options)
+
+
+def _check_tls(billing: BillingSection) -> None:
+    plain = not billing.url.startswith("https://")
+    for key in ("ca_file", "pin_sha256"):
+        if getattr(billing, key) and plain:  # it would protect nothing: say so, do not pretend
+            raise ConfigError(f"billing.{key}: set, but billing.url is not https:// "
+                              f"({billing.url!r})")
+    if billing.ca_file:
+        if not Path(billing.ca_file).is_file():
+            raise ConfigError(f"billing.ca_file: no such file: {billing.ca_file}")
+        try:
+            ssl.create_default_context(cafile=billing.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"billing.ca_file: not a readable PEM CA file: {billing.ca_file}: "
+                              f"{exc}") from None
+    if billing.pin_sha256:
+        try:
+            parse_pin(billing.pin_sha256)
+        except ValueError as exc:
+            raise ConfigError(f"billing.pin_sha256: {exc}") from None
 
 
 def _check_limits(lim: FlowConfig) -> None:

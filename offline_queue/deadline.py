@@ -9,6 +9,10 @@ connect, sending, the status line and headers, and the body (read here, capped i
 Redirects are never followed (a 302 to a POST is re-sent by ``requests`` as a GET, whose 200
 would look like a recorded payment): the 3xx itself is handed to the caller to judge. Proxies,
 netrc and CA bundles from the environment are ignored: the kiosk talks to the one configured URL.
+
+TLS is always verified against the session's ``TlsTrust`` (offline_queue/tls.py: a CA file or the
+system store, and an optional public-key pin checked before any request byte is sent); a
+caller's ``verify=`` cannot switch it off. The TLS handshake counts against the same deadline.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from offline_queue.tls import TlsTrust
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +71,15 @@ class _Watch:
 
 
 def _shutdown(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is None:
-        return
-    try:
-        # shutdown (not close) wakes a recv() blocked in another thread on Linux.
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+    # During a TLS handshake ``sock`` is not the socket being read: ``_handshake_sock`` reaches it.
+    for sock in (getattr(conn, "sock", None), getattr(conn, "_handshake_sock", None)):
+        if sock is None:
+            continue
+        try:
+            # shutdown (not close) wakes a recv() blocked in another thread on Linux.
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _Watchdog:
@@ -140,7 +147,31 @@ class _HTTPConnection(_WatchedMixin, HTTPConnection):
 
 
 class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
-    pass
+    trust: TlsTrust = TlsTrust()  # each adapter's own subclass sets its trust
+
+    _handshake_sock: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # ssl's wrap_socket detaches ``sock``; a duplicate descriptor of the same TCP socket
+        # lets the watchdog end a handshake that stalls or trickles, under the same deadline.
+        self._handshake_sock = sock.dup()
+        _register(self)
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()  # the handshake: chain, dates and host name verified
+        finally:
+            dup, self._handshake_sock = self._handshake_sock, None
+            if dup is not None:
+                dup.close()
+        # The pin, before the first request byte: a mismatch ends the connection unused.
+        try:
+            self.trust.check_pin(self.sock.getpeercert(binary_form=True))
+        except BaseException:
+            self.close()
+            raise
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -152,23 +183,46 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 class _Adapter(HTTPAdapter):
+    def __init__(self, trust: TlsTrust) -> None:
+        self.trust = trust
+        self.ssl_context = trust.context()
+        conn_cls = type("_TrustedHTTPSConnection", (_HTTPSConnection,), {"trust": trust})
+        self._https_pool = type("_TrustedHTTPSPool", (_HTTPSPool,), {"ConnectionCls": conn_cls})
+        super().__init__()
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         # An instance attribute of its own: urllib3's default dict is shared module state.
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": self._https_pool}
+
+    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest,
+                                             verify: Any, cert: Any = None) -> Any:
+        # The session's trust, whatever the caller passed as ``verify``: never CERT_NONE.
+        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        return host_params, {"ssl_context": self.ssl_context, "cert_reqs": "CERT_REQUIRED"}
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # requests would add certifi's bundle (or drop verification) here; the context built
+        # from the TlsTrust already holds exactly what is trusted.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
 
 
 class DeadlineSession(requests.Session):
-    """``requests.Session`` with a total deadline per request and no redirect handling."""
+    """``requests.Session`` with a total deadline per request and no redirect handling;
+    ``tls``: what HTTPS answers must prove (default: the system store, no pin)."""
 
-    def __init__(self, total_s: float, max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
+    def __init__(self, total_s: float, max_answer_bytes: int = MAX_ANSWER_BYTES,
+                 tls: TlsTrust | None = None) -> None:
         super().__init__()
         if not total_s > 0:
             raise ValueError("total_s must be > 0")
         self.total_s = total_s
         self.max_answer_bytes = max_answer_bytes
         self.trust_env = False
-        adapter = _Adapter()
+        self.tls = tls or TlsTrust()
+        adapter = _Adapter(self.tls)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
@@ -178,6 +232,8 @@ class DeadlineSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any,
                 **kwargs: Any) -> requests.Response:
+        if kwargs.get("verify", True) is not True:
+            raise ValueError("verify is the session's TlsTrust, not a per-request choice")
         kwargs["allow_redirects"] = False
         kwargs["stream"] = True  # the body is read below, under the same deadline
         wid, watch = _WATCHDOG.arm(self.total_s)

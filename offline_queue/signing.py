@@ -271,8 +271,10 @@ class Enrolment:
     one-time token), remembered per server in a small 0600 state file beside the key."""
 
     def __init__(self, key: Ed25519PrivateKey, kiosk_id: str, token: str | None,
-                 state_path: str | Path, timeout_s: float = 8.0) -> None:
+                 state_path: str | Path, timeout_s: float = 8.0, tls: Any = None) -> None:
+        """``tls``: the billing API's TlsTrust (offline_queue/tls.py), as for every client."""
         self.key, self.kiosk_id, self.token = key, kiosk_id, token or None
+        self.tls = tls
         self.state_path = Path(state_path)
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -319,7 +321,7 @@ class Enrolment:
         url = f"{base_url.rstrip('/')}/v1/kiosks/{self.kiosk_id}/enrol"
         body = {"public_key": public_b64(self.key), "token": self.token}
         try:
-            with DeadlineSession(self.timeout_s) as http:
+            with DeadlineSession(self.timeout_s, tls=self.tls) as http:
                 resp = http.post(url, json=body, timeout=(min(3.05, self.timeout_s),
                                                           self.timeout_s))
         except requests.RequestException as exc:

@@ -33,6 +33,7 @@ from offline_queue.deadline import DeadlineSession
 from offline_queue.elapsed import ElapsedClock
 from offline_queue.errors import PermanentError, RetryableError
 from offline_queue.outbox import Outbox, OutboxRow
+from offline_queue.tls import TlsTrust, tls_reason
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,11 @@ class SyncWorker:
                  circuit: Circuit | None = None, clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None, session: requests.Session | None = None,
                  wall: Callable[[], float] = time.time, total_timeout: float | None = None,
-                 untrusted_limit: int = UNTRUSTED_LIMIT) -> None:
+                 untrusted_limit: int = UNTRUSTED_LIMIT, tls: TlsTrust | None = None) -> None:
         """``clock``: forward-only seconds for backoff and the circuit (default: the outbox's
         elapsed clock); ``wall``: only for the ``delivered_at`` record. ``circuit`` gives the
-        threshold and cooldown; its state is the one shared in the database."""
+        threshold and cooldown; its state is the one shared in the database. ``tls``: what an
+        https:// server must prove (default: the system store)."""
         self.outbox = outbox
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -124,8 +126,9 @@ class SyncWorker:
         self.rng = rng or random.Random()
         # One total deadline per request (connect + the whole answer), never a redirect followed.
         total = total_timeout if total_timeout is not None else connect_timeout + read_timeout
-        self.http = session or DeadlineSession(total)
+        self.http = session or DeadlineSession(total, tls=tls)
         self.untrusted_limit = untrusted_limit
+        self._tls_refused = ""  # the last TLS refusal, until an answer proves the server
         self.untrusted_in_row = 0
         self._untrusted_why = ""
         self.http.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
@@ -138,6 +141,8 @@ class SyncWorker:
 
     @property
     def fault(self) -> str | None:
+        if self._tls_refused:  # not a flaky network: the server did not prove who it is
+            return self._tls_refused
         if self.untrusted_in_row < self.untrusted_limit:
             return None
         return f"{self.untrusted_in_row} answers in a row without proof of recording: {self._untrusted_why}"
@@ -223,7 +228,13 @@ class SyncWorker:
                 allow_redirects=False,  # a 302 would turn this POST into a GET of the Location
             )
         except requests.RequestException as exc:
-            raise RetryableError(f"transport: {type(exc).__name__}: {exc}") from exc
+            why = tls_reason(exc)  # also when it broke an enrolment on the way
+            if why is None:
+                raise RetryableError(f"transport: {type(exc).__name__}: {exc}") from exc
+            if not self._tls_refused:
+                log.error("billing server not trusted: TLS: %s", why)
+            self._tls_refused = f"TLS: {why}"
+            raise RetryableError(self._tls_refused) from exc
         crash_point("after_post_sent")
         status = resp.status_code
         text = resp.content.decode("utf-8", errors="replace")
@@ -253,6 +264,7 @@ class SyncWorker:
         if why is not None:
             raise self._untrusted(status, text, why)
         self.untrusted_in_row = 0
+        self._tls_refused = ""
         return status, text
 
     def _untrusted(self, status: int, text: str, why: str) -> RetryableError:

@@ -81,6 +81,14 @@ def test_drain_reports_sane_numbers_and_every_payment_arrives(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_drain_over_tls_delivers_every_payment_on_both_sides(tmp_path):
+    result = bench_drain.main(["--n", "12", "--chunk", "5", "--dir", str(tmp_path), "--tls"])
+    assert result["transport"].startswith("https") and result["n"] == 12
+    assert result["ledger_payments"] == {"ours": 12, "bare": 12}
+    assert _positive(result["ratio_ours_over_bare"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_drain_guard_catches_a_ledger_short_of_payments(tmp_path, monkeypatch):
     """Replays of one txn id are answered 201 but booked once: the ledger check must notice."""
     real = bench_drain.bare_bodies

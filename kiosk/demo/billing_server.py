@@ -3,6 +3,8 @@
 stdlib only: ThreadingHTTPServer speaking HTTP/1.1 keep-alive with Nagle off (field notes: 23
 req/s with it, ~700 without). Run it as ``kiosk billing-server`` or start ``BillingServer`` in
 a thread from tests. It can be told to misbehave (kiosk.demo.faults) to test exactly-once delivery.
+With a certificate and key it serves HTTPS (TLS 1.2 or later); the handshake runs on each
+connection's own thread, so a client that stalls it holds up no one else.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +36,16 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 ENROL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # kiosk/config.py checks the kiosk's copy
 IDLE_TIMEOUT_S = 60  # an idle keep-alive connection is closed after this
+HANDSHAKE_TIMEOUT_S = 10
+
+
+def server_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """A server-side context; TLS 1.2 or later (RFC 8996 deprecates 1.0 and 1.1). OSError or
+    ssl.SSLError if the certificate or key cannot be read or do not belong together."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(cert_file), str(key_file))
+    return ctx
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -150,8 +163,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, addr: tuple[str, int], app: BillingApi) -> None:
+    def __init__(self, addr: tuple[str, int], app: BillingApi,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.app = app
+        self.tls = tls
         self.stopping = threading.Event()
         self._live_lock = threading.Lock()
         self._live: dict[threading.Thread, socket.socket] = {}
@@ -163,8 +178,22 @@ class _Server(ThreadingHTTPServer):
             self._live[t] = request
         t.start()
 
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        if self.tls is not None:  # the handshake happens later, on the connection's thread
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
     def _run_one(self, request: Any, client_address: Any) -> None:
         try:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.settimeout(HANDSHAKE_TIMEOUT_S)
+                    request.do_handshake()
+                except (OSError, ValueError) as exc:  # a client that does not trust us, a probe
+                    log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+                    self.shutdown_request(request)
+                    return
             self.process_request_thread(request, client_address)
         finally:
             with self._live_lock:
@@ -210,10 +239,13 @@ class BillingServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080,
                  db_path: str | Path = "billing-server.db",
                  fault: Fault | str | None = None,
-                 now: Callable[[], datetime] | None = None, enrol_token: str | None = None,
+                 now: Callable[[], datetime] | None = None,
+                 tls: ssl.SSLContext | None = None, enrol_token: str | None = None,
                  lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
-        """``enrol_token``: what kiosks enrol with (None: a fresh random one, ``.enrol_token``)."""
+        """``tls``: a server context (``server_context``) to serve HTTPS; None: plain HTTP.
+        ``enrol_token``: what kiosks enrol with (None: a fresh random one, ``.enrol_token``)."""
         self.host, self.db_path = host, Path(db_path)
+        self.tls = tls
         self.enrol_token = enrol_token or secrets.token_urlsafe(24)
         self.lookups_per_minute = lookups_per_minute
         self._now = now
@@ -230,7 +262,7 @@ class BillingServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self) -> BillingServer:
         """Open and seed the ledger, bind, and serve from a background thread."""
@@ -239,7 +271,8 @@ class BillingServer:
         try:
             self._httpd = _Server((self.host, self._port),
                                   BillingApi(self.ledger, self.faults, self._now,
-                                             self.enrol_token, self.lookups_per_minute))
+                                             self.enrol_token, self.lookups_per_minute),
+                                  self.tls)
         except OSError:
             self.ledger.close()
             self.ledger = None
@@ -290,6 +323,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "printed at start)")
     parser.add_argument("--lookup-limit", type=_positive, default=LOOKUPS_PER_MINUTE,
                         metavar="N", help="account/card lookups per kiosk per minute (then 429)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
 
 
 def add_settlement_arguments(p: argparse.ArgumentParser) -> None:
@@ -361,7 +396,20 @@ def _port(text: str) -> int:
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until SIGINT/SIGTERM (or ``stop`` is set). Returns the process exit code."""
     stop = stop or threading.Event()
-    server = BillingServer(args.host, args.port, args.db, fault=args.fault,
+    tls = None
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if bool(cert) != bool(key):
+        sys.stderr.write("billing-server: --tls-cert and --tls-key go together\n")
+        return 2
+    if cert:
+        try:
+            tls = server_context(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            sys.stderr.write(f"billing-server: cannot use TLS certificate {cert} / key {key}: "
+                             f"{why}\n")
+            return 2
+    server = BillingServer(args.host, args.port, args.db, fault=args.fault, tls=tls,
                            enrol_token=getattr(args, "enrol_token", None),
                            lookups_per_minute=getattr(args, "lookup_limit", LOOKUPS_PER_MINUTE))
     try:

@@ -12,6 +12,7 @@ import requests
 from kiosk.flow.events import AccountInfo
 from offline_queue.cache import ReferenceCache
 from offline_queue.deadline import DeadlineSession
+from offline_queue.tls import TlsTrust, tls_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,25 @@ class BadAnswer(Unreachable):
 class BillingClient:
     def __init__(self, base_url: str, cache: ReferenceCache | None = None,
                  connect_timeout: float = 3.05, read_timeout: float = 5.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, tls: TlsTrust | None = None) -> None:
+        """``tls``: what an https:// server must prove (default: the system store)."""
         self.base_url = base_url.rstrip("/")
         self.cache = cache
         self.timeout = (connect_timeout, read_timeout)
         # A total deadline per lookup (a server trickling bytes cannot hold a resident's screen)
         # and never a redirect followed: an answer is only what the API itself says.
-        self.http = session or DeadlineSession(connect_timeout + read_timeout)
+        self.http = session or DeadlineSession(connect_timeout + read_timeout, tls=tls)
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
             resp = self.http.get(self.base_url + path, params=params, timeout=self.timeout,
                                  allow_redirects=False)
         except requests.RequestException as exc:
+            why = tls_reason(exc)
+            if why is not None:
+                # No answer from a server that cannot prove who it is: offline, and said why.
+                log.warning("billing API refused over TLS: %s", why)
+                raise Unreachable(f"TLS: {why}") from exc
             raise Unreachable(str(exc)) from exc
         if 300 <= resp.status_code < 400:
             log.warning("billing API %s answered HTTP %s to %r: not followed", path.split("/")[2],

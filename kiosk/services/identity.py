@@ -37,7 +37,8 @@ def kiosk_auth(cfg: Config) -> KioskAuth:
             key = load_or_create_key(path)
             enrolment = Enrolment(key, cfg.kiosk.id, cfg.billing.enrol_token or None,
                                   keys_dir(cfg) / ENROLLED_FILE,
-                                  cfg.billing.connect_timeout_s + cfg.billing.read_timeout_s)
+                                  cfg.billing.connect_timeout_s + cfg.billing.read_timeout_s,
+                                  tls=cfg.billing.tls())
             auth = _auths[ident] = KioskAuth(key, cfg.kiosk.id, enrolment)
         return auth
 

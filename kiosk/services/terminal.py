@@ -130,6 +130,7 @@ class HeadlessTerminal:
         self.billing = BillingClient(
             self.config.billing.url, ReferenceCache(self.db),
             self.config.billing.connect_timeout_s, self.config.billing.read_timeout_s,
+            tls=self.config.billing.tls(),
         )
         signed(self.billing, self.config)  # every request signed as this kiosk
         # The manager owns the drivers: health per device, crash containment, reconnect after an
@@ -215,7 +216,7 @@ class HeadlessTerminal:
             self.sync_worker = SyncWorker(
                 Outbox(connect(self.config.kiosk.db)), self.config.billing.url,
                 connect_timeout=self.config.billing.connect_timeout_s,
-                read_timeout=self.config.billing.read_timeout_s,
+                read_timeout=self.config.billing.read_timeout_s, tls=self.config.billing.tls(),
             )
             signed(self.sync_worker, self.config)
             ready.set()
@@ -287,7 +288,8 @@ class HeadlessTerminal:
         outbox = Outbox(connect(self.config.kiosk.db))
         worker = SyncWorker(outbox, self.config.billing.url,
                             connect_timeout=self.config.billing.connect_timeout_s,
-                            read_timeout=self.config.billing.read_timeout_s)
+                            read_timeout=self.config.billing.read_timeout_s,
+                            tls=self.config.billing.tls())
         signed(worker, self.config)
         deadline = time.monotonic() + budget_s
         try:

@@ -12,6 +12,9 @@ from typing import Any, Callable
 
 import requests
 
+from offline_queue.deadline import DeadlineSession
+from offline_queue.tls import TlsTrust, tls_reason
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +32,7 @@ class ApiHealth:
     reachable: bool
     status_code: int | None
     latency_ms: int | None
-    tls: str  # "verified", "none (http)", or "failed: …"
+    tls: str  # "verified", "verified, key pinned", "none (http)", or "failed: …"
     clock_skew_s: float | None  # server minus terminal; positive: the terminal is behind
     reason: str
 
@@ -57,22 +60,28 @@ def _server_epoch(resp: requests.Response) -> float | None:
 class BillingProbe:
     def __init__(self, base_url: str, *, connect_timeout: float = 3.05, read_timeout: float = 5.0,
                  session: requests.Session | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, tls: TlsTrust | None = None) -> None:
+        """``tls``: what an https:// server must prove, as for the sync worker (the same
+        session class: a total deadline, no redirect followed)."""
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self.http = session or requests.Session()
+        self.trust = tls or TlsTrust()
+        self.http = session or DeadlineSession(connect_timeout + read_timeout, tls=self.trust)
         self.clock = clock
 
     def health(self) -> ApiHealth:
         url = self.base_url + "/v1/health"
-        tls = "verified" if url.startswith("https://") else "none (http)"
+        tls = "none (http)"
+        if url.startswith("https://"):
+            tls = "verified, key pinned" if self.trust.pin_sha256 else "verified"
         t0, m0 = self.clock(), time.monotonic()
         try:
             resp = self.http.get(url, timeout=self.timeout)
-        except requests.exceptions.SSLError as exc:
-            return ApiHealth(self.base_url, False, None, None, f"failed: {exc}", None,
-                             "TLS handshake or certificate check failed")
         except requests.RequestException as exc:
+            why = tls_reason(exc)  # a refused handshake, a pin, or an enrolment they broke
+            if why is not None:
+                return ApiHealth(self.base_url, False, None, None, f"failed: {why}", None,
+                                 f"TLS: {why}")
             return ApiHealth(self.base_url, False, None, None, tls, None,
                              f"unreachable: {type(exc).__name__}")
         latency = int((time.monotonic() - m0) * 1000)

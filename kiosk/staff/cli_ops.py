@@ -124,7 +124,7 @@ def cmd_diag(args: argparse.Namespace, config: Callable[..., Any]) -> int:
             probe.stop()
     billing = cfg.billing
     api = BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
-                       read_timeout=min(billing.read_timeout_s, 5.0)).health()
+                       read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls()).health()
     report = console.diagnostics_report(
         views, api, results, ports=list_ports(),
         recent_log=tail_file(args.log, args.lines) if args.log else [])
@@ -169,7 +169,7 @@ def cmd_report_daily(args: argparse.Namespace, config: Callable[..., Any]) -> in
     if args.print:
         console.printer = _printer(cfg)
     probe = BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
-                         read_timeout=cfg.billing.read_timeout_s)
+                         read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls())
     from kiosk.services.identity import signed
 
     signed(probe, cfg)  # the settlement is the kiosk's own: a signed request

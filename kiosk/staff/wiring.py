@@ -72,7 +72,7 @@ def heartbeat_service(terminal: Any) -> Any:
     service = HeartbeatService(
         cfg.kiosk.id, Outbox(db), AuditLog(db),
         BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
-                     read_timeout=cfg.billing.read_timeout_s),
+                     read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
         lambda: {n: v.health for n, v in live_views(by_name).items()})
     signed(service.probe, cfg)  # a heartbeat is signed like every request
     return service

@@ -60,7 +60,8 @@ class NoticeBoard(EventDispatcher):
         try:
             db = connect(cfg.kiosk.db)
             client = BillingClient(cfg.billing.url, ReferenceCache(db),
-                                   cfg.billing.connect_timeout_s, cfg.billing.read_timeout_s)
+                                   cfg.billing.connect_timeout_s, cfg.billing.read_timeout_s,
+                                   tls=cfg.billing.tls())
             signed(client, cfg)
             for lang in ("zh", "en"):
                 got[lang] = [n for n in client.notices(lang) if isinstance(n, dict)]

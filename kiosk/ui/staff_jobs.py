@@ -67,7 +67,7 @@ def _probe(cfg: Any) -> Any:
 
     billing = cfg.billing
     return BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
-                        read_timeout=min(billing.read_timeout_s, 5.0))
+                        read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls())
 
 
 def diagnostics(session: StaffSession) -> Job:
@@ -127,7 +127,7 @@ def force_sync(session: StaffSession) -> Job:
         from kiosk.services.identity import signed
 
         sync = SyncWorker(Outbox(w.db), billing.url, connect_timeout=billing.connect_timeout_s,
-                          read_timeout=billing.read_timeout_s)
+                          read_timeout=billing.read_timeout_s, tls=billing.tls())
         signed(sync, w.terminal.config)
         result = w.console.force_sync(session, lambda: sync.run_once(ignore_backoff=True))
         w.terminal.events.post(result)  # the offline banner and queue state follow
