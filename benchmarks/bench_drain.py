@@ -138,7 +138,8 @@ def run(n: int, chunk: int = 500, directory: str | None = None,
             t0 = time.perf_counter()
             bodies = queue_payments(Journal(db, KIOSK_ID), n)
             queue_s = time.perf_counter() - t0
-            outbox = Outbox(db)
+            # the worker's own connection, as the terminal opens it (delivery bookkeeping only)
+            outbox = Outbox(connect(root / "kiosk.db", durable=False))
             trust = TlsTrust(ca_file)
             worker = SyncWorker(outbox, ours_server.url, tls=trust)
             key = signing.Ed25519PrivateKey.generate()  # as kiosk.services.identity wires it
@@ -177,6 +178,7 @@ def run(n: int, chunk: int = 500, directory: str | None = None,
             worker.http.close()
             bare.http.close()
             db.conn.close()
+            outbox.db.conn.close()
         finally:
             ours_server.stop()
             bare_server.stop()

@@ -26,7 +26,7 @@ class PtyPair:
 
 def open_pty_pair() -> PtyPair:
     master, slave = os.openpty()
-    # Raw on both ends: no echo, no line discipline, every byte passes as it is (field notes).
+    # Raw on both ends: no echo, no line discipline, every byte passes as it is.
     tty.setraw(master)
     tty.setraw(slave)
     # We keep the slave fd open so the master never sees EOF/EIO while the host reconnects.

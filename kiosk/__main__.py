@@ -1,4 +1,4 @@
-"""The ``kiosk`` command line (DESIGN §11): the only place real objects are wired together.
+"""The ``kiosk`` command line (docs/architecture.md): the only place real objects are wired together.
 
 Every command takes ``--config`` and exits non-zero with one clear line on bad input.
 """
@@ -130,7 +130,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     cfg = _config(args, db=args.db, api=args.api, enrol_token=args.enrol_token,
                   state_dir=args.state_dir)
-    outbox = Outbox(connect(cfg.kiosk.db))
+    outbox = Outbox(connect(cfg.kiosk.db, durable=False))  # delivery bookkeeping only
     outbox.release_in_flight()
     worker = SyncWorker(outbox, cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                         read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls())

@@ -1,4 +1,4 @@
-"""``kiosk devices`` and ``kiosk sim``: device health and bench simulators (issue 3).
+"""``kiosk devices`` and ``kiosk sim``: device health and bench simulators.
 
 ``kiosk devices`` opens every configured device once (``sim://`` ones on throw-away simulators),
 lets it come up for about a second and reports its health; it is a report, so a device at fault

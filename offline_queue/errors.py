@@ -14,4 +14,4 @@ class PermanentError(QueueError):
 
 
 class IntegrityError(QueueError):
-    """The database failed its integrity check: the terminal locks (DESIGN §4 item 7)."""
+    """The database failed its integrity check: the terminal locks (docs/promises.md)."""

@@ -1,5 +1,5 @@
 """The append-only journal of sessions and cash, and the payment commit: a payment's journal
-rows, its payment row and its outbox row commit in one transaction (DESIGN §6)."""
+rows, its payment row and its outbox row commit in one transaction (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The sync worker: delivers outbox rows to the billing API exactly once.
 
 Each row is POSTed with its stored bytes and ``Idempotency-Key`` = the kiosk's key, so a retry
-after any fault is a replay the server answers with the original result (DESIGN §4 item 4).
+after any fault is a replay the server answers with the original result (docs/promises.md).
 Retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter, and
 a circuit that stops hammering a server that is down.
 

@@ -1,5 +1,5 @@
 """Commands the reducer asks the shell to carry out, in order. Money-moving commands are
-preceded by the journal command that records them (DESIGN §2)."""
+preceded by the journal command that records them (docs/architecture.md)."""
 
 from __future__ import annotations
 

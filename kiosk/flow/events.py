@@ -21,7 +21,7 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class QueueState:
-    """What the outbox says: drives the offline caps (DESIGN §4 item 5)."""
+    """What the outbox says: drives the offline caps (docs/promises.md)."""
 
     online: bool = True
     pending_count: int = 0

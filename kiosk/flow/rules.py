@@ -14,7 +14,7 @@ class FlowConfig:
     accepted_coins_minor: frozenset[int] = frozenset({10, 50, 100})
     min_amount_minor: int = 100
     max_txn_minor: int = 500_000
-    # Offline caps (DESIGN §4 item 5): past any of them no new cash is taken while offline.
+    # Offline caps (docs/promises.md): past any of them no new cash is taken while offline.
     offline_max_txn_minor: int = 100_000
     offline_max_pending_count: int = 200
     offline_max_pending_total_minor: int = 2_000_000

@@ -1,6 +1,6 @@
 """The payment-session reducer: ``advance(session, event) -> (session, commands)``.
 
-Pure: no I/O, no clock, no randomness. Phases follow DESIGN §5. The credited total changes only
+Pure: no I/O, no clock, no randomness. Phases follow docs/architecture.md. The credited total changes only
 on the devices' safe events; escrow is never money.
 """
 

@@ -1,4 +1,4 @@
-"""Power-up reconciliation (DESIGN §4 item 6): before any new money is accepted, sessions the
+"""Power-up reconciliation (docs/promises.md): before any new money is accepted, sessions the
 journal saw open are resolved from the journal and the validator's power-up status. Nothing is
 dropped: an unresolved note is credited (the resident's favour), flagged for the operator, and
 a fault slip is printed for it (retried at the next start while the printer cannot print)."""

@@ -214,7 +214,7 @@ class HeadlessTerminal:
         def deliver() -> None:
             # Its own connection, opened on its own thread (a connection serves one thread).
             self.sync_worker = SyncWorker(
-                Outbox(connect(self.config.kiosk.db)), self.config.billing.url,
+                Outbox(connect(self.config.kiosk.db, durable=False)), self.config.billing.url,
                 connect_timeout=self.config.billing.connect_timeout_s,
                 read_timeout=self.config.billing.read_timeout_s, tls=self.config.billing.tls(),
             )
@@ -285,7 +285,7 @@ class HeadlessTerminal:
         """Deliver what is queued now, on the calling thread through its own connection (the
         background worker stopped first)."""
         self.stop_sync()
-        outbox = Outbox(connect(self.config.kiosk.db))
+        outbox = Outbox(connect(self.config.kiosk.db, durable=False))
         worker = SyncWorker(outbox, self.config.billing.url,
                             connect_timeout=self.config.billing.connect_timeout_s,
                             read_timeout=self.config.billing.read_timeout_s,

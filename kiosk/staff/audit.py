@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 
-# What staff do (issue 5 §2) and what the terminal does on their behalf.
+# What staff do and what the terminal does on their behalf.
 LOGIN = "login"
 LOGIN_FAILED = "login_failed"
 LOGIN_LOCKED = "login_locked_out"

@@ -1,4 +1,4 @@
-"""Staff users, roles and logins (DESIGN §4 item 11, §10).
+"""Staff users, roles and logins (docs/promises.md).
 
 Roles: *maintenance* (diagnostics, self-tests, logs, device configuration, faults) and
 *operator* (cash collection, takings and reports, reprints). A wrong PIN counts against the

@@ -1,4 +1,4 @@
-"""Cash collection batches (DESIGN §10, issue 5 §5).
+"""Cash collection batches (docs/architecture.md).
 
 A batch holds every note stacked between two cash box removals. Removing the box (the validator
 reports *stacker open*) closes the open batch and opens the next. The operator then counts the

@@ -1,4 +1,4 @@
-"""Diagnostics for maintenance (issue 5 §3): one entry per device (status ``ok``, ``degraded``,
+"""Diagnostics for maintenance: one entry per device (status ``ok``, ``degraded``,
 ``fault`` or ``unknown`` with a reason, counters, identity, last faults), and entries for the
 billing API (reachability, latency, TLS, clock skew), the queue (depth, oldest pending age, dead
 letters — counts, never money), the database's integrity, disk space and the locking faults.

@@ -1,4 +1,4 @@
-"""Faults that lock the terminal (DESIGN §4 item 7) — jam, cash box removed, stacker full,
+"""Faults that lock the terminal (docs/promises.md) — jam, cash box removed, stacker full,
 database integrity failure — persisted so they stay locked across a restart until staff clear
 them (audited) or the device itself reports them over.
 

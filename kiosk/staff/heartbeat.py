@@ -1,5 +1,5 @@
 """The heartbeat: device health, queue depth, software version and the audit chain's head hash,
-so the utility holds an outside copy of the head and a rewritten chain shows (issue 5 §2).
+so the utility holds an outside copy of the head and a rewritten chain shows.
 
 Sent directly, best effort: a heartbeat is only worth its latest value, so one that cannot be
 sent is dropped, never queued behind payments."""

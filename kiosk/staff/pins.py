@@ -1,4 +1,4 @@
-"""PIN hashing with ``hashlib.scrypt`` (DESIGN §4 item 11): explicit cost and ``maxmem``, a
+"""PIN hashing with ``hashlib.scrypt`` (docs/promises.md): explicit cost and ``maxmem``, a
 per-user random salt, and the parameters stored with the hash so a later change of the default
 cost still verifies old hashes. Constant-time comparison."""
 
@@ -22,7 +22,7 @@ MAX_N = 2**20  # stored hashes above this cost are refused, not attempted
 class ScryptParams:
     """scrypt cost. The default is the production cost: n=2**17, r=8, p=1 needs 128 MiB
     (128·r·n·p bytes), and scrypt refuses to run unless ``maxmem`` is above that plus a little
-    (field notes: ~129 MiB), so maxmem is set explicitly to 256 MiB. Tests pass a cheaper n."""
+    (about 129 MiB), so maxmem is set explicitly to 256 MiB. Tests pass a cheaper n."""
 
     n: int = 2**17
     r: int = 8

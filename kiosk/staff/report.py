@@ -1,4 +1,4 @@
-"""The daily report (issue 5 §6): a numbered report of one kiosk-local day — transactions, totals
+"""The daily report: a numbered report of one kiosk-local day — transactions, totals
 by tender and denomination, online vs offline-queued, pending and dead letters, collections,
 and the three-way reconciliation device counters ⟷ journal ⟷ the billing API's settlement with
 every mismatch listed by transaction id.

@@ -1,4 +1,4 @@
-"""Maintenance self-tests (issue 5 §3): printer test page, validator accept test (a note into
+"""Maintenance self-tests: printer test page, validator accept test (a note into
 escrow and back out), coin test, card-read test.
 
 Each works on a started driver and a ``wait_event(match, timeout)`` that returns the next

@@ -29,7 +29,7 @@ def find_cjk_font() -> str:
 
 
 def register_cjk_font() -> str:
-    """Make the CJK font Kivy's default (field notes: SDL2_ttf reads face 0 of a .ttc)."""
+    """Make the CJK font Kivy's default (SDL2_ttf reads face 0 of a .ttc)."""
     from kivy.core.text import DEFAULT_FONT, LabelBase
 
     path = find_cjk_font()

@@ -1,7 +1,7 @@
 """Shared styles for every screen: sizes, colours and the accessible-mode switch.
 
 kv files use ``app.theme.<name>`` and nothing else, so accessible mode or another screen size is
-one switch here (DESIGN §9). Sizes are pixels at 1280×800, scaled up on larger screens, never
+one switch here (docs/architecture.md). Sizes are pixels at 1280×800, scaled up on larger screens, never
 below the minimum: body text ≥ 28 px (≥ 40 px accessible), touch targets ≥ 15 mm at the
 screen's configured density (``KIVY_DPI``), contrast ≥ 4.5:1 (≥ 7:1 accessible).
 """

@@ -142,3 +142,18 @@ def test_the_balance_shown_is_net_of_payments_still_queued(terminal, billing_ser
     assert account.arrears_minor == max(0, ACC.arrears_minor - paid)
     assert account.balance_minor == ACC.balance_minor + max(0, paid - ACC.arrears_minor)
     assert account.netted_minor == paid
+
+
+def test_money_is_written_durably_and_only_delivery_marks_are_not(terminal):
+    """The deciding thread's connection (journal, payments, outbox rows) syncs every commit
+    (synchronous=FULL = 2); a delivery-bookkeeping connection, as the sync worker opens it and
+    whose marks a replay restores, does not (NORMAL = 1)."""
+    from offline_queue.schema import connect
+
+    assert terminal.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    delivery = connect(terminal.config.kiosk.db, durable=False)
+    try:
+        assert delivery.execute("PRAGMA synchronous").fetchone()[0] == 1
+    finally:
+        delivery.conn.close()
+    assert terminal.sync_worker.outbox.db is not terminal.db

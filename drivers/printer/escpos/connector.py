@@ -1,6 +1,6 @@
 """python-escpos on a port we opened: an ``Escpos`` subclass whose ``_raw``/``_read`` use the
 pyserial object handed to it (python-escpos's own ``Serial`` opens the port itself and cannot take
-a URL, a pty or a ``spy://`` wire dump; field notes)."""
+a URL, a pty or a ``spy://`` wire dump)."""
 
 from __future__ import annotations
 

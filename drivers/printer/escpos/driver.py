@@ -161,7 +161,7 @@ class EscPosPrinter:
         esc.magic.encoding = None
         if self.chinese:
             # Chinese mode explicitly: a printer that powers up in another mode would print the
-            # GB18030 bytes as code-page characters (field notes).
+            # GB18030 bytes as code-page characters.
             esc._raw(P.KANJI_ON)
         if job.title:
             # GS ! scales Kanji and ASCII alike; ESC ! would leave Chinese glyphs small.
