@@ -105,12 +105,14 @@ class Em4100Options:
 
 @dataclass(frozen=True)
 class EscPosOptions:
-    """ESC/POS receipt printers run at 9600–115200 baud; ``qr_size`` is the QR module size
-    python-escpos accepts (1–16); ``chinese`` puts the printer in Chinese mode (GB18030)."""
+    """ESC/POS receipt printers run at 9600–115200 baud; ``qr_size`` is the QR module size in
+    dots (1–7: the largest receipt QR, version 10 at 6 dots per module, is 342 dots and a 58 mm
+    roll prints 384; at 8 it would run off the paper); ``chinese`` puts the printer in Chinese
+    mode (GB18030)."""
 
     baudrate: int = field(default=9600, metadata={"choices": (9600, 19200, 38400, 57600, 115200)})
     chinese: bool = True
-    qr_size: int = field(default=6, metadata=_range(1, 16))
+    qr_size: int = field(default=6, metadata=_range(1, 7))
 
 
 DeviceOptions = Id003Options | CcTalkOptions | Em4100Options | EscPosOptions

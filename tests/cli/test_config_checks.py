@@ -63,6 +63,7 @@ def test_a_key_of_another_protocol_is_refused_by_name(device, key, value):
     ("bill_validator", "channels", {"0x71": 100}),  # the C0 mask covers 0x61..0x70
     ("printer", "baudrate", 12345),
     ("printer", "qr_size", 0),
+    ("printer", "qr_size", 8),  # the largest receipt QR would run off a 58 mm roll
     ("printer", "chinese", "yes"),
     ("bill_validator", "poll_interval_ms", 0),
     ("bill_validator", "poll_interval_ms", 5000),

@@ -7,6 +7,7 @@ import logging
 import threading
 
 import serial
+from escpos.constants import QR_ECLEVEL_M
 from escpos.exceptions import Error as EscposError
 
 from drivers.errors import FrameError, PortError
@@ -172,7 +173,9 @@ class EscPosPrinter:
             self._text(line)
         if job.qr:
             esc.set(align="center")
-            esc.qr(job.qr, native=True, size=self.qr_size)  # GS ( k, rendered by the printer
+            # GS ( k, rendered by the printer, at error correction M: the signed receipt QR is
+            # sized to fit a 58 mm roll at M (python-escpos would send L by default).
+            esc.qr(job.qr, native=True, size=self.qr_size, ec=QR_ECLEVEL_M)
             esc.set(align="left")
         if self.chinese:
             esc._raw(P.KANJI_OFF)
