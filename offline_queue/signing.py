@@ -315,11 +315,15 @@ class Enrolment:
         write_private(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
         log.warning("kiosk %s enrolled with %s", self.kiosk_id, base_url)
 
+    def request_body(self) -> dict[str, Any]:
+        """The body of POST /v1/kiosks/{kiosk_id}/enrol (docs/billing-api.yaml: EnrolRequest)."""
+        return {"public_key": public_b64(self.key), "token": self.token}
+
     def _post(self, base_url: str) -> BaseException | None:
         from offline_queue.deadline import DeadlineSession
 
         url = f"{base_url.rstrip('/')}/v1/kiosks/{self.kiosk_id}/enrol"
-        body = {"public_key": public_b64(self.key), "token": self.token}
+        body = self.request_body()
         try:
             with DeadlineSession(self.timeout_s, tls=self.tls) as http:
                 resp = http.post(url, json=body, timeout=(min(3.05, self.timeout_s),

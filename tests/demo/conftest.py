@@ -45,6 +45,7 @@ class AnyKioskAuth(signing.KioskAuth):
 
     _keys: dict[str, signing.Ed25519PrivateKey] = {}
     enrol_at: str | None = None  # enrol there instead of where the request goes
+    token = TEST_TOKEN  # what the server takes for enrolment
 
     def __init__(self, default: str = "KIOSK-001") -> None:
         super().__init__(signing.Ed25519PrivateKey.generate(), default)
@@ -72,7 +73,7 @@ class AnyKioskAuth(signing.KioskAuth):
         if (base, kiosk) not in self._enrolled:
             # A plain request: it is no part of the deadline watch of the one being signed.
             resp = requests.post(f"{base}/v1/kiosks/{kiosk}/enrol", timeout=5, json={
-                "public_key": signing.public_b64(self.key_of(kiosk)), "token": TEST_TOKEN})
+                "public_key": signing.public_b64(self.key_of(kiosk)), "token": self.token})
             if resp.status_code in (200, 201):
                 self._enrolled.add((base, kiosk))
         body = r.body or b""
