@@ -213,12 +213,12 @@ class DeadlineSession(requests.Session):
     """``requests.Session`` with a total deadline per request and no redirect handling;
     ``tls``: what HTTPS answers must prove (default: the system store, no pin)."""
 
-    def __init__(self, total_s: float, max_answer_bytes: int = MAX_ANSWER_BYTES,
+    def __init__(self, deadline_s: float, max_answer_bytes: int = MAX_ANSWER_BYTES,
                  tls: TlsTrust | None = None) -> None:
         super().__init__()
-        if not total_s > 0:
-            raise ValueError("total_s must be > 0")
-        self.total_s = total_s
+        if not deadline_s > 0:
+            raise ValueError("deadline_s must be > 0")
+        self.deadline_s = deadline_s
         self.max_answer_bytes = max_answer_bytes
         self.trust_env = False
         self.tls = tls or TlsTrust()
@@ -236,14 +236,14 @@ class DeadlineSession(requests.Session):
             raise ValueError("verify is the session's TlsTrust, not a per-request choice")
         kwargs["allow_redirects"] = False
         kwargs["stream"] = True  # the body is read below, under the same deadline
-        wid, watch = _WATCHDOG.arm(self.total_s)
+        wid, watch = _WATCHDOG.arm(self.deadline_s)
         _current.watch = watch
         try:
             resp = super().request(method, url, *args, **kwargs)
             resp._content = self._read_capped(resp)
         except requests.RequestException as exc:
             if watch.expired:
-                raise DeadlineExceeded(f"no complete answer within {self.total_s:g}s") from exc
+                raise DeadlineExceeded(f"no complete answer within {self.deadline_s:g}s") from exc
             raise
         finally:
             _current.watch = None

@@ -108,7 +108,7 @@ class SyncWorker:
                  read_timeout: float = 10.0, backoff: Backoff | None = None,
                  circuit: Circuit | None = None, clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None, session: requests.Session | None = None,
-                 wall: Callable[[], float] = time.time, total_timeout: float | None = None,
+                 wall: Callable[[], float] = time.time, request_deadline_s: float | None = None,
                  untrusted_limit: int = UNTRUSTED_LIMIT, tls: TlsTrust | None = None) -> None:
         """``clock``: forward-only seconds for backoff and the circuit (default: the outbox's
         elapsed clock); ``wall``: only for the ``delivered_at`` record. ``circuit`` gives the
@@ -125,8 +125,9 @@ class SyncWorker:
         self._lock = run_lock(outbox.db)
         self.rng = rng or random.Random()
         # One total deadline per request (connect + the whole answer), never a redirect followed.
-        total = total_timeout if total_timeout is not None else connect_timeout + read_timeout
-        self.http = session or DeadlineSession(total, tls=tls)
+        if request_deadline_s is None:
+            request_deadline_s = connect_timeout + read_timeout
+        self.http = session or DeadlineSession(request_deadline_s, tls=tls)
         self.untrusted_limit = untrusted_limit
         self._tls_refused = ""  # the last TLS refusal, until an answer proves the server
         self.untrusted_in_row = 0
