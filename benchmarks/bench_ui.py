@@ -234,7 +234,7 @@ def _kiosk_app() -> tuple[Any, Any, Any]:
     cfg = Config()
     cfg = dataclasses.replace(
         cfg, kiosk=dataclasses.replace(cfg.kiosk, db=str(tmp / "k.db"), state_dir=str(tmp / "dev")),
-        billing=dataclasses.replace(cfg.billing, url=server.url))
+        billing=dataclasses.replace(cfg.billing, url=server.url, enrol_token=server.enrol_token))
     hub = SimulatorHub(str(tmp / "dev"))
     app = KioskApp(make_terminal(cfg, hub))
 
