@@ -100,7 +100,7 @@ def test_paper_out_before_payment_asks_for_an_on_screen_receipt(kiosk):
     assert session.printed is False and session.receipt_no
     qr = kiosk.current_screen().ids.qr
     kiosk.pump(lambda: qr.modules > 0, 5, "QR code drawn")
-    assert session.txn_id in qr.data and session.receipt_no in screen_texts(kiosk)
+    assert session.txn_id.upper() in qr.data and session.receipt_no in screen_texts(kiosk)
     assert "缴费凭证显示在屏幕上" in screen_texts(kiosk)
     kiosk.snap("fault-paper-out-done")
     assert journal_total(kiosk) == 2_000

@@ -79,7 +79,9 @@ def test_card_payment_in_chinese(kiosk):
     text = "\n".join(receipt["lines"]).replace("￥", "¥")  # GB18030 prints the full-width sign
     assert "电费缴费凭证" in text and "实收金额：¥150.00" in text
     assert session.receipt_no in text and "******" + CARD_ACC.account_no[-4:] in text
-    assert receipt["qr"] and session.txn_id in receipt["qr"][0]
+    # the signed verify URL names the payment (its fields upper-cased to fit the QR's
+    # alphanumeric mode)
+    assert receipt["qr"] and session.txn_id.upper() in receipt["qr"][0]
     texts = screen_texts(kiosk)
     assert session.receipt_no in texts and "¥150.00" in texts and "请取走打印好的缴费凭证" in texts
     kiosk.snap("journey-zh-done")
