@@ -181,6 +181,7 @@ class KioskApp(App):
             ev.cancel()
         self._clock.clear()
         self.staff.close()
+        self.heartbeat.close()
         self.notices.stop()
         Window.funbind("on_request_close", self._on_request_close)
         Window.funbind("on_keyboard", self._on_keyboard)

@@ -128,20 +128,44 @@ class StaffWorker:
 
 
 class Heartbeat:
-    """The heartbeat (device health, queue depth, the audit chain's head) sent on its own thread
-    whenever the Kivy clock calls ``tick``; never two at once, a failure only logged."""
+    """The heartbeat (device health, queue depth, the audit chain's head) sent from one thread
+    of its own — which owns the heartbeat's database connection — whenever the Kivy clock calls
+    ``tick``; a tick while one is being sent is skipped, a failure only logged."""
 
     def __init__(self, terminal: Any) -> None:
         self.terminal = terminal
         self.sent = 0
         self._service: Any = None
         self._busy = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def tick(self, _dt: float = 0.0) -> None:
         if self._busy.is_set() or getattr(self.terminal, "staff", None) is None:
             return
         self._busy.set()
-        threading.Thread(target=self._send, name="heartbeat", daemon=True).start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            self._send()
+        if self._service is not None:
+            self._service.outbox.db.conn.close()
 
     def _send(self) -> None:
         try:
