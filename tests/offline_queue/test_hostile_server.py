@@ -25,8 +25,8 @@ def _enrol_upstream(request):
     yield
     AnyKioskAuth.enrol_at = None
 from tests.offline_queue.hostile import HostileServer
-from tests.offline_queue.test_sync import (drain, kiosk_journal, queue_payments, server_ledger,
-                                           worker_for)
+from tests.offline_queue.test_sync import (drain, kiosk_journal, one_pass_against, queue_payments,
+                                           server_ledger, worker_for)
 
 NO_BACKOFF = Backoff(base_s=0.0, factor=1.0, cap_s=120.0)
 LIES = ["301", "302", "307", "empty", "array", "other_txn", "other_amount", "other_kiosk", "html"]
@@ -163,14 +163,7 @@ def test_a_huge_answer_is_refused(journal, outbox):
         def log_message(self, *a):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Huge)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        queue_payments(journal, 1)
-        result = worker_for(outbox, f"http://127.0.0.1:{srv.server_address[1]}").run_once()
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    result = one_pass_against(Huge, journal, outbox)
     assert result.retried == 1 and "AnswerTooLarge" in last_errors(journal)[0]
 
 

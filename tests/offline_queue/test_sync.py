@@ -3,9 +3,11 @@ every fault mode, dead letters, backoff and the circuit."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import random
 import socket
+import threading
 
 import pytest
 import requests
@@ -30,6 +32,19 @@ def queue_payments(journal, n, offline=True):
         recs.append(journal.commit_payment(f"S{i}", ACC[i % len(ACC)], {1000: 1, 500: i % 3}, {},
                                            1000 + 500 * (i % 3), offline=offline))
     return recs
+
+
+def one_pass_against(handler, journal, outbox):
+    """One payment queued and one sync pass against a loopback server answering with
+    ``handler`` (an http.server request handler class); the pass's result."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        queue_payments(journal, 1)
+        return worker_for(outbox, f"http://127.0.0.1:{srv.server_address[1]}").run_once()
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 def server_ledger(server):
@@ -151,9 +166,6 @@ def test_failed_row_waits_for_its_backoff(journal, outbox, clock):
 
 def test_garbage_answer_is_retried_not_marked_delivered(journal, outbox):
     """A server that answers 200 with nonsense has not confirmed anything."""
-    import http.server
-    import threading
-
     class Nonsense(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
@@ -165,12 +177,6 @@ def test_garbage_answer_is_retried_not_marked_delivered(journal, outbox):
         def log_message(self, *a):
             pass
 
-    srv = http.server.HTTPServer(("127.0.0.1", 0), Nonsense)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        queue_payments(journal, 1)
-        result = worker_for(outbox, f"http://127.0.0.1:{srv.server_address[1]}").run_once()
-    finally:
-        srv.shutdown()
+    result = one_pass_against(Nonsense, journal, outbox)
     assert result.retried == 1 and outbox.stats().pending == 1
     assert "malformed" in journal.db.execute("SELECT last_error FROM outbox").fetchone()[0]
