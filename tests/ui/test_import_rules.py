@@ -43,3 +43,16 @@ def test_the_flow_and_the_presenter_do_not_need_kivy_at_all():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_staff_never_imports_the_services():
+    """The terminal wires staff in (kiosk.services.terminal); staff is handed what it needs of
+    the shell, so the two packages do not import each other (docs/architecture.md, layers)."""
+    offenders = []
+    for path in (ROOT / "kiosk" / "staff").rglob("*.py"):
+        if path.name == "cli_ops.py":
+            continue  # a command-line module (the CLI wires real objects), not the staff domain
+        bad = [m for m in _imports(path) if m == "kiosk.services" or m.startswith("kiosk.services.")]
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
+    assert offenders == []
