@@ -68,7 +68,8 @@ class KioskApp(App):
     other_lang_name = StringProperty(LANG_NAMES["en"])
 
     def __init__(self, terminal: Any, *, lockdown: bool = True, allow_close: bool = False,
-                 dev_controls: Any = None, stop_terminal: bool = True, **kwargs: Any) -> None:
+                 dev_controls: Any = None, dev_actions: Any = None, stop_terminal: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.title = "Electricity payment / 电费缴纳"
         if not terminal.deciding_thread:
@@ -82,6 +83,7 @@ class KioskApp(App):
         self.ui = UiState(ready=False)
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
+        self.dev_actions = dev_actions or {}
         self.stop_terminal = stop_terminal
         self.shown: list[str] = []
         self.manager: ScreenManager | None = None
@@ -113,7 +115,7 @@ class KioskApp(App):
         if self.dev_controls is not None:
             from kiosk.screens.devpanel import DevPanel
 
-            root.add_widget(DevPanel(controls=self.dev_controls))
+            root.add_widget(DevPanel(self.dev_actions, controls=self.dev_controls))
         Window.clearcolor = (1, 1, 1, 1)
         self.theme.fit(*Window.size)
         self._on_language()

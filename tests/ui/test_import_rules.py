@@ -56,3 +56,15 @@ def test_staff_never_imports_the_services():
         if bad:
             offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
     assert offenders == []
+
+
+def test_screens_and_presenters_never_import_the_demo():
+    """The demo hands its actions to the developer panel (``kiosk demo``); the UI stays the
+    production UI."""
+    offenders = []
+    for package in ("screens", "ui"):
+        for path in (ROOT / "kiosk" / package).rglob("*.py"):
+            bad = [m for m in _imports(path) if m == "kiosk.demo" or m.startswith("kiosk.demo.")]
+            if bad:
+                offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
+    assert offenders == []
