@@ -1,5 +1,6 @@
-"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (DESIGN §2); the UI's
-logic (kiosk/ui) stays importable and testable without a display."""
+"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (docs/architecture.md,
+layers); the UI's logic (kiosk/ui) stays importable and testable without a display; staff
+never imports the services (they wire staff in), and no screen or presenter imports the demo."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_staff_never_imports_the_services():
     for path in (ROOT / "kiosk" / "staff").rglob("*.py"):
         if path.name == "cli_ops.py":
             continue  # a command-line module (the CLI wires real objects), not the staff domain
-        bad = [m for m in _imports(path) if m == "kiosk.services" or m.startswith("kiosk.services.")]
+        bad = [m for m in _imports(path) if m.split(".")[:2] == ["kiosk", "services"]]
         if bad:
             offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
     assert offenders == []
@@ -64,7 +65,7 @@ def test_screens_and_presenters_never_import_the_demo():
     offenders = []
     for package in ("screens", "ui"):
         for path in (ROOT / "kiosk" / package).rglob("*.py"):
-            bad = [m for m in _imports(path) if m == "kiosk.demo" or m.startswith("kiosk.demo.")]
+            bad = [m for m in _imports(path) if m.split(".")[:2] == ["kiosk", "demo"]]
             if bad:
                 offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
     assert offenders == []
