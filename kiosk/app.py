@@ -25,7 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
-from kiosk.screens import SCREENS, STAFF_SCREENS
+from kiosk.screens import KV_FILES, SCREENS, STAFF_SCREENS
 from kiosk.flow.receipt import qr_payload
 from kiosk.ui import qr
 from kiosk.ui.bridge import ClockTimers, SessionFeed
@@ -33,8 +33,8 @@ from kiosk.ui.i18n import DEFAULT_LANG, LANG_NAMES, Translator
 from kiosk.ui.notices import NoticeBoard
 from kiosk.ui.platform import register_cjk_font
 from kiosk.ui.present import RETURN_REASONS, UiState, present
-from kiosk.ui.staff import StaffMode
-from kiosk.ui.staff_worker import Heartbeat
+from kiosk.ui.staff.mode import StaffMode
+from kiosk.ui.staff.worker import Heartbeat
 from kiosk.ui.theme import Theme
 from kiosk.ui.view import SessionView
 
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 KV_DIR = ROOT / "assets" / "kv"
-KV_FILES = (["common.kv"] + [f"{name}.kv" for name, _m, _c in SCREENS] + ["staff_common.kv"]
-            + [f"{name}.kv" for name, _m, _c in STAFF_SCREENS])
 KEY_ESCAPE, KEY_F1, KEY_F4 = 27, 282, 285
 HEARTBEAT_S = 60.0
 
@@ -70,7 +68,8 @@ class KioskApp(App):
     other_lang_name = StringProperty(LANG_NAMES["en"])
 
     def __init__(self, terminal: Any, *, lockdown: bool = True, allow_close: bool = False,
-                 dev_controls: Any = None, stop_terminal: bool = True, **kwargs: Any) -> None:
+                 dev_controls: Any = None, dev_actions: Any = None, stop_terminal: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.title = "Electricity payment / 电费缴纳"
         if not terminal.deciding_thread:
@@ -84,6 +83,7 @@ class KioskApp(App):
         self.ui = UiState(ready=False)
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
+        self.dev_actions = dev_actions or {}
         self.stop_terminal = stop_terminal
         self.shown: list[str] = []
         self.manager: ScreenManager | None = None
@@ -115,7 +115,7 @@ class KioskApp(App):
         if self.dev_controls is not None:
             from kiosk.screens.devpanel import DevPanel
 
-            root.add_widget(DevPanel(controls=self.dev_controls))
+            root.add_widget(DevPanel(self.dev_actions, controls=self.dev_controls))
         Window.clearcolor = (1, 1, 1, 1)
         self.theme.fit(*Window.size)
         self._on_language()

@@ -96,7 +96,7 @@ def run_demo_app(args: argparse.Namespace) -> int:
     """The full touchscreen demo on simulators and the reference billing server; no config."""
     from kiosk.__main__ import _config
     from kiosk.demo.billing_server import BillingServer
-    from kiosk.demo.controls import DemoControls, help_text
+    from kiosk.demo.controls import ACTIONS, DemoControls, help_text
 
     _kivy_env()
     from kiosk.ui.platform import FontMissing, configure_kivy, find_cjk_font
@@ -125,7 +125,8 @@ def run_demo_app(args: argparse.Namespace) -> int:
     controls = DemoControls(hub, server)
     try:
         # The demo window closes normally; Escape and F1 stay disabled as on a real terminal.
-        KioskApp(terminal, lockdown=True, allow_close=True, dev_controls=controls).run()
+        KioskApp(terminal, lockdown=True, allow_close=True, dev_controls=controls,
+                 dev_actions=ACTIONS).run()
     finally:
         server.stop()
     return 0

@@ -136,8 +136,7 @@ class DeviceSection:
     url: str
     protocol: str
     enabled: bool = True
-    # A note in escrow waits for the next poll: above a second the resident sees a stuck note
-    # (the staff screen allows the same range, kiosk/staff/settings.py).
+    # A note in escrow waits for the next poll: above a second the resident sees a stuck note.
     poll_interval_ms: int = field(default=100, metadata=_range(10, 1000))
     options: Any = None  # DeviceOptions: the protocol's own type (OPTIONS)
 

@@ -1,9 +1,10 @@
-"""The screens, one module (and one kv file under assets/kv) per screen.
+"""The screens, one module (and one kv file under assets/kv) per screen; the staff's in the
+``staff`` sub-package, their kv files under assets/kv/staff.
 
 ``SCREENS`` lists the resident's in the order of a session, ``STAFF_SCREENS`` the staff's
-(behind the hidden gesture); ``kiosk.app`` builds one of each. Resident screens call the app's
-intent methods and bind to the preformatted text in ``app.view``; staff screens do the same
-with ``app.staff``.
+(behind the hidden gesture); ``kiosk.app`` builds one of each and loads ``KV_FILES``. Resident
+screens call the app's intent methods and bind to the preformatted text in ``app.view``; staff
+screens do the same with ``app.staff``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ SCREENS = (
     ("out_of_service", "kiosk.screens.out_of_service", "OutOfServiceScreen"),
 )
 STAFF_SCREENS = (
-    ("staff_login", "kiosk.screens.staff_login", "StaffLoginScreen"),
-    ("staff_home", "kiosk.screens.staff_home", "StaffHomeScreen"),
-    ("staff_diag", "kiosk.screens.staff_diag", "StaffDiagScreen"),
-    ("staff_faults", "kiosk.screens.staff_faults", "StaffFaultsScreen"),
-    ("staff_tests", "kiosk.screens.staff_tests", "StaffTestsScreen"),
-    ("staff_collect", "kiosk.screens.staff_collect", "StaffCollectScreen"),
-    ("staff_count", "kiosk.screens.staff_count", "StaffCountScreen"),
-    ("staff_counted", "kiosk.screens.staff_counted", "StaffCountedScreen"),
-    ("staff_report", "kiosk.screens.staff_report", "StaffReportScreen"),
-    ("staff_reprint", "kiosk.screens.staff_reprint", "StaffReprintScreen"),
+    ("staff_login", "kiosk.screens.staff.login", "StaffLoginScreen"),
+    ("staff_home", "kiosk.screens.staff.home", "StaffHomeScreen"),
+    ("staff_diag", "kiosk.screens.staff.diag", "StaffDiagScreen"),
+    ("staff_faults", "kiosk.screens.staff.faults", "StaffFaultsScreen"),
+    ("staff_tests", "kiosk.screens.staff.tests", "StaffTestsScreen"),
+    ("staff_collect", "kiosk.screens.staff.collect", "StaffCollectScreen"),
+    ("staff_count", "kiosk.screens.staff.count", "StaffCountScreen"),
+    ("staff_counted", "kiosk.screens.staff.counted", "StaffCountedScreen"),
+    ("staff_report", "kiosk.screens.staff.report", "StaffReportScreen"),
+    ("staff_reprint", "kiosk.screens.staff.reprint", "StaffReprintScreen"),
 )
+#: the kv files under assets/kv, shared rules first (a screen's rule uses the widgets they define)
+KV_FILES = (("common.kv",) + tuple(f"{name}.kv" for name, _m, _c in SCREENS) + ("staff/common.kv",)
+            + tuple(f"staff/{name.removeprefix('staff_')}.kv" for name, _m, _c in STAFF_SCREENS))

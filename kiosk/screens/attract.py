@@ -5,7 +5,7 @@ staff PIN pad (``StaffCorner``)."""
 from __future__ import annotations
 
 from kiosk.screens.common import KioskScreen
-from kiosk.screens.staff_common import StaffCorner  # noqa: F401 - used in the kv rule
+from kiosk.screens.staff.common import StaffCorner  # noqa: F401 - used in the kv rule
 
 
 class AttractScreen(KioskScreen):

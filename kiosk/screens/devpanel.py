@@ -1,18 +1,18 @@
 """The demo's developer panel: buttons for every simulated-world action, shown with F12.
 
-Developer-facing, so English only and not part of the resident's translated screens."""
+Developer-facing, so English only and not part of the resident's translated screens. The
+actions and the object that runs them are handed in by whoever wires the demo (``kiosk demo``):
+a screen never imports the demo."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from kivy.graphics import Color, Rectangle
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
-
-from kiosk.demo.controls import ACTIONS
 
 KEY_F12 = 293
 
@@ -22,10 +22,12 @@ class DevPanel(BoxLayout):
     open = BooleanProperty(False)
     status = StringProperty("")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, actions: Mapping[str, tuple[str, str]], **kwargs: Any) -> None:
+        """``actions``: action → (hotkey, label), one button each; a press calls
+        ``controls.do(action)`` and ``controls.listeners`` hear each result's text."""
         super().__init__(orientation="vertical", size_hint=(None, 1), width=300,
                          pos_hint={"top": 1}, padding=6, spacing=4, **kwargs)
-        for action, (key, label) in ACTIONS.items():
+        for action, (key, label) in actions.items():
             btn = Button(text=f"[{key}] {label}", font_size=16, halign="left")
             btn.bind(on_release=lambda _b, a=action: self.controls.do(a))
             self.add_widget(btn)

@@ -4,7 +4,7 @@ staff reach their screens through the same hidden corner as on the attract scree
 from __future__ import annotations
 
 from kiosk.screens.common import KioskScreen
-from kiosk.screens.staff_common import StaffCorner  # noqa: F401 - used in the kv rule
+from kiosk.screens.staff.common import StaffCorner  # noqa: F401 - used in the kv rule
 
 
 class OutOfServiceScreen(KioskScreen):

@@ -38,7 +38,6 @@ class Permission(str, enum.Enum):
     DIAGNOSTICS = "diagnostics"
     SELF_TEST = "self_test"
     VIEW_LOGS = "view_logs"
-    DEVICE_CONFIG = "device_config"
     CLEAR_FAULT = "clear_fault"  # any locking fault
     CLEAR_CASHBOX_FAULT = "clear_cashbox_fault"  # cash box removed / stacker full only
     FORCE_SYNC = "force_sync"
@@ -51,21 +50,14 @@ class Permission(str, enum.Enum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.MAINTENANCE: frozenset({
         Permission.DIAGNOSTICS, Permission.SELF_TEST, Permission.VIEW_LOGS,
-        Permission.DEVICE_CONFIG, Permission.CLEAR_FAULT, Permission.CLEAR_CASHBOX_FAULT,
-        Permission.FORCE_SYNC, Permission.VIEW_QUEUE,
+        Permission.CLEAR_FAULT, Permission.CLEAR_CASHBOX_FAULT, Permission.FORCE_SYNC,
+        Permission.VIEW_QUEUE,
     }),
     Role.OPERATOR: frozenset({
         Permission.COLLECT_CASH, Permission.VIEW_TAKINGS, Permission.REPRINT,
         Permission.CLEAR_CASHBOX_FAULT, Permission.VIEW_QUEUE,
     }),
 }
-
-
-def parse_role(text: str) -> Role:
-    try:
-        return Role(text)
-    except ValueError:
-        raise ValueError(f"unknown role {text!r} (roles: {', '.join(r.value for r in Role)})") from None
 
 
 def check_user_id(text: str) -> str:

@@ -88,6 +88,7 @@ def _printer(cfg: Any) -> Any:
 def cmd_diag(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     from kiosk.cli_devices import list_ports
     from kiosk.cli_staff import login, open_console
+    from kiosk.services.devices import open_device
     from kiosk.staff import selftest as st
     from kiosk.staff.api import BillingProbe
     from kiosk.staff.diag import tail_file, text_lines
@@ -104,7 +105,7 @@ def cmd_diag(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     views: dict[str, Any] = {}
     results = []
     if not args.no_devices:
-        probe = DeviceProbe(cfg)
+        probe = DeviceProbe(cfg, open_device)
         try:
             probe.start(args.wait)
             runs = {

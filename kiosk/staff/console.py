@@ -30,7 +30,6 @@ from kiosk.staff.probe import DeviceView
 from kiosk.staff.report import DailyReports
 from kiosk.staff.report_format import report_job
 from kiosk.staff.selftest import SelfTestResult
-from kiosk.staff.settings import DeviceSettings
 from offline_queue.highwater import record_path
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
@@ -68,7 +67,6 @@ class StaffConsole:
         self.collections = CollectionService(db, journal, config.kiosk.id,
                                              config.limits.accepted_notes_minor, counters, self.now)
         self.reports = DailyReports(db, config.kiosk.id, self.now)
-        self.settings = DeviceSettings(db, config, self.now)
         self.printer = printer
         self.post = post
         self.device_health = device_health
@@ -152,12 +150,6 @@ class StaffConsole:
         state = getattr(getattr(health, "state", None), "value", None)
         if state == "fault":
             raise FaultNotClearable(f"{device} still reports a fault: {health.reason}")
-
-    def change_device_setting(self, session: StaffSession, device: str, key: str,
-                              value: str) -> None:
-        self._do(session, P.DEVICE_CONFIG, "change the device configuration")
-        old = self.settings.set(device, key, value, session.actor)
-        self._log(session, a.CONFIG_CHANGE, device=device, key=key, old=old, new=value)
 
     def force_sync(self, session: StaffSession, run: Callable[[], Any]) -> Any:
         self._do(session, P.FORCE_SYNC, "force a sync")

@@ -164,38 +164,9 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-class RecentLog(logging.Handler):
-    """The last lines logged in this process, for the diagnostics screen."""
-
-    def __init__(self, capacity: int = 200) -> None:
-        super().__init__(logging.INFO)
-        self.lines: collections.deque[str] = collections.deque(maxlen=capacity)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.lines.append(self.format(record))
-        except Exception:  # logging must never raise into the caller
-            self.handleError(record)
-
-    def tail(self, n: int = 50) -> list[str]:
-        return list(self.lines)[-n:]
-
-
 def tail_file(path: str, n: int = 50) -> list[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             return [line.rstrip("\n") for line in collections.deque(fh, maxlen=n)]
     except OSError as exc:
         return [f"(cannot read {path}: {exc})"]
-
-
-def install_recent_log(capacity: int = 200) -> RecentLog:
-    """Keep the last log lines of this process for the diagnostics screen (installed once)."""
-    root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, RecentLog):
-            return handler
-    handler = RecentLog(capacity)
-    root.addHandler(handler)
-    return handler

@@ -80,15 +80,6 @@ class LockingFaults:
         log.warning("locking fault %s/%s: %s", device, code, reason)
         return True
 
-    def check_database(self) -> str | None:
-        """Run the integrity check; a failure is persisted in the marker file and returned."""
-        problem = integrity_problem(self.db)
-        if problem is not None and self.marker is not None:
-            _write_atomic(self.marker, {"device": DB_DEVICE, "code": DB_CODE, "reason": problem,
-                                        "raised_at": self._now()})
-            log.error("database integrity check failed: %s", problem)
-        return problem
-
     # ---------------------------------------------------------------- clearing
     def device_cleared(self, device: str, code: str) -> bool:
         """The device reported the fault over (cash box back in, jam cleared)."""

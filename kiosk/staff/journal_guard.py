@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from kiosk.staff.audit import AuditLog
 from kiosk.staff.faults import LockingFaults
+from kiosk.staff.wiring import counter_source
 from offline_queue import highwater as hw
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ def validator_notes(config: Any, hub: Any) -> int | None:
     """The bill validator's cumulative stacked-note count, where it can be read before the
     drivers open: the simulator's non-volatile counters. ID-003 has no standard counter
     command, so a real validator gives None and only the record is compared."""
-    from kiosk.staff.wiring import counter_source
-
     source = counter_source(config, hub, None)
     if source is None:
         return None

@@ -1,9 +1,10 @@
 """Device views for diagnostics.
 
 ``DeviceProbe`` opens the configured devices the way ``kiosk devices`` does (through the device
-manager; ``sim://`` ones on throw-away simulators), lets them come up, keeps every event they
-post and offers ``wait_event`` for the self-tests — for ``kiosk diag`` over SSH, when the
-terminal is not holding the ports. ``live_views`` reads the devices of a running terminal.
+manager, with the opener it is given: ``kiosk.services.devices.open_device``; ``sim://`` ones on
+throw-away simulators), lets them come up, keeps every event they post and offers
+``wait_event`` for the self-tests — for ``kiosk diag`` over SSH, when the terminal is not
+holding the ports. ``live_views`` reads the devices of a running terminal.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _identity(driver: Any) -> dict[str, Any] | None:
 
 
 class DeviceProbe:
-    def __init__(self, cfg: Any, opener: Callable[[str, Any, Any], Any] | None = None) -> None:
+    def __init__(self, cfg: Any, opener: Callable[[str, Any, Any], Any]) -> None:
+        """``opener(name, device_section, hub)`` opens one driver."""
         self.cfg = cfg
         self._opener = opener
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -70,13 +72,9 @@ class DeviceProbe:
 
     def _open(self, name: str) -> Any:
         dev = self.cfg.devices[name]
-        if self._opener is not None:
-            return self._opener(name, dev, self.hub)
-        from kiosk.services.devices import open_device
-
         if dev.protocol == "id003":
             nudge_pty(dev.url)  # a pty refuses a parity-only change on a second 8E1 open
-        return open_device(name, dev, self.hub)
+        return self._opener(name, dev, self.hub)
 
     def start(self, wait_s: float = 2.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-diag-")

@@ -1,17 +1,27 @@
 """Wiring the staff parts into a running terminal (headless or the app): the console, the
-device watch on the runner, the open collection batch and the locks restored at start-up."""
+device watch on the runner, the open collection batch and the locks restored at start-up.
+
+The terminal (``kiosk.services.terminal``) calls in here; nothing in ``kiosk.staff`` imports
+``kiosk.services`` (docs/architecture.md, layers), so what staff needs of the shell — signing a
+request as this kiosk, opening a device — is handed in by whoever wires it."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable, TypeVar
 
+from kiosk.staff.api import BillingProbe
+from kiosk.staff.audit import AuditLog
 from kiosk.staff.collection import CounterSource
 from kiosk.staff.console import StaffConsole
 from kiosk.staff.faults import DeviceWatch
+from kiosk.staff.heartbeat import HeartbeatService
 from kiosk.staff.probe import live_views
+from offline_queue.outbox import Outbox
+from offline_queue.schema import connect
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def counter_source(config: Any, hub: Any, validator: Any) -> CounterSource | None:
@@ -56,16 +66,10 @@ def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
     return console
 
 
-def heartbeat_service(terminal: Any) -> Any:
+def heartbeat_service(terminal: Any, sign: Callable[[T], T]) -> HeartbeatService:
     """A HeartbeatService for a started terminal; the app calls ``send_once()`` on a timer
-    (off the UI thread: it is an HTTP request)."""
-    from kiosk.services.identity import signed
-    from kiosk.staff.api import BillingProbe
-    from kiosk.staff.audit import AuditLog
-    from kiosk.staff.heartbeat import HeartbeatService
-    from offline_queue.outbox import Outbox
-    from offline_queue.schema import connect
-
+    (off the UI thread: it is an HTTP request). ``sign(client)`` returns the client with its
+    requests signed as this kiosk (``kiosk.services.identity.signed``)."""
     cfg = terminal.config
     db = connect(cfg.kiosk.db)  # its own connection: it runs on another thread
     by_name = devices_by_name(terminal.devices)
@@ -74,5 +78,5 @@ def heartbeat_service(terminal: Any) -> Any:
         BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                      read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
         lambda: {n: v.health for n, v in live_views(by_name).items()})
-    signed(service.probe, cfg)  # a heartbeat is signed like every request
+    sign(service.probe)  # a heartbeat is signed like every request
     return service

@@ -127,7 +127,7 @@ def _python_msgids(source: str) -> set[str]:
 def used_msgids() -> set[str]:
     """Every literal string the kv files and screen code pass to ``_()`` or ``N_()``."""
     found: set[str] = set()
-    for f in KV_DIR.glob("*.kv"):
+    for f in KV_DIR.rglob("*.kv"):
         for m in _KV_CALL.finditer(f.read_text("utf-8")):
             found.add(ast.literal_eval(m.group("q") + m.group("s") + m.group("q")))
     for src in PY_SOURCES:

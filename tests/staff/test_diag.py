@@ -88,21 +88,6 @@ def test_locks_database_and_overall_status():
     assert diag.worst([{"status": "ok"}, {"status": "degraded"}, {"status": "unknown"}]) == "degraded"
 
 
-def test_recent_log_ring_keeps_the_last_lines():
-    import logging
-
-    ring = diag.RecentLog(capacity=3)
-    logger = logging.getLogger("test.diag.ring")
-    logger.addHandler(ring)
-    logger.setLevel(logging.INFO)
-    try:
-        for i in range(5):
-            logger.info("line %d", i)
-    finally:
-        logger.removeHandler(ring)
-    assert [x.rsplit(" ", 1)[-1] for x in ring.tail()] == ["2", "3", "4"]
-
-
 # ---------------------------------------------------------------- against the reference server
 def test_probe_measures_latency_and_clock_skew(billing_server):
     probe = sign_as_test_kiosk(BillingProbe(billing_server.url, clock=lambda: time.time() - 300))  # we are 5 min slow
@@ -180,15 +165,9 @@ def test_console_diagnostics_for_the_screen(console):
             return H(S.FAULT, "paper out")
 
     views = live_views({"printer": Printer(), "bill_validator": None})
-    import logging
-
-    ring = diag.install_recent_log()
-    try:
-        assert diag.install_recent_log() is ring
-        mt = console.login("mt1", "1357")
-        report = console.diagnostics(mt, views, recent_log=ring.tail(5))
-    finally:
-        logging.getLogger().removeHandler(ring)
+    mt = console.login("mt1", "1357")
+    report = console.diagnostics(mt, views, recent_log=["12:00 WARNING printer: paper low"])
+    assert report["recent_log"] == ["12:00 WARNING printer: paper low"]
     entries = {e["name"]: e for e in report["entries"]}
     assert entries["printer"]["status"] == "fault" and entries["printer"]["counters"] == {"jobs": 3}
     assert entries["bill_validator"]["reason"] == "not connected"

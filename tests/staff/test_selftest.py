@@ -15,6 +15,7 @@ from drivers.card_reader.em4100.simulator import Em4100Simulator
 from drivers.coin_acceptor.cctalk.simulator import CcTalkSimulator
 from drivers.printer.escpos.simulator import EscPosSimulator
 from kiosk.config import Config
+from kiosk.services.devices import open_device
 from kiosk.staff import selftest as st
 from kiosk.staff.probe import DeviceProbe
 from tests.staff.conftest import MT_PIN
@@ -38,7 +39,7 @@ def rig(tmp_path):
     cfg = Config()
     devices = {name: dataclasses.replace(cfg.devices[name], url=sim.start_on_pty(),
                                          poll_interval_ms=30) for name, sim in sims.items()}
-    probe = DeviceProbe(dataclasses.replace(cfg, devices=devices))
+    probe = DeviceProbe(dataclasses.replace(cfg, devices=devices), open_device)
     probe.start(3.0)
     yield probe, sims, cfg
     probe.stop()

@@ -14,6 +14,7 @@ from drivers.transport import SimulatorHub
 from kiosk.config import Config
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
+from kiosk.services.identity import signed
 from kiosk.services.terminal import HeadlessTerminal
 from kiosk.staff.auth import StaffAuth
 from kiosk.staff.wiring import heartbeat_service
@@ -80,7 +81,7 @@ def test_cash_box_removal_locks_closes_batch_and_stays_locked_over_restart(make_
     assert result.variance_minor == 0 == result.device_variance_minor and printed.ok
     receipt = term.hub.get("printer").wait_receipt(2, 5)  # the resident's receipt was first
     assert batch.batch_id in "\n".join(receipt["lines"])
-    heartbeat = heartbeat_service(term)
+    heartbeat = heartbeat_service(term, lambda client: signed(client, term.config))
     assert heartbeat.send_once()
     (hb,) = billing_server.ledger.dump()["heartbeats"]
     assert hb["audit_head"] == term.staff.audit.head() and hb["kiosk_id"] == "KIOSK-T2"

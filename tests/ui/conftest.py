@@ -76,7 +76,7 @@ class Kiosk:
 
     @functools.cached_property
     def staff(self) -> Any:
-        from kiosk.ui.staff_worker import make_console
+        from kiosk.ui.staff.worker import make_console
 
         return make_console(self.term, self.db)
 

@@ -1,5 +1,6 @@
-"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (DESIGN §2); the UI's
-logic (kiosk/ui) stays importable and testable without a display."""
+"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (docs/architecture.md,
+layers); the UI's logic (kiosk/ui) stays importable and testable without a display; staff
+never imports the services (they wire staff in), and no screen or presenter imports the demo."""
 
 from __future__ import annotations
 
@@ -37,8 +38,34 @@ def test_the_flow_and_the_presenter_do_not_need_kivy_at_all():
     import subprocess
     import sys
 
-    code = ("import sys, kiosk.ui.present, kiosk.ui.catalog, kiosk.demo.controls; "
+    code = ("import sys, kiosk.ui.present, kiosk.ui.staff.present, kiosk.ui.catalog, "
+            "kiosk.demo.controls; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kivy'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_staff_never_imports_the_services():
+    """The terminal wires staff in (kiosk.services.terminal); staff is handed what it needs of
+    the shell, so the two packages do not import each other (docs/architecture.md, layers)."""
+    offenders = []
+    for path in (ROOT / "kiosk" / "staff").rglob("*.py"):
+        if path.name == "cli_ops.py":
+            continue  # a command-line module (the CLI wires real objects), not the staff domain
+        bad = [m for m in _imports(path) if m.split(".")[:2] == ["kiosk", "services"]]
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
+    assert offenders == []
+
+
+def test_screens_and_presenters_never_import_the_demo():
+    """The demo hands its actions to the developer panel (``kiosk demo``); the UI stays the
+    production UI."""
+    offenders = []
+    for package in ("screens", "ui"):
+        for path in (ROOT / "kiosk" / package).rglob("*.py"):
+            bad = [m for m in _imports(path) if m.split(".")[:2] == ["kiosk", "demo"]]
+            if bad:
+                offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
+    assert offenders == []

@@ -7,9 +7,9 @@ from datetime import date
 
 from kiosk.staff.collection import CollectionResult
 from kiosk.staff.faults import LockingFault
-from kiosk.ui import staff_present as sp
+from kiosk.ui.staff import present as sp
 from kiosk.ui.i18n import Translator
-from kiosk.ui.staff_jobs import receipt_number
+from kiosk.ui.staff.jobs import receipt_number
 
 EN = Translator("en")._
 ZH = Translator("zh_CN")._
@@ -83,7 +83,7 @@ def test_a_staff_job_answered_after_its_visit_ended_is_not_shown():
     """Staff A asks for the daily report, logs out; staff B logs in: A's answer arrives."""
     from types import SimpleNamespace
 
-    from kiosk.ui.staff import StaffMode
+    from kiosk.ui.staff.mode import StaffMode
 
     terminal = SimpleNamespace(config=SimpleNamespace(kiosk=SimpleNamespace(id="KIOSK-0001")),
                                staff=SimpleNamespace(auth=SimpleNamespace(idle_timeout_s=60)))

@@ -36,7 +36,7 @@ def hold_corner(kiosk, seconds: float = 3.1) -> None:
     """The hidden gesture: hold the top-left corner."""
     from kivy.tests.common import UnitTestTouch
 
-    from kiosk.screens.staff_common import StaffCorner
+    from kiosk.screens.staff.common import StaffCorner
 
     corner = next(w for w in kiosk.current_screen().walk(restrict=True)
                   if isinstance(w, StaffCorner))

@@ -134,7 +134,7 @@ def test_every_staff_screen_in_both_languages_and_accessible_mode(staff_kiosk):
     idle(kiosk)
     assert "+¥60.00" in staff.counted_headline
     def report_page_2() -> None:
-        from kiosk.screens.staff_common import PagedList
+        from kiosk.screens.staff.common import PagedList
 
         staff._show("staff_report")
         kiosk.frame(2)

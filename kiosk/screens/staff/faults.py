@@ -3,7 +3,7 @@ it (the back-end refuses while the device still reports the fault)."""
 
 from __future__ import annotations
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffFaultsScreen(StaffScreen):

@@ -3,7 +3,7 @@ disk and the locking faults, each with its status and the reason; send the queue
 
 from __future__ import annotations
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffDiagScreen(StaffScreen):

@@ -1,4 +1,4 @@
-"""The staff screens' work, as jobs for the staff worker thread (``kiosk.ui.staff_worker``).
+"""The staff screens' work, as jobs for the staff worker thread (``worker``).
 
 Each function returns a job: a callable taking the worker, calling the worker's own
 ``StaffConsole`` (which checks the role and writes the audit log) and returning plain data for

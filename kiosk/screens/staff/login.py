@@ -9,7 +9,7 @@ from kivy.factory import Factory
 from kivy.properties import OptionProperty, StringProperty
 from kivy.uix.widget import Widget
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 MAX_ID, MAX_PIN = 32, 12
 

@@ -1,8 +1,9 @@
 """The staff screens' model: the Kivy properties the staff kv files bind to, rendered in the
-current language from the raw answers of the staff back-end (wording in ``staff_present``).
+current language from the raw answers of the staff back-end (wording in ``present``).
 
-An EventDispatcher, not a widget, like ``view.SessionView``. ``StaffMode`` (``kiosk.ui.staff``)
-keeps the raw data and calls ``render()`` after every change and every language switch.
+An EventDispatcher, not a widget, like ``kiosk.ui.view.SessionView``. ``StaffMode``
+(``kiosk.ui.staff.mode``) keeps the raw data and calls ``render()`` after every change and
+every language switch.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kiosk.flow.money import format_minor
 from kiosk.staff.auth import Permission as P
 from kiosk.staff.faults import CASHBOX_CODES
-from kiosk.ui import staff_present as sp
+from kiosk.ui.staff import present as sp
 from kiosk.ui.catalog import N_
-from kiosk.ui.staff_jobs import receipt_number
+from kiosk.ui.staff.jobs import receipt_number
 
 #: (intent, label, screen, permission): the home menu offers what the role may do
 MENU = (

@@ -3,7 +3,7 @@ or date and number; the latest receipts are listed to help."""
 
 from __future__ import annotations
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffReprintScreen(StaffScreen):

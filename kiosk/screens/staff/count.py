@@ -7,7 +7,7 @@ from typing import Any
 
 from kivy.factory import Factory
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffCountScreen(StaffScreen):

@@ -1,7 +1,7 @@
 """Staff mode of the touchscreen: which staff screen is shown, what it says, and the intents its
 buttons call. The staff screens bind to the properties of ``StaffMode`` (``app.staff``).
 
-Work goes to the staff worker thread (``staff_jobs``); answers come back on the UI thread and
+Work goes to the staff worker thread (``jobs``); answers come back on the UI thread and
 are kept as raw data, so a language switch re-renders every text. The role decides which
 actions are offered (from the back-end's permission table); the back-end checks again.
 The session ends after the back-end's idle timeout without a touch (audited) and the screen
@@ -14,11 +14,11 @@ import logging
 from typing import Any, Callable
 
 from kiosk.staff.auth import Permission as P
-from kiosk.ui import staff_jobs as jobs
-from kiosk.ui import staff_present as sp
+from kiosk.ui.staff import jobs
+from kiosk.ui.staff import present as sp
 from kiosk.ui.catalog import N_
-from kiosk.ui.staff_view import StaffView
-from kiosk.ui.staff_worker import StaffWorker
+from kiosk.ui.staff.view import StaffView
+from kiosk.ui.staff.worker import StaffWorker
 
 log = logging.getLogger(__name__)
 

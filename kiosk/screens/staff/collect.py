@@ -3,7 +3,7 @@ counted; closing the open batch by hand when the removal was not reported."""
 
 from __future__ import annotations
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffCollectScreen(StaffScreen):

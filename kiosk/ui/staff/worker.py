@@ -170,9 +170,11 @@ class Heartbeat:
     def _send(self) -> None:
         try:
             if self._service is None:
+                from kiosk.services.identity import signed
                 from kiosk.staff.wiring import heartbeat_service
 
-                self._service = heartbeat_service(self.terminal)
+                cfg = self.terminal.config
+                self._service = heartbeat_service(self.terminal, lambda c: signed(c, cfg))
             if self._service.send_once():
                 self.sent += 1
         except Exception:  # a heartbeat is best effort: the next one carries the news

@@ -1,6 +1,6 @@
 """Widgets the staff screens share: the hidden corner that opens the PIN pad, the staff screen
 base class, and a list that pages instead of scrolling. Their look is in
-``assets/kv/staff_common.kv``; texts come from ``app.staff`` (``kiosk.ui.staff``)."""
+``assets/kv/staff/common.kv``; texts come from ``app.staff`` (``kiosk.ui.staff.mode``)."""
 
 from __future__ import annotations
 

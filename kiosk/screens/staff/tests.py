@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.screens.staff_common import StaffScreen
+from kiosk.screens.staff.common import StaffScreen
 
 
 class StaffTestsScreen(StaffScreen):
