@@ -22,6 +22,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox, QueueStats
 from offline_queue.schema import connect
 from tests.billing_server.openapi_check import validate_request
+from tests.billing_server.conftest import billing_server  # noqa: F401 - a real server on loopback
 
 CST = timezone(timedelta(hours=8))
 ACCT = DEMO_ACCOUNTS[0].account_no
