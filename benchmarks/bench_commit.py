@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue.highwater import HighWater, Record, journal_state, record_path
 from offline_queue.journal import Journal, local_now
 from offline_queue.schema import MIGRATIONS, SCHEMA_VERSION, connect

@@ -24,8 +24,8 @@ from typing import Any
 import requests
 
 from benchmarks.bench_commit import fs_type
-from kiosk.demo.billing_server import BillingServer
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.server import BillingServer
+from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue import signing
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
@@ -79,7 +79,7 @@ def _throwaway_tls(root: Path) -> tuple[Any, str]:
     """A server context and the CA file that verifies it (127.0.0.1), made for this run."""
     import trustme  # the test extra: only the --tls variant needs it
 
-    from kiosk.demo.billing_server import server_context
+    from billing_server.server import server_context
 
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(root / "ca.pem"))

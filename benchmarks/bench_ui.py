@@ -226,7 +226,7 @@ def _kiosk_app() -> tuple[Any, Any, Any]:
     from drivers.transport import SimulatorHub
     from kiosk.app import KioskApp, make_terminal
     from kiosk.config import Config
-    from kiosk.demo.billing_server import BillingServer
+    from billing_server.server import BillingServer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     (tmp / "dev").mkdir()

@@ -105,7 +105,7 @@ def _button(screen: Any, intent: str) -> Any:
 
 def journey(app: Any, hub: Any) -> FrameTimer:
     """One whole payment by touch with a silent printer; returns the timed frames."""
-    from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+    from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 
     acc = DEMO_ACCOUNTS[0]
     card = next(uid for uid, no in DEMO_CARDS.items() if no == acc.account_no)

@@ -53,11 +53,9 @@ def _config(args: argparse.Namespace, **overrides: Any) -> Config:
 
 # ---------------------------------------------------------------- commands
 def cmd_billing_server(args: argparse.Namespace) -> int:
-    from kiosk.demo import billing_server
+    from billing_server import cli
 
-    if getattr(args, "server_command", None) == "settlement":
-        return billing_server.settlement(args)
-    return billing_server.run(args)
+    return cli.main(args.server_args, prog="kiosk billing-server")
 
 
 def cmd_receipt_verify(args: argparse.Namespace) -> int:
@@ -152,8 +150,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
     from drivers.transport import SimulatorHub
-    from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
     from kiosk.services.simulate import run_sessions
     from kiosk.services.terminal import HeadlessTerminal
     from offline_queue.errors import IntegrityError
@@ -200,16 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Community payment terminal")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("billing-server", help="the reference central billing server")
-    _common(p)
-    from kiosk.demo import billing_server
-
-    billing_server.add_arguments(p)
+    # Every argument after the command, options and --help too, is the server's own command
+    # line (billing_server.cli): a prefix no argument starts with keeps argparse out of them.
+    p = sub.add_parser("billing-server", help="the reference central billing server",
+                       add_help=False, prefix_chars="\0")
+    p.add_argument("server_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_billing_server)
-    bsub = p.add_subparsers(dest="server_command", metavar="settlement")
-    s = bsub.add_parser("settlement", help="a kiosk's day straight from the ledger (no key)")
-    _common(s)
-    billing_server.add_settlement_arguments(s)
 
     r = sub.add_parser("receipt", help="signed receipts")
     rsub = r.add_subparsers(dest="receipt_command", required=True)

@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace, config: Callable[..., Any]) -> int:
 def run_demo_app(args: argparse.Namespace) -> int:
     """The full touchscreen demo on simulators and the reference billing server; no config."""
     from kiosk.__main__ import _config
-    from kiosk.demo.billing_server import BillingServer
+    from billing_server.server import BillingServer
     from kiosk.demo.controls import ACTIONS, DemoControls, help_text
 
     _kivy_env()

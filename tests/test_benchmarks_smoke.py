@@ -43,7 +43,7 @@ def test_commit_baseline_writes_the_same_rows_as_the_journal(tmp_path):
     """The baseline is only fair if it writes what commit_payment writes, byte for byte."""
     from datetime import datetime, timedelta, timezone
 
-    from kiosk.demo.seed import DEMO_ACCOUNTS
+    from billing_server.seed import DEMO_ACCOUNTS
     from offline_queue.elapsed import ElapsedClock
     from offline_queue.journal import Journal
     from offline_queue.schema import connect

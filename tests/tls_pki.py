@@ -13,7 +13,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from kiosk.demo.billing_server import server_context
+from billing_server.server import server_context
 
 
 def spki_pin(cert_pem: bytes) -> bytes:

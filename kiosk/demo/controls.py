@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import Any
 
-from kiosk.demo.seed import DEMO_CARDS, UNSEEDED_CARD
+from billing_server.seed import DEMO_CARDS, UNSEEDED_CARD
 from kiosk.flow.money import format_minor
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from datetime import date
 
 import requests
 
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.server import BillingServer
 from drivers.transport import SimulatorHub
-from kiosk.demo.billing_server import BillingServer
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow.money import format_minor
 from kiosk.services.identity import kiosk_auth
 from kiosk.services.simulate import run_sessions

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.conftest import billing_server  # noqa: F401 - a real server on loopback
+from tests.billing_server.conftest import billing_server  # noqa: F401 - a real server on loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 

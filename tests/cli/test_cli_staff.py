@@ -17,13 +17,13 @@ from drivers.bill_validator.id003.simulator import Id003Simulator
 from drivers.card_reader.em4100.simulator import Em4100Simulator
 from drivers.coin_acceptor.cctalk.simulator import CcTalkSimulator
 from drivers.printer.escpos.simulator import EscPosSimulator
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.staff.audit import AuditLog
 from kiosk.staff.auth import StaffAuth
 from kiosk.staff.faults import LockingFaults
 from offline_queue.journal import Journal
 from offline_queue.schema import connect
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 from tests.cli.conftest import ROOT
 from tests.staff.conftest import CHEAP, MT_PIN, OP_PIN
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from offline_queue.crash import CRASH_EXIT_CODE, POINTS
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 
 
 def simulate(run_kiosk, tmp_path, server, sessions, env=None, seed=1):

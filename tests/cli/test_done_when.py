@@ -11,10 +11,10 @@ import time
 from datetime import date
 
 
-from kiosk.demo.billing_server import BillingServer
+from billing_server.server import BillingServer
 from tests.cli.conftest import ROOT, kiosk
 from tests.offline_queue.test_sync import free_port
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 
 
 def settlement(ledger, kiosk_id):

@@ -15,7 +15,7 @@ from offline_queue.crash import CRASH_EXIT_CODE
 from offline_queue.highwater import read_record
 from offline_queue.schema import connect
 from tests.cli.conftest import ROOT
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 from tests.staff.conftest import CHEAP, MT_PIN
 
 

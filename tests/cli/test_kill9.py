@@ -22,7 +22,7 @@ import pytest
 
 from tests.cli.conftest import ROOT
 from tests.conftest import wait_until
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 
 KILLS = int(os.environ.get("KIOSK_KILL9_COUNT", "200"))
 #: bounds a hang only: a run on a loaded machine may need many seconds for its first payment

@@ -24,7 +24,7 @@ from PIL import Image
 
 from drivers.transport import SimulatorHub
 from kiosk.config import MAX_VERIFY_URL, config_from_dict, verify_url
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow.receipt import ReceiptData
 from kiosk.services import receipt_signing as rs
 from kiosk.services.identity import key_path

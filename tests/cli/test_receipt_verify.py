@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.services import receipt_signing as rs
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 
 
 def test_receipt_of_a_real_payment_verifies_offline_and_at_the_server(run_kiosk, tmp_path,

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue.journal import Journal
 from offline_queue.schema import connect
 from tests.cli.conftest import ROOT, kiosk
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 from tests.tls_pki import make_pki
 
 

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tests.cli.conftest import ROOT, kiosk
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 from tests.offline_queue.test_sync import free_port
 from tests.tls_pki import make_pki
 

@@ -8,7 +8,7 @@ from offline_queue.elapsed import ElapsedClock
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
-from tests.demo.conftest import billing_server  # noqa: F401 - a real server on loopback
+from tests.billing_server.conftest import billing_server  # noqa: F401 - a real server on loopback
 
 CST = timezone(timedelta(hours=8))
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.flow.events import QueueState
 from kiosk.flow.rules import FlowConfig, offline_refusal
 from offline_queue.elapsed import ElapsedClock
@@ -21,7 +21,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 from offline_queue.sync import Backoff, Circuit, SyncWorker
-from tests.demo.conftest import sign_as_test_kiosk
+from tests.billing_server.conftest import sign_as_test_kiosk
 
 ACC = [a.account_no for a in DEMO_ACCOUNTS]
 CFG = FlowConfig()

@@ -13,7 +13,7 @@ from offline_queue.deadline import DeadlineSession
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 from offline_queue.sync import Backoff, SyncWorker, retry_after_s
-from tests.demo.conftest import AnyKioskAuth, sign_as_test_kiosk
+from tests.billing_server.conftest import AnyKioskAuth, sign_as_test_kiosk
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue.schema import SCHEMA_VERSION, connect, migrate
 
 ACC = DEMO_ACCOUNTS[0].account_no

@@ -12,10 +12,10 @@ import threading
 import pytest
 import requests
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue.sync import Backoff, Circuit, SyncWorker
-from tests.demo.openapi_check import validate_response
-from tests.demo.conftest import sign_as_test_kiosk, signed_session
+from tests.billing_server.openapi_check import validate_response
+from tests.billing_server.conftest import sign_as_test_kiosk, signed_session
 
 ACC = [a.account_no for a in DEMO_ACCOUNTS]
 

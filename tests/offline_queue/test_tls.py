@@ -14,8 +14,8 @@ import requests
 import trustme
 
 from kiosk.config import ConfigError, config_from_dict
-from kiosk.demo.billing_server import BillingServer
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.server import BillingServer
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.services.billing_client import BillingClient, Unreachable
 from kiosk.staff.api import BillingProbe
 from kiosk.staff.diag import api_entry, text_lines
@@ -23,7 +23,7 @@ from offline_queue.cache import ReferenceCache
 from offline_queue import signing
 from offline_queue.deadline import DeadlineExceeded, DeadlineSession
 from offline_queue.tls import TlsTrust, parse_pin, spki_sha256
-from tests.demo.conftest import TEST_TOKEN
+from tests.billing_server.conftest import TEST_TOKEN
 from tests.offline_queue.test_sync import kiosk_journal, queue_payments, server_ledger, worker_for
 from tests.tls_pki import make_pki, spki_pin
 

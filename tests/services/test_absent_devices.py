@@ -10,12 +10,12 @@ import pytest
 
 from drivers.transport import SimulatorHub
 from kiosk.config import config_from_dict
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
 from kiosk.services.terminal import HeadlessTerminal
 from kiosk.staff.wiring import devices_by_name
-from tests.demo.conftest import billing_server  # noqa: F401
+from tests.billing_server.conftest import billing_server  # noqa: F401
 
 ACC = DEMO_ACCOUNTS[0]
 CARD = next(uid for uid, a in DEMO_CARDS.items() if a == ACC.account_no)

@@ -9,15 +9,15 @@ import threading
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
 from kiosk.services.billing_client import BillingClient, NotFound
 from offline_queue.cache import ReferenceCache
 from offline_queue.journal import Journal
 from offline_queue.schema import connect
-from tests.demo.conftest import billing_server  # noqa: F401
-from tests.demo.openapi_check import validate_request
+from tests.billing_server.conftest import billing_server  # noqa: F401
+from tests.billing_server.openapi_check import validate_request
 from tests.offline_queue.test_sync import free_port
-from tests.demo.conftest import sign_as_test_kiosk
+from tests.billing_server.conftest import sign_as_test_kiosk
 
 
 @pytest.fixture

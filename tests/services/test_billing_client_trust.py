@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.services.billing_client import BillingClient
 from offline_queue.cache import ReferenceCache
 from offline_queue.schema import connect

@@ -9,12 +9,12 @@ import threading
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.flow import events as e
 from kiosk.flow.session import JOURNAL_FAULT, Phase
 from kiosk.services.events_bridge import ThreadTimers
 from tests.services.test_terminal import ACC, insert, terminal, to_inserting  # noqa: F401
-from tests.demo.conftest import billing_server  # noqa: F401
+from tests.billing_server.conftest import billing_server  # noqa: F401
 
 A, B = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[2]
 

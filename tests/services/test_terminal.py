@@ -10,11 +10,11 @@ import pytest
 
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
 from kiosk.services.terminal import HeadlessTerminal
-from tests.demo.conftest import billing_server  # noqa: F401
+from tests.billing_server.conftest import billing_server  # noqa: F401
 
 ACC = DEMO_ACCOUNTS[0]
 CARD = next(uid for uid, a in DEMO_CARDS.items() if a == ACC.account_no)
@@ -136,7 +136,7 @@ def test_duplicate_payment_guard(terminal):
 
 
 def test_unknown_and_malformed_account(terminal):
-    from kiosk.demo.seed import UNSEEDED_ACCOUNT
+    from billing_server.seed import UNSEEDED_ACCOUNT
 
     terminal.runner.enter_account(UNSEEDED_ACCOUNT)
     assert terminal.pump(lambda s: s.message, 10)

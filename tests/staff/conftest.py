@@ -12,7 +12,7 @@ from kiosk.staff.console import StaffConsole
 from kiosk.staff.pins import ScryptParams
 from offline_queue.journal import Journal
 from offline_queue.schema import connect
-from tests.demo.conftest import billing_server  # noqa: F401 - a real server on loopback
+from tests.billing_server.conftest import billing_server  # noqa: F401 - a real server on loopback
 
 CST = timezone(timedelta(hours=8))
 #: tests only: production is n=2**17 (kiosk.staff.pins.PRODUCTION)

@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.staff import audit as a
 from kiosk.staff.errors import CollectionError
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker
-from tests.demo.conftest import sign_as_test_kiosk
+from tests.billing_server.conftest import sign_as_test_kiosk
 from tests.staff.conftest import OP_PIN
 
 ACCT = DEMO_ACCOUNTS[0].account_no

@@ -14,7 +14,7 @@ from kiosk.staff.heartbeat import HeartbeatService, build_heartbeat
 from kiosk.staff.probe import DeviceView
 from kiosk.staff.selftest import SelfTestResult, card_read_test
 from offline_queue.outbox import Outbox, QueueStats
-from tests.demo.conftest import sign_as_test_kiosk
+from tests.billing_server.conftest import sign_as_test_kiosk
 
 H = d.Health
 S = d.HealthState

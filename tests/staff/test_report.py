@@ -10,13 +10,13 @@ from datetime import datetime
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.staff import audit as a
 from kiosk.staff.api import BillingProbe
 from kiosk.staff.report_format import report_csv, report_job, report_lines
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker
-from tests.demo.conftest import sign_as_test_kiosk, signed_session
+from tests.billing_server.conftest import sign_as_test_kiosk, signed_session
 from tests.staff.conftest import CST, OP_PIN
 
 ACCT = [a_.account_no for a_ in DEMO_ACCOUNTS]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.demo.conftest import TEST_TOKEN
-from tests.demo.conftest import billing_server  # noqa: F401
+from tests.billing_server.conftest import TEST_TOKEN
+from tests.billing_server.conftest import billing_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"

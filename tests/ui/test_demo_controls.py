@@ -11,8 +11,8 @@ import requests
 
 from drivers.transport import SimulatorHub
 from kiosk.demo.controls import ACTIONS, DemoControls, help_text
-from tests.demo.conftest import billing_server  # noqa: F401
-from tests.demo.conftest import signed_session
+from tests.billing_server.conftest import billing_server  # noqa: F401
+from tests.billing_server.conftest import signed_session
 
 
 @pytest.fixture

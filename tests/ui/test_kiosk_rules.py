@@ -109,7 +109,7 @@ def test_a_missing_cjk_font_is_a_clear_error(monkeypatch):
 
 
 def test_notices_come_from_the_billing_api_and_rotate(kiosk):
-    from kiosk.demo.seed import DEMO_NOTICES
+    from billing_server.seed import DEMO_NOTICES
 
     notices = kiosk.app.notices
     titles_zh = {n.title_zh for n in DEMO_NOTICES}

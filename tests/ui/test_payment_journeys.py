@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT
 from kiosk.flow.money import format_minor
 from kiosk.flow.session import Phase
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.flow.events import AccountInfo, QueueState
 from kiosk.flow.receipt import ReceiptData
 from kiosk.flow.session import Credit, Phase, Session

@@ -55,7 +55,7 @@ def test_every_staff_screen_in_both_languages_and_accessible_mode(staff_kiosk):
 
     kiosk = staff_kiosk
     app, staff, term = kiosk.app, kiosk.app.staff, kiosk.term
-    from kiosk.demo.seed import DEMO_ACCOUNTS
+    from billing_server.seed import DEMO_ACCOUNTS
 
     kiosk.journal.credit("S-SHOTS", 1, "note", 10_000)  # a paid note in the box for the count
     kiosk.journal.commit_payment("S-SHOTS", DEMO_ACCOUNTS[0].account_no, {10_000: 1}, {}, 10_000,

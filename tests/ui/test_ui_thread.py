@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from tests.ui.test_faults import to_insert
 
 pytestmark = pytest.mark.ui

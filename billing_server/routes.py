@@ -1,8 +1,8 @@
 """Routing and request handling of the billing API without sockets: (method, path, body) → Response.
 
-Mirrors docs/billing-api.yaml. Validation lives in kiosk.demo.validate, storage and idempotency in
-kiosk.demo.ledger, request signatures in kiosk.demo.auth; this module maps their refusals to the
-contract's status codes.
+Mirrors docs/billing-api.yaml. Validation lives in billing_server.contract, storage and
+idempotency in billing_server.ledger, request signatures in billing_server.auth, signed receipts in
+billing_server.receipts; this module maps their refusals to the contract's status codes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from kiosk.demo import auth
-from kiosk.demo import validate as v
-from kiosk.demo.faults import FaultSwitch, fault_from_json
-from kiosk.demo.ledger import Ledger, LedgerError, Outcome, to_json_bytes, utc_now_iso
+from billing_server import auth, receipts
+from billing_server import contract as v
+from billing_server.faults import FaultSwitch, fault_from_json
+from billing_server.ledger import Ledger, LedgerError, Outcome, to_json_bytes, utc_now_iso
 
 log = logging.getLogger(__name__)
 
@@ -233,23 +233,21 @@ class BillingApi:
         return json_response(status, answer)
 
     def verify_receipt(self, req: Request) -> Response:
-        from kiosk.services import receipt_signing
-
         text = req.one("r")
         if not text:
             raise v.BadRequest("invalid_request", "r (the receipt's signed text) is required")
         try:
-            fields = receipt_signing.parse(text)
+            receipt = receipts.parse(text)
         except ValueError as exc:
             raise v.BadRequest("invalid_request", str(exc)) from None
-        key = self.ledger.kiosk_key(fields.kiosk_id)
-        valid = key is not None and receipt_signing.verify(fields, key)
-        found = self.ledger.payment_by_txn(fields.txn_id) if valid else None
-        recorded = (found is not None and found["kiosk_id"] == fields.kiosk_id
-                    and found["amount_minor"] == fields.amount_minor)
+        key = self.ledger.kiosk_key(receipt.kiosk_id)
+        valid = key is not None and receipts.signed_by(receipt, key)
+        found = self.ledger.payment_by_txn(receipt.txn_id) if valid else None
+        recorded = (found is not None and found["kiosk_id"] == receipt.kiosk_id
+                    and found["amount_minor"] == receipt.amount_minor)
         return json_response(200, {
-            "valid_signature": valid, "recorded": recorded, "kiosk_id": fields.kiosk_id,
-            "receipt_no": fields.receipt_no, "amount_minor": fields.amount_minor,
+            "valid_signature": valid, "recorded": recorded, "kiosk_id": receipt.kiosk_id,
+            "receipt_no": receipt.receipt_no, "amount_minor": receipt.amount_minor,
             "payment_id": found["payment_id"] if recorded else None,
             "accepted_at": found["accepted_at"] if recorded else None,
         })

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from kiosk.demo import billing_server as bs
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
+from billing_server import server as bs
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT, UNSEEDED_CARD
 from kiosk.flow.account import check_account_number
-from tests.demo.conftest import (D1, D2, account_state, ledger_rows, post, signed_headers,
-                                 signed_session)
-from tests.demo.openapi_check import validate_response
+from tests.billing_server.conftest import (D1, D2, account_state, ledger_rows, post,
+                                           signed_headers, signed_session)
+from tests.billing_server.openapi_check import validate_response
 
 ACCT = DEMO_ACCOUNTS[0]  # arrears 12_850, balance 0
 
@@ -101,11 +101,11 @@ def test_notices_lang_must_be_one_known_language(billing_server, http, query):
 
 
 def test_created_at_may_be_slightly_ahead_but_not_more(tmp_path, payment_body):
-    from kiosk.demo.api import BillingApi
-    from kiosk.demo.faults import FaultSwitch
-    from kiosk.demo.ledger import Ledger
-    from kiosk.demo.seed import DEMO_ACCOUNTS as ACCOUNTS
-    from kiosk.demo.seed import DEMO_CARDS, DEMO_NOTICES
+    from billing_server.routes import BillingApi
+    from billing_server.faults import FaultSwitch
+    from billing_server.ledger import Ledger
+    from billing_server.seed import DEMO_ACCOUNTS as ACCOUNTS
+    from billing_server.seed import DEMO_CARDS, DEMO_NOTICES
 
     ledger = Ledger(tmp_path / "l.db")
     ledger.seed(ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)

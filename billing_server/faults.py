@@ -13,7 +13,6 @@ Modes (what the client sees; whether the server commits):
 
 from __future__ import annotations
 
-import argparse
 import socket
 import struct
 import threading
@@ -52,16 +51,17 @@ class Fault:
 
 
 def parse_fault(text: str) -> Fault:
-    """``MODE[:ARG]`` from the command line: ``delay:2.5`` (seconds), ``drop:3`` (next 3 only)."""
+    """``MODE[:ARG]`` from the command line: ``delay:2.5`` (seconds), ``drop:3`` (next 3 only);
+    ValueError saying what is wrong."""
     mode, sep, arg = text.strip().partition(":")
+    if not sep:
+        return Fault(mode)
     try:
-        if not sep:
-            return Fault(mode)
-        if mode == "delay":
-            return Fault(mode, seconds=float(arg))
-        return Fault(mode, count=int(arg))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"bad --fault {text!r}: {exc}") from None
+        number = float(arg) if mode == "delay" else int(arg)
+    except ValueError:
+        raise ValueError(f"{arg!r} is not a {'number of seconds' if mode == 'delay' else 'count'}"
+                         ) from None
+    return Fault(mode, seconds=number) if mode == "delay" else Fault(mode, count=number)
 
 
 def fault_from_json(obj: Any) -> Fault:

@@ -11,18 +11,18 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.demo.api import BillingApi
-from kiosk.demo.billing_server import MAX_BODY
-from kiosk.demo.faults import FaultSwitch
-from kiosk.demo.ledger import Ledger
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES, UNSEEDED_ACCOUNT
-from kiosk.demo.seed import UNSEEDED_CARD
+from billing_server.routes import BillingApi
+from billing_server.server import MAX_BODY
+from billing_server.faults import FaultSwitch
+from billing_server.ledger import Ledger
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES, UNSEEDED_ACCOUNT
+from billing_server.seed import UNSEEDED_CARD
 from kiosk.flow.account import AccountNumberError, check_account_number
-from kiosk.demo.api import UNSIGNED
+from billing_server.routes import UNSIGNED
 from offline_queue import signing
-from tests.demo.conftest import D1, TEST_TOKEN, make_payment, signed_headers
-from tests.demo.openapi_check import (_check, documented_statuses, load_spec, validate_request,
-                                      validate_response)
+from tests.billing_server.conftest import D1, TEST_TOKEN, make_payment, signed_headers
+from tests.billing_server.openapi_check import (_check, documented_statuses, load_spec,
+                                                validate_request, validate_response)
 
 ACCT = DEMO_ACCOUNTS[0].account_no
 CARD = next(iter(DEMO_CARDS))
@@ -234,7 +234,7 @@ def test_every_undocumented_method_on_every_path_is_a_json_405(billing_server, h
 
 
 def _check_error(body: Any) -> None:
-    from tests.demo.openapi_check import _check
+    from tests.billing_server.openapi_check import _check
 
     _check(body, "components/schemas/Error", "405 body")
     assert body["error"] == "method_not_allowed"

@@ -1,4 +1,4 @@
-"""Schemathesis hooks (``SCHEMATHESIS_HOOKS=tests.demo.schemathesis_hooks``) that let ``st run``
+"""Schemathesis hooks (``SCHEMATHESIS_HOOKS=tests.billing_server.schemathesis_hooks``) that let ``st run``
 test the billing API as an enrolled kiosk would use it.
 
 * Signing: every request of an operation that is not ``security: []`` in docs/billing-api.yaml
@@ -29,8 +29,8 @@ from typing import Any
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT
-from tests.demo.conftest import TEST_TOKEN, AnyKioskAuth
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT
+from tests.billing_server.conftest import TEST_TOKEN, AnyKioskAuth
 
 
 class _Signer(AnyKioskAuth):

@@ -1,40 +1,36 @@
 """The reference central billing server: the HTTP layer of docs/billing-api.yaml over the ledger.
 
 stdlib only: ThreadingHTTPServer speaking HTTP/1.1 keep-alive with Nagle off (measured here: 23
-req/s with it, ~700 without). Run it as ``kiosk billing-server`` or start ``BillingServer`` in
-a thread from tests. It can be told to misbehave (kiosk.demo.faults) to test exactly-once delivery.
+req/s with it, ~700 without). Run it as ``billing-server`` (or ``kiosk billing-server``; the
+command line is billing_server.cli) or start ``BillingServer`` in a thread from tests. It can be
+told to misbehave (billing_server.faults) to test exactly-once delivery.
 With a certificate and key it serves HTTPS (TLS 1.2 or later); the handshake runs on each
 connection's own thread, so a client that stalls it holds up no one else.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import re
 import secrets
-import signal
 import socket
 import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from kiosk.demo.api import LOOKUPS_PER_MINUTE, BillingApi, Response, error, settlement_body
-from kiosk.demo.faults import MALFORMED_BODY, Fault, FaultSwitch, parse_fault, reset_connection
-from kiosk.demo.ledger import SETTLEMENT_SQL, Ledger
-from kiosk.demo.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES
+from billing_server.faults import MALFORMED_BODY, Fault, FaultSwitch, parse_fault, reset_connection
+from billing_server.ledger import Ledger
+from billing_server.routes import LOOKUPS_PER_MINUTE, BillingApi, Response, error
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
-ENROL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")  # kiosk/config.py checks the kiosk's copy
 IDLE_TIMEOUT_S = 60  # an idle keep-alive connection is closed after this
 HANDSHAKE_TIMEOUT_S = 10
 
@@ -309,150 +305,3 @@ class BillingServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=_port, default=8080, help="TCP port (0: any free port)")
-    parser.add_argument("--db", default="billing-server.db", help="SQLite ledger file")
-    parser.add_argument("--fault", type=parse_fault, default=None, metavar="MODE[:ARG]",
-                        help="misbehave from the start: delay:SECONDS, 500[:N], drop[:N], "
-                             "reset[:N], malformed[:N], 429[:N] (N: only the next N payment requests)")
-    parser.add_argument("--enrol-token", type=_token, default=None, metavar="TOKEN",
-                        help="the one-time token kiosks enrol with (default: a random one, "
-                             "printed at start)")
-    parser.add_argument("--lookup-limit", type=_positive, default=LOOKUPS_PER_MINUTE,
-                        metavar="N", help="account/card lookups per kiosk per minute (then 429)")
-    parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
-    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
-
-
-def add_settlement_arguments(p: argparse.ArgumentParser) -> None:
-    """``kiosk billing-server settlement``: the settlement answer straight from a ledger file."""
-    p.add_argument("--db", required=True, help="the server's SQLite ledger")
-    p.add_argument("--kiosk-id", required=True)
-    p.add_argument("--date", required=True, help="YYYY-MM-DD (the kiosk's local day)")
-
-
-def settlement(args: argparse.Namespace) -> int:
-    """Print the same JSON as GET /v1/kiosks/{kiosk_id}/settlement; no key needed (the ledger
-    file is the utility's own). Bad input: one line, exit 2."""
-    import sqlite3
-    from contextlib import closing
-
-    from kiosk.demo import validate as v
-
-    if not v.KIOSK_ID.fullmatch(args.kiosk_id):
-        return _bad(f"--kiosk-id: {args.kiosk_id!r} is not a kiosk id")
-    try:
-        day = v.parse_date(args.date)
-    except v.BadRequest as exc:
-        return _bad(f"--date: {exc.message}")
-    if not Path(args.db).is_file():
-        return _bad(f"--db: no ledger at {args.db}")
-    try:
-        # Read-only: looking at the books must never create or migrate a ledger.
-        with closing(sqlite3.connect(f"file:{Path(args.db).resolve()}?mode=ro", uri=True)) as c:
-            c.row_factory = sqlite3.Row
-            rows = [dict(r) for r in c.execute(SETTLEMENT_SQL, (args.kiosk_id, day))]
-    except sqlite3.DatabaseError as exc:
-        return _bad(f"--db: {args.db} is not a billing ledger ({exc})")
-    sys.stdout.write(json.dumps(settlement_body(args.kiosk_id, day, rows), ensure_ascii=False,
-                                separators=(",", ":")) + "\n")
-    return 0
-
-
-def _bad(line: str) -> int:
-    sys.stderr.write(f"billing-server settlement: {line}\n")
-    return 2
-
-
-def _token(text: str) -> str:
-    if not ENROL_TOKEN.fullmatch(text):
-        raise argparse.ArgumentTypeError("expected 16-128 letters, digits, '-' or '_'")
-    return text
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
-    return port
-
-
-def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Serve until SIGINT/SIGTERM (or ``stop`` is set). Returns the process exit code."""
-    stop = stop or threading.Event()
-    tls = None
-    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
-    if bool(cert) != bool(key):
-        sys.stderr.write("billing-server: --tls-cert and --tls-key go together\n")
-        return 2
-    if cert:
-        try:
-            tls = server_context(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            sys.stderr.write(f"billing-server: cannot use TLS certificate {cert} / key {key}: "
-                             f"{why}\n")
-            return 2
-    server = BillingServer(args.host, args.port, args.db, fault=args.fault, tls=tls,
-                           enrol_token=getattr(args, "enrol_token", None),
-                           lookups_per_minute=getattr(args, "lookup_limit", LOOKUPS_PER_MINUTE))
-    try:
-        server.start()
-    except OSError as exc:
-        sys.stderr.write(f"billing-server: cannot listen on {args.host}:{args.port}: "
-                         f"{exc.strerror or exc}\n")
-        return 2
-    except Exception as exc:  # e.g. the ledger file is not a database
-        sys.stderr.write(f"billing-server: cannot open ledger {args.db}: {exc}\n")
-        return 2
-    old = None
-    if threading.current_thread() is threading.main_thread():
-        old = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sys.stdout.write(f"billing server listening on {server.url} (ledger {args.db})\n")
-    if getattr(args, "enrol_token", None) is None:  # generated: kiosks need to be told it
-        sys.stdout.write(f"enrol token: {server.enrol_token}\n")
-    sys.stdout.flush()
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk billing-server",
-                                     description="Reference central billing server (demo/tests)")
-    add_arguments(parser)
-    sub = parser.add_subparsers(dest="server_command")
-    add_settlement_arguments(sub.add_parser("settlement", help="a kiosk's day from the ledger"))
-    args = parser.parse_args(argv)
-    if args.server_command == "settlement":
-        return settlement(args)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

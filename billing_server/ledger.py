@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from kiosk.demo.seed import DemoAccount, DemoNotice
-from kiosk.flow.account import mask_account
+from billing_server.seed import DemoAccount, DemoNotice
+from billing_server.contract import mask_account
 
 log = logging.getLogger(__name__)
 

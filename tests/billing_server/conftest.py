@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.demo.billing_server import BillingServer
+from billing_server.server import BillingServer
 from offline_queue import signing
 
 #: what test servers take and test kiosks enrol with
@@ -123,7 +123,7 @@ def http() -> Iterator[requests.Session]:
 
 def make_payment(**overrides: object) -> dict:
     """A valid payment to the first demo account: ¥150 in notes, ¥1.50 in coins."""
-    from kiosk.demo.seed import DEMO_ACCOUNTS
+    from billing_server.seed import DEMO_ACCOUNTS
 
     body: dict = {
         "kiosk_id": "KIOSK-001",

@@ -12,7 +12,7 @@ import pytest
 
 from drivers.interfaces import Health, HealthState
 from kiosk.config import Config
-from kiosk.demo.seed import DEMO_ACCOUNTS
+from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.flow import commands as c
 from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.collection import CollectionService
@@ -21,7 +21,8 @@ from offline_queue import signing
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox, QueueStats
 from offline_queue.schema import connect
-from tests.demo.openapi_check import validate_request
+from tests.billing_server.openapi_check import validate_request
+from tests.billing_server.conftest import billing_server  # noqa: F401 - a real server on loopback
 
 CST = timezone(timedelta(hours=8))
 ACCT = DEMO_ACCOUNTS[0].account_no

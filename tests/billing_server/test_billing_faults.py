@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.demo import billing_server as bs
-from kiosk.demo.faults import Fault, parse_fault
-from kiosk.demo.seed import DEMO_ACCOUNTS
-from tests.demo.conftest import (TEST_TOKEN, account_state, ledger_rows, post, signed_session,
-                                 wait_for)
-from tests.demo.openapi_check import validate_response
+from billing_server import cli
+from billing_server import server as bs
+from billing_server.faults import Fault, parse_fault
+from billing_server.seed import DEMO_ACCOUNTS
+from tests.billing_server.conftest import (TEST_TOKEN, account_state, ledger_rows, post,
+                                           signed_session, wait_for)
+from tests.billing_server.openapi_check import validate_response
 
 ACCT = DEMO_ACCOUNTS[0]  # arrears 12_850, balance 0
 
@@ -154,7 +155,7 @@ def test_handler_settings():
 
 def test_cli_arguments():
     parser = ArgumentParser()
-    bs.add_arguments(parser)
+    cli.add_arguments(parser)
     args = parser.parse_args(["--port", "0", "--db", "x.db", "--fault", "delay:1"])
     assert (args.host, args.port, args.db, args.fault) == ("127.0.0.1", 0, "x.db",
                                                            Fault("delay", seconds=1.0))
@@ -169,7 +170,7 @@ def test_run_fails_cleanly_on_busy_port(tmp_path, capsys):
         busy.listen()
         args = Namespace(host="127.0.0.1", port=busy.getsockname()[1], db=str(tmp_path / "l.db"),
                          fault=None)
-        assert bs.run(args) == 2
+        assert cli.run(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot listen" in err
 
@@ -178,7 +179,7 @@ def test_run_fails_cleanly_on_a_bad_ledger_file(tmp_path, capsys):
     bad = tmp_path / "not-a-db.db"
     bad.write_bytes(b"this is not sqlite" * 100)
     args = Namespace(host="127.0.0.1", port=0, db=str(bad), fault=None)
-    assert bs.run(args) == 2
+    assert cli.run(args) == 2
     assert "cannot open ledger" in capsys.readouterr().err
 
 
@@ -186,7 +187,7 @@ def test_run_serves_until_stopped(tmp_path):
     stop = threading.Event()
     args = Namespace(host="127.0.0.1", port=0, db=str(tmp_path / "l.db"), fault=None)
     result: list[int] = []
-    t = threading.Thread(target=lambda: result.append(bs.run(args, stop)))
+    t = threading.Thread(target=lambda: result.append(cli.run(args, stop)))
     t.start()
     assert wait_for(lambda: (tmp_path / "l.db").exists())
     stop.set()
@@ -196,10 +197,10 @@ def test_run_serves_until_stopped(tmp_path):
 
 def test_process_serves_and_exits_cleanly_on_sigterm(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.demo.billing_server", "--port", "0",
+        [sys.executable, "-m", "billing_server", "--port", "0",
          "--db", str(tmp_path / "l.db")],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        cwd=Path(bs.__file__).parents[2])
+        cwd=Path(bs.__file__).parents[1])
     try:
         line = proc.stdout.readline()  # printed once listening
         url = line.split(" on ")[1].split()[0]
@@ -214,8 +215,8 @@ def test_process_serves_and_exits_cleanly_on_sigterm(tmp_path):
 
 
 def test_nothing_happens_at_import(tmp_path):
-    code = ("import threading, kiosk.demo.billing_server, kiosk.demo.seed, kiosk.demo.ledger;"
+    code = ("import threading, billing_server.server, billing_server.seed, billing_server.ledger;"
             "assert threading.active_count() == 1")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=30,
-                   env={"PYTHONPATH": str(Path(bs.__file__).parents[2])})
+                   env={"PYTHONPATH": str(Path(bs.__file__).parents[1])})
     assert list(tmp_path.iterdir()) == []

@@ -1,5 +1,5 @@
 """Schemathesis (4.x, its `st run` CLI in a subprocess) against the reference billing server on
-loopback, every request signed as an enrolled kiosk (tests/demo/schemathesis_hooks.py).
+loopback, every request signed as an enrolled kiosk (tests/billing_server/schemathesis_hooks.py).
 
 All four phases run (examples, coverage, fuzzing and the stateful phase, which follows the
 document's links from a booked payment to its settlement and its replay), with a fixed seed,
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.demo.openapi_check import SPEC_PATH, load_spec
+from tests.billing_server.openapi_check import SPEC_PATH, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
@@ -57,7 +57,7 @@ def test_schemathesis_finds_nothing_against_the_reference_server(billing_server,
     max_examples = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"))
     har = tmp_path / "run.har"
     env = {**os.environ, "PYTHONPATH": str(REPO), "BILLING_ENROL_TOKEN": billing_server.enrol_token,
-           "SCHEMATHESIS_HOOKS": "tests.demo.schemathesis_hooks", "NO_COLOR": "1"}
+           "SCHEMATHESIS_HOOKS": "tests.billing_server.schemathesis_hooks", "NO_COLOR": "1"}
     run = subprocess.run(st_command(billing_server.url, max_examples, har), cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=900)
     out = run.stdout + run.stderr

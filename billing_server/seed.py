@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from kiosk.flow.account import make_account_number
+from billing_server.contract import make_account_number
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,3 @@ DEMO_NOTICES: tuple[DemoNotice, ...] = (
     ),
 )
 
-
-def account_by_no(account_no: str) -> DemoAccount:
-    """The seeded account with this number (KeyError if none): a convenience for tests."""
-    for acct in DEMO_ACCOUNTS:
-        if acct.account_no == account_no:
-            return acct
-    raise KeyError(account_no)

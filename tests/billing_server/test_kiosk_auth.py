@@ -7,9 +7,9 @@ import time
 
 import requests
 
-from kiosk.demo.billing_server import BillingServer
+from billing_server.server import BillingServer
 from offline_queue import signing
-from tests.demo.conftest import TEST_TOKEN, make_payment
+from tests.billing_server.conftest import TEST_TOKEN, make_payment
 
 
 def enrolled(server, kiosk: str) -> signing.Ed25519PrivateKey:
