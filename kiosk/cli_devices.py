@@ -69,7 +69,7 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="kiosk-devices-") as state_dir:
         hub = SimulatorHub(state_dir)
         manager = DeviceManager(
-            cfg.devices, lambda name: open_device(name, cfg.devices[name], hub),
+            cfg.devices, lambda name: open_device(name, cfg.devices[name]),
             post=lambda event: None,  # a report: the events themselves are not needed
             reconnect=False,
         )

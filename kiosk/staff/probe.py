@@ -76,7 +76,7 @@ class DeviceProbe:
 
         if dev.protocol == "id003":
             nudge_pty(dev.url)  # a pty refuses a parity-only change on a second 8E1 open
-        return open_device(name, dev, self.hub)
+        return open_device(name, dev)
 
     def start(self, wait_s: float = 2.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-diag-")

@@ -52,16 +52,26 @@ class EscPosPrinter:
         chinese: bool = True,
         qr_size: int = 6,
         profile: str | None = None,
+        owns_port: bool = False,
     ) -> None:
         self.name = name
         self.chinese = chinese
         self.qr_size = qr_size
+        self.port = port
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._esc = PortEscpos(port, read_timeout=status_timeout, profile=profile)
         self._lock = threading.Lock()
         self.last_status: PrinterStatus = UNKNOWN_STATUS
         #: status bytes that failed the fixed-bit check (noise, misaligned answers)
         self.invalid_answers = 0
         self._resync = False  # an earlier request went unanswered or was answered with noise
+
+    def stop(self) -> None:
+        """Nothing runs on its own; an owned port is closed."""
+        if self.owns_port:
+            with self._lock:
+                self.port.close()
 
     # ---------------------------------------------------------------- status
     def status(self) -> PrinterStatus:
