@@ -59,7 +59,7 @@ def test_unplug_stops_output_and_host_bytes_are_ignored(sim_fd) -> None:
 
 def test_noise_goes_out_as_is(sim_fd) -> None:
     sim, fd = sim_fd
-    assert sim.command("noise 02 ff 03") == "sent 3 noise bytes"
+    assert sim.command("noise 02 ff 03") == "ok: sent 3 noise bytes"
     assert read_for(fd, 0.2) == b"\x02\xff\x03"
 
 

@@ -50,3 +50,13 @@ def test_printer_line_follows_its_configured_speed() -> None:
     entry = registry.entry("escpos")
     assert entry.line_settings(entry.options(baudrate=115200)).baudrate == 115200
     assert registry.entry("id003").line_settings(None).parity == "E"
+
+
+@pytest.mark.parametrize("entry", registry.ENTRIES, ids=lambda e: e.protocol)
+def test_every_simulator_takes_the_shared_line_faults(entry) -> None:
+    sim = entry.simulator()()
+    assert sim.command("drop 2") == "ok: dropping the next 2 replies" and sim.drop_replies == 2
+    assert sim.command("delay 30") == "ok: replies delayed 30 ms"
+    assert sim.reply_delay == pytest.approx(0.03)
+    for bad in ("drop x", "delay -5", "delay", "noise", "noise zz"):
+        assert sim.command(bad).startswith("error: "), bad

@@ -161,16 +161,6 @@ class EscPosSimulator(SimulatorBase):
         if cmd in ("mute", "unmute"):
             self.muted = cmd == "mute"
             return "status requests unanswered" if self.muted else "answering status requests"
-        if cmd == "noise":
-            data = bytes.fromhex("".join(args))
-            self.inject(data)
-            return f"sent {len(data)} byte(s) of noise"
-        if cmd == "drop":
-            self.drop_replies = _count(args[0])
-            return f"dropping the next {self.drop_replies} answer(s)"
-        if cmd == "delay":
-            self.reply_delay = _count(args[0]) / 1000
-            return f"answers delayed {args[0]} ms"
         if cmd == "last":
             return json.dumps(self.receipts[-1], ensure_ascii=False) if self.receipts else "none"
         if cmd == "counters":
