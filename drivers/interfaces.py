@@ -178,8 +178,8 @@ class Driver(Protocol):
     ``start(post)`` starts the driver's own poll thread(s) and returns at once; from then on
     only those threads touch the port, and they report everything through ``post`` as the
     immutable events above -- never touching session state (docs/architecture.md, "One thread
-    decides"). ``post`` is called from those threads only. ``stop()`` (from any thread) ends the threads, leaves money acceptance
-    inhibited where the device allows it, and may be followed by ``start()`` again.
+    decides"). ``post`` is called from those threads only. ``stop()`` (from any thread) ends
+    the threads and leaves money acceptance inhibited where the device allows it.
     ``health()`` (any thread) is the driver's own view: UNKNOWN before start, FAULT while the
     device does not answer. ``threads`` names the running threads, so the device manager can
     notice one that died. ``stats`` counts what happened on the wire (at least

@@ -35,7 +35,8 @@ def entry(protocol: str) -> ProtocolEntry:
     try:
         return _BY_PROTOCOL[protocol]
     except KeyError:
-        raise KeyError(f"unknown protocol {protocol!r} (known: {', '.join(_BY_PROTOCOL)})") from None
+        known = ", ".join(_BY_PROTOCOL)
+        raise KeyError(f"unknown protocol {protocol!r} (known: {known})") from None
 
 
 def for_device(device: str) -> tuple[ProtocolEntry, ...]:
@@ -44,7 +45,7 @@ def for_device(device: str) -> tuple[ProtocolEntry, ...]:
 
 
 def device_alias(device: str) -> str:
-    """A device's name in ``sim://`` URLs and at the bench: ``bill_validator`` → ``bill-validator``."""
+    """A device's name in ``sim://`` URLs and at the bench (``bill_validator``: ``bill-validator``)."""
     return device.replace("_", "-")
 
 

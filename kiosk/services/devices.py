@@ -24,7 +24,8 @@ def open_device(name: str, dev: DeviceSection, hold_power_up: bool = False,
     host was down are credited, and none twice. The driver owns the port it is given."""
     entry = registry.entry(dev.protocol)
     port = open_port(dev.url, entry.line_settings(dev.options))
-    setup = registry.DriverSetup(name, port, dev.options, poll_interval_s=dev.poll_interval_ms / 1000,
+    setup = registry.DriverSetup(name, port, dev.options,
+                                 poll_interval_s=dev.poll_interval_ms / 1000,
                                  hold_power_up=hold_power_up,
                                  coin_event_counter=coin_event_counter)
     try:
