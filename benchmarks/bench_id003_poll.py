@@ -20,9 +20,10 @@ import time
 from typing import Any
 
 from drivers.bill_validator.id003 import protocol as p
-from drivers.bill_validator.id003.driver import Id003Driver
+from drivers.bill_validator.id003.driver import LINE_SETTINGS, Id003Driver
 from drivers.bill_validator.id003.simulator import Id003Simulator
 from drivers.interfaces import DeviceEvent, NoteCredited, NoteEscrowed, PowerUp
+from drivers.transport import open_port
 
 MAX_PHASE_S = 11.0  # two phases + set-up stay under 30 s whatever the arguments say
 BURN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
@@ -68,7 +69,8 @@ def phase(seconds: float, interval: float) -> dict[str, Any]:
     sim = _TimedSimulator()
     sim.start_on_pty()
     events: queue.Queue[tuple[float, DeviceEvent]] = queue.Queue()
-    driver = Id003Driver.open("bench", sim.port_path, p.cny_channels(), poll_interval=interval)
+    driver = Id003Driver("bench", open_port(sim.port_path, LINE_SETTINGS), p.cny_channels(),
+                         poll_interval=interval, owns_port=True)
     driver.start(lambda event: events.put((time.monotonic(), event)))
     latencies: list[float] = []
     errors = 0

@@ -7,8 +7,10 @@ never touch session state.  Money is integer minor units (fen) everywhere.
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, runtime_checkable
 
 
 class HealthState(str, enum.Enum):
@@ -111,7 +113,7 @@ class DeviceFaultCleared(DeviceEvent):
 
 @dataclass(frozen=True)
 class PowerUp(DeviceEvent):
-    """The device came up. ``condition``: ``normal``, ``bill_in_acceptor`` or ``bill_in_stacker``."""
+    """The device came up. ``condition``: one of POWER_UP_CONDITIONS (below)."""
 
     condition: str
 
@@ -163,37 +165,106 @@ class PrinterError(Exception):
 # ---------------------------------------------------------------- driver interfaces
 Post = Callable[[DeviceEvent], None]
 
+#: what a bill validator's PowerUp.condition may be (the device's own power-up statuses)
+POWER_UP_CONDITIONS = ("normal", "bill_in_acceptor", "bill_in_stacker")
 
+
+@runtime_checkable
 class Driver(Protocol):
+    """The life cycle every polled device shares.
+
+    A driver is built on an open port by its protocol's registry entry (drivers/registry.py);
+    with ``owns_port`` true it closes that port in ``stop()``, otherwise its caller does.
+    ``start(post)`` starts the driver's own poll thread(s) and returns at once; from then on
+    only those threads touch the port, and they report everything through ``post`` as the
+    immutable events above -- never touching session state (docs/architecture.md, "One thread
+    decides"). ``post`` is called from those threads only. ``stop()`` (from any thread) ends
+    the threads and leaves money acceptance inhibited where the device allows it.
+    ``health()`` (any thread) is the driver's own view: UNKNOWN before start, FAULT while the
+    device does not answer. ``threads`` names the running threads, so the device manager can
+    notice one that died. ``stats`` counts what happened on the wire (at least
+    ``port_errors``), for diagnostics and the manager's port-loss check.
+    """
+
     name: str
+    owns_port: bool
 
     def start(self, post: Post) -> None: ...
     def stop(self) -> None: ...
     def health(self) -> Health: ...
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]: ...
 
+    @property
+    def stats(self) -> Mapping[str, int]: ...
+
+
+@runtime_checkable
 class BillValidator(Driver, Protocol):
+    """A note acceptor with an escrow.
+
+    Posts NoteEscrowed when a note is held (not money: the host answers with ``stack()`` or
+    ``return_note()``), NoteCredited once per note when the device reports it safe (the only
+    note event that is money), NoteStacked or NoteReturned after, NoteRejected for notes it
+    refused by itself, DeviceFault/DeviceFaultCleared, and EventsLost when it cannot tell what
+    happened to a note. On its first start it posts PowerUp with one of POWER_UP_CONDITIONS
+    (also when only the host restarted: where the device's note is), and, when built with
+    ``hold_power_up``, does not reset the device until ``release_power_up()`` -- the host
+    calls that once it has journaled what the condition means, so a second power cut between
+    cannot leave the journal and the cash box disagreeing. ``enable``/``disable``/``stack``/
+    ``return_note`` may be called from any thread; they are queued for the poll thread.
+    """
+
     def enable(self, denominations_minor: frozenset[int]) -> None: ...
     def disable(self) -> None: ...
     def stack(self) -> None: ...
     def return_note(self) -> None: ...
+    def release_power_up(self) -> None: ...
 
 
+@runtime_checkable
 class CoinAcceptor(Driver, Protocol):
+    """A coin acceptor: no escrow, a coin accepted is money.
+
+    Posts CoinCredited once per new entry in the device's credit buffer, with the device's
+    event counter, and EventsLost when the counter jumped (never a guessed coin). Built with
+    the counter of the last coin journaled (``last_event_counter``), it credits the coins taken
+    while the host was down, and none twice. ``enable``/``disable`` (any thread) are applied by
+    the poll thread; until the first ``enable`` every coin is inhibited.
+    """
+
     def enable(self, values_minor: frozenset[int]) -> None: ...
     def disable(self) -> None: ...
 
+    @property
+    def last_event_counter(self) -> int | None: ...
 
+
+@runtime_checkable
 class CardReader(Driver, Protocol):
-    pass
+    """A card reader: posts CardPresented when a card comes into the field and CardRemoved when
+    it has been gone for the reader's removal time; the same card held in the field is one
+    CardPresented. Card ids go to the log masked."""
 
 
+@runtime_checkable
 class ReceiptPrinter(Protocol):
+    """A receipt printer: passive, nothing runs on its own (no ``start``).
+
+    ``status()`` asks the printer now (any thread; calls are serialised) and says UNKNOWN, not
+    OK, when it does not answer. ``print_job(job)`` checks the status first (nothing is sent to
+    a printer that cannot print), prints, checks again, and raises PrinterError saying why it
+    did not or may not have printed. ``stop()`` closes the port if ``owns_port``.
+    """
+
     name: str
+    owns_port: bool
 
     def status(self) -> PrinterStatus: ...
     def print_job(self, job: PrintJob) -> None: ...
     def health(self) -> Health: ...
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -261,11 +261,11 @@ class DeviceManager:
             return []  # passive device (printer): nothing runs on its own
         before = set(threading.enumerate())
         driver.start(self._guarded_post(slot.name))
-        # Every driver here keeps its poll thread in ``_thread``; a driver that does not is
-        # matched by the threads that appeared during start() and carry its name.
-        own = getattr(driver, "_thread", None)
-        if isinstance(own, threading.Thread):
-            threads = [own]
+        # A driver names its threads (drivers/interfaces.py: Driver.threads); one that does not
+        # is matched by the threads that appeared during start() and carry its name.
+        own = getattr(driver, "threads", None)
+        if isinstance(own, tuple) and own:
+            threads = list(own)
         else:
             threads = [t for t in threading.enumerate() if t not in before and slot.name in t.name]
         for thread in threads:

@@ -85,11 +85,35 @@ class SimulatorBase:
         words = line.split()
         if not words:
             return self.help_text
+        verb, args = words[0].lower(), words[1:]
         try:
             with self._lock:
-                return self._command(words[0].lower(), words[1:])
+                shared = self._line_command(verb, args)
+                return shared if shared is not None else self._command(verb, args)
         except (ValueError, IndexError) as exc:
             return f"error: {exc or 'bad arguments'}"
+
+    def _line_command(self, verb: str, args: list[str]) -> str | None:
+        """The line faults every simulator has: ``noise <hex bytes>`` (garbage on the line now),
+        ``drop <n>`` (swallow the next n answers), ``delay <ms>`` (a slow device). None for any
+        other verb."""
+        if verb == "noise":
+            data = bytes.fromhex("".join(args))
+            if not data:
+                raise ValueError("usage: noise <hex bytes>")
+            self.inject(data)
+            return f"ok: sent {len(data)} noise bytes"
+        if verb in ("drop", "delay"):
+            unit = "n" if verb == "drop" else "ms"
+            if len(args) != 1 or not args[0].isdigit():
+                raise ValueError(f"usage: {verb} <{unit}>")
+            n = int(args[0])
+            if verb == "drop":
+                self.drop_replies = n
+                return f"ok: dropping the next {n} replies"
+            self.reply_delay = n / 1000
+            return f"ok: replies delayed {n} ms"
+        return None
 
     def _command(self, verb: str, args: list[str]) -> str:
         """The device-specific commands (override)."""

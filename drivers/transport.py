@@ -1,77 +1,31 @@
-"""Ports by URL: a device path, any pyserial URL (``spy://`` for a wire dump, ``loop://``), or
-``sim://<device>`` for an in-process simulator served on a pty pair."""
+"""Ports by URL: a device path or any pyserial URL -- ``spy://`` for a wire dump, ``loop://``,
+``sim://<name>`` for an in-process simulator on a pty pair (drivers/sim_urls), and compositions
+such as ``spy://sim://id003``. Importing this module lists drivers/sim_urls among pyserial's URL
+handler packages, so plain ``serial.serial_for_url`` knows those schemes too."""
 
 from __future__ import annotations
 
-import importlib
 import termios
-from dataclasses import dataclass
-from typing import Any
 
 import serial
 
 from drivers.errors import PortError
+from drivers.line import LineSettings
 from drivers.ptypair import nudge_pty
+from drivers.simhub import SimulatorHub, simulator_class
 
-#: ``sim://<device>`` → the simulator class that plays that device (imported only when used).
-SIMULATORS = {
-    "bill-validator": "drivers.bill_validator.id003.simulator:Id003Simulator",
-    "coin-acceptor": "drivers.coin_acceptor.cctalk.simulator:CcTalkSimulator",
-    "card-reader": "drivers.card_reader.em4100.simulator:Em4100Simulator",
-    "printer": "drivers.printer.escpos.simulator:EscPosSimulator",
-}
+__all__ = ["LineSettings", "SimulatorHub", "open_port", "simulator_class"]
 
-
-@dataclass(frozen=True)
-class LineSettings:
-    baudrate: int = 9600
-    bytesize: int = serial.EIGHTBITS
-    parity: str = serial.PARITY_NONE
-    stopbits: float = serial.STOPBITS_ONE
-    timeout: float = 0.05
+_HANDLERS = "drivers.sim_urls"
+# First, so that its spy:// (pyserial's, with an inner URL resolved) is the one found.
+if _HANDLERS not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.insert(0, _HANDLERS)
 
 
-def simulator_class(device: str) -> type:
-    try:
-        target = SIMULATORS[device]
-    except KeyError:
-        raise PortError(f"no simulator for {device!r}; known: {', '.join(SIMULATORS)}") from None
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-class SimulatorHub:
-    """Keeps the in-process simulators opened through ``sim://`` URLs, so the demo, ``kiosk
-    simulate`` and tests can act as the resident (insert a note, tap a card)."""
-
-    def __init__(self, state_dir: str | None = None, **options: Any) -> None:
-        self.state_dir = state_dir
-        self.options = options
-        self.sims: dict[str, Any] = {}
-
-    def get(self, device: str) -> Any:
-        if device not in self.sims:
-            cls = simulator_class(device)
-            state = f"{self.state_dir}/{device}.json" if self.state_dir else None
-            sim = cls(state_path=state, **self.options.get(device, {}))
-            sim.start_on_pty()
-            self.sims[device] = sim
-        return self.sims[device]
-
-    def stop(self) -> None:
-        for sim in self.sims.values():
-            sim.stop()
-        self.sims.clear()
-
-
-def open_port(url: str, settings: LineSettings, hub: SimulatorHub | None = None) -> serial.Serial:
+def open_port(url: str, settings: LineSettings) -> serial.Serial:
     """Open ``url`` with the line settings the protocol demands (a pty ignores them; we still
     set them so a real port gets 8E1 where ID-003 needs it)."""
     try:
-        if url.startswith("sim://"):
-            if hub is None:
-                raise PortError(f"{url}: sim:// ports need a simulator hub")
-            url = hub.get(url[len("sim://"):]).port_path
         if settings.parity != serial.PARITY_NONE:
             nudge_pty(url)  # a pty opened with parity once refuses it a second time (ptypair)
         port = serial.serial_for_url(

@@ -17,17 +17,14 @@ import tempfile
 import time
 from typing import Any, Callable
 
+from drivers import registry
 from kiosk.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: ``kiosk sim`` device → the protocol its simulator speaks (the first is the default)
+#: ``kiosk sim`` device → the protocols its simulators speak (the first is the default)
 SIM_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "bill-validator": ("id003",),
-    "coin-acceptor": ("cctalk",),
-    "card-reader": ("em4100",),
-    "printer": ("escpos",),
-}
+    registry.device_alias(device): protocols for device, protocols in registry.DEVICES.items()}
 COME_UP_S = 1.0
 QUIT = {"quit", "exit"}
 
@@ -69,7 +66,7 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="kiosk-devices-") as state_dir:
         hub = SimulatorHub(state_dir)
         manager = DeviceManager(
-            cfg.devices, lambda name: open_device(name, cfg.devices[name], hub),
+            cfg.devices, lambda name: open_device(name, cfg.devices[name]),
             post=lambda event: None,  # a report: the events themselves are not needed
             reconnect=False,
         )
@@ -115,9 +112,6 @@ def cmd_devices(args: argparse.Namespace, config: Callable[..., Any]) -> int:
 # ------------------------------------------------------------ kiosk sim
 def make_simulator(device: str, protocol: str | None, state: str | None, cfg: Any) -> Any:
     """The simulator for ``device``; ConfigError (one line) for anything unknown."""
-    from drivers.interfaces import ChannelMap
-    from drivers.transport import simulator_class
-
     if device not in SIM_PROTOCOLS:
         raise ConfigError(f"sim: unknown device {device!r} (known: {', '.join(SIM_PROTOCOLS)})")
     protocols = SIM_PROTOCOLS[device]
@@ -133,13 +127,11 @@ def make_simulator(device: str, protocol: str | None, state: str | None, cfg: An
     # Same channels, address and checksum as the configured device, so a driver run with this
     # config credits what the simulator reports.
     dev = cfg.devices.get(device.replace("-", "_"))
+    entry = registry.entry(protocol)
     if dev is not None and dev.protocol == protocol:
-        if protocol in ("id003", "cctalk") and dev.options.channels:
-            kwargs["channels"] = ChannelMap(dict(dev.options.channels))
-        if protocol == "cctalk":
-            kwargs.update(address=dev.options.address, checksum=dev.options.checksum)
+        kwargs.update(entry.sim_options(dev.options))
     try:
-        return simulator_class(device)(**kwargs)
+        return entry.simulator()(**kwargs)
     except ValueError as exc:
         raise ConfigError(f"sim {device}: {exc}") from None
 

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from drivers.bill_validator.id003 import protocol as id003
-from drivers.coin_acceptor.cctalk import protocol as cctalk
+from drivers import registry
+from drivers.bill_validator.id003.entry import Id003Options
+from drivers.card_reader.em4100.entry import Em4100Options
+from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
+from drivers.printer.escpos.entry import EscPosOptions
 from kiosk.flow.rules import FlowConfig
 from offline_queue.tls import TlsTrust, parse_pin
 
@@ -75,58 +78,9 @@ class ReceiptsSection:
 
 
 # ---------------------------------------------------------------- per-protocol device options
-# Channel keys are strings in TOML ("0x61", "3"); here they are the numbers the wire carries.
-@dataclass(frozen=True)
-class Id003Options:
-    """JCM ID-003: denomination code → value in fen. The C0 enable mask has 16 bits, one per
-    code from 0x61 (drivers/bill_validator/id003/protocol.py), so codes outside it cannot be
-    enabled at all."""
-
-    channels: dict[int, int] = field(
-        default_factory=lambda: dict(id003.CNY_CODE_VALUES),
-        metadata={"channels": (id003.FIRST_DENOMINATION_CODE, id003.FIRST_DENOMINATION_CODE + 15)})
-
-
-@dataclass(frozen=True)
-class CcTalkOptions:
-    """ccTalk: the acceptor's address (0 is broadcast and 1 the host), its checksum and coin
-    channel → value in fen (the inhibit mask covers channels 1–16)."""
-
-    address: int = field(default=cctalk.ADDR_COIN_ACCEPTOR, metadata=_range(2, 255))
-    checksum: str = field(default=cctalk.SIMPLE, metadata={"choices": cctalk.MODES})
-    channels: dict[int, int] = field(default_factory=lambda: {1: 10, 2: 50, 3: 100},
-                                     metadata={"channels": (1, cctalk.MAX_COIN_CHANNEL)})
-
-
-@dataclass(frozen=True)
-class Em4100Options:
-    """EM4100 readers only send what they read: nothing to set."""
-
-
-@dataclass(frozen=True)
-class EscPosOptions:
-    """ESC/POS receipt printers run at 9600–115200 baud; ``qr_size`` is the QR module size in
-    dots (1–7: the largest receipt QR, version 10 at 6 dots per module, is 342 dots and a 58 mm
-    roll prints 384; at 8 it would run off the paper); ``chinese`` puts the printer in Chinese
-    mode (GB18030)."""
-
-    baudrate: int = field(default=9600, metadata={"choices": (9600, 19200, 38400, 57600, 115200)})
-    chinese: bool = True
-    qr_size: int = field(default=6, metadata=_range(1, 7))
-
-
+# Each protocol's options type, its defaults and which device may speak it are its registry
+# entry (drivers/registry.py); the names below are kept for the callers that build options.
 DeviceOptions = Id003Options | CcTalkOptions | Em4100Options | EscPosOptions
-
-#: protocol → its options type
-OPTIONS: dict[str, type] = {"id003": Id003Options, "cctalk": CcTalkOptions,
-                            "em4100": Em4100Options, "escpos": EscPosOptions}
-#: device → the protocols it may speak
-PROTOCOLS = {
-    "bill_validator": {"id003"},
-    "coin_acceptor": {"cctalk"},
-    "card_reader": {"em4100"},
-    "printer": {"escpos"},
-}
 #: an absent cash device takes its accepted denominations with it
 ACCEPTS = {"bill_validator": "accepted_notes_minor", "coin_acceptor": "accepted_coins_minor"}
 
@@ -138,20 +92,19 @@ class DeviceSection:
     enabled: bool = True
     # A note in escrow waits for the next poll: above a second the resident sees a stuck note.
     poll_interval_ms: int = field(default=100, metadata=_range(10, 1000))
-    options: Any = None  # DeviceOptions: the protocol's own type (OPTIONS)
+    options: Any = None  # the protocol's own options type (its registry entry's ``options``)
 
     def __post_init__(self) -> None:
         if self.options is None:
-            object.__setattr__(self, "options", OPTIONS[self.protocol]())
+            object.__setattr__(self, "options", registry.entry(self.protocol).options())
 
 
 COMMON_KEYS = {f.name for f in dataclasses.fields(DeviceSection)} - {"options"}
 
+#: every device the registry knows, on its default protocol's simulator
 DEFAULT_DEVICES = {
-    "bill_validator": DeviceSection("sim://bill-validator", "id003"),
-    "coin_acceptor": DeviceSection("sim://coin-acceptor", "cctalk"),
-    "card_reader": DeviceSection("sim://card-reader", "em4100"),
-    "printer": DeviceSection("sim://printer", "escpos"),
+    device: DeviceSection(f"sim://{registry.device_alias(device)}", protocols[0])
+    for device, protocols in registry.DEVICES.items()
 }
 
 
@@ -272,10 +225,11 @@ def _device(name: str, table: dict[str, Any]) -> DeviceSection:
     default = DEFAULT_DEVICES[name]
     common = {k: v for k, v in table.items() if k in COMMON_KEYS}
     dev = _build(DeviceSection, common, where, default)
-    if dev.protocol not in PROTOCOLS[name]:
+    supported = registry.DEVICES[name]
+    if dev.protocol not in supported:
         raise ConfigError(f"{where}.protocol: {dev.protocol!r} not supported "
-                          f"(supported: {', '.join(sorted(PROTOCOLS[name]))})")
-    cls = OPTIONS[dev.protocol]
+                          f"(supported: {', '.join(sorted(supported))})")
+    cls = registry.entry(dev.protocol).options
     own = {f.name for f in dataclasses.fields(cls)}
     for key in table:
         if key not in COMMON_KEYS and key not in own:

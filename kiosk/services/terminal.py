@@ -137,7 +137,7 @@ class HeadlessTerminal:
         # unplug. The runner holds stable handles, so a reconnected device is the same object.
         self.manager = DeviceManager(
             list(self.config.devices),
-            opener=lambda name: open_device(name, self.config.devices[name], self.hub,
+            opener=lambda name: open_device(name, self.config.devices[name],
                                             hold_power_up=not self._power_up_released,
                                             coin_event_counter=self._coin_event_counter()),
             post=self.events.post,

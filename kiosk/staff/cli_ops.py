@@ -78,7 +78,7 @@ def _printer(cfg: Any) -> Any:
         print("kiosk: no printer to print on (sim:// printers live in the terminal)", file=sys.stderr)
         return None
     try:
-        return open_device("printer", dev, None)
+        return open_device("printer", dev)
     except (DriverError, OSError) as exc:
         print(f"kiosk: printer not available: {exc}", file=sys.stderr)
         return None

@@ -54,8 +54,8 @@ def _identity(driver: Any) -> dict[str, Any] | None:
 
 
 class DeviceProbe:
-    def __init__(self, cfg: Any, opener: Callable[[str, Any, Any], Any]) -> None:
-        """``opener(name, device_section, hub)`` opens one driver."""
+    def __init__(self, cfg: Any, opener: Callable[[str, Any], Any]) -> None:
+        """``opener(name, device_section)`` opens one driver."""
         self.cfg = cfg
         self._opener = opener
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -74,7 +74,7 @@ class DeviceProbe:
         dev = self.cfg.devices[name]
         if dev.protocol == "id003":
             nudge_pty(dev.url)  # a pty refuses a parity-only change on a second 8E1 open
-        return self._opener(name, dev, self.hub)
+        return self._opener(name, dev)
 
     def start(self, wait_s: float = 2.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-diag-")

@@ -12,7 +12,8 @@ import pytest
 
 from drivers.coin_acceptor.cctalk import protocol as p
 from drivers.coin_acceptor.cctalk.simulator import CcTalkSimulator
-from drivers.transport import SIMULATORS, simulator_class
+from drivers import registry
+from drivers.transport import simulator_class
 
 
 def read_for(fd: int, n: int, timeout: float = 2.0) -> bytes:
@@ -196,5 +197,6 @@ def test_jam_blocks_coins_until_cleared() -> None:
 
 
 def test_registered_for_sim_urls() -> None:
-    assert "coin-acceptor" in SIMULATORS
+    assert "coin-acceptor" in registry.sim_names() and "cctalk" in registry.sim_names()
     assert simulator_class("coin-acceptor") is CcTalkSimulator
+    assert simulator_class("cctalk") is CcTalkSimulator

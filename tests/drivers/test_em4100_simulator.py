@@ -11,7 +11,8 @@ import pytest
 
 from drivers.card_reader.em4100.protocol import CardId, FrameDecoder, encode_frame
 from drivers.card_reader.em4100.simulator import Em4100Simulator
-from drivers.transport import SIMULATORS, simulator_class
+from drivers import registry
+from drivers.transport import simulator_class
 
 
 def read_for(fd: int, seconds: float) -> bytes:
@@ -58,7 +59,7 @@ def test_unplug_stops_output_and_host_bytes_are_ignored(sim_fd) -> None:
 
 def test_noise_goes_out_as_is(sim_fd) -> None:
     sim, fd = sim_fd
-    assert sim.command("noise 02 ff 03") == "sent 3 noise bytes"
+    assert sim.command("noise 02 ff 03") == "ok: sent 3 noise bytes"
     assert read_for(fd, 0.2) == b"\x02\xff\x03"
 
 
@@ -106,5 +107,6 @@ def test_commands_answer_one_line_and_reject_bad_input() -> None:
 
 
 def test_registered_for_sim_urls() -> None:
-    assert "card-reader" in SIMULATORS
+    assert "card-reader" in registry.sim_names() and "em4100" in registry.sim_names()
     assert simulator_class("card-reader") is Em4100Simulator
+    assert simulator_class("em4100") is Em4100Simulator

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from drivers.errors import FrameError
 from drivers.interfaces import PaperState
+from drivers.printer.escpos import decoder as D
 from drivers.printer.escpos import protocol as P
 
 VALID = [b for b in range(256) if b & 0x93 == 0x12]
@@ -120,19 +121,19 @@ def test_chinese_encoding_yen_and_punctuation() -> None:
 
 def test_chinese_line_round_trips_through_decoder() -> None:
     stream = P.INIT + P.KANJI_ON + P.encode_chinese(RECEIPT_LINE) + b"\n" + P.KANJI_OFF
-    assert P.decode(stream).lines == [RECEIPT_LINE.replace("¥", "￥")]
+    assert D.decode(stream).lines == [RECEIPT_LINE.replace("¥", "￥")]
 
 
 def test_chinese_bytes_without_kanji_mode_print_garbage() -> None:
     # What python-escpos does by itself: GB18030 bytes, no FS & (field notes).
     stream = P.INIT + P.encode_chinese(RECEIPT_LINE) + b"\n"
-    assert P.decode(stream).lines != [RECEIPT_LINE.replace("¥", "￥")]
+    assert D.decode(stream).lines != [RECEIPT_LINE.replace("¥", "￥")]
 
 
 def test_control_characters_in_text_cannot_become_commands() -> None:
     data = P.encode_chinese("名\x1bi\x1dV\x00字\n")
     assert all(b >= 0x20 for b in data)
-    assert P.decode(P.KANJI_ON + data + b"\n").lines == ["名 i V 字 "]
+    assert D.decode(P.KANJI_ON + data + b"\n").lines == ["名 i V 字 "]
 
 
 # ---------------------------------------------------------------- decoder vs python-escpos
@@ -152,11 +153,11 @@ def _dummy_receipt() -> bytes:
 def test_python_escpos_text_qr_cut_decodes() -> None:
     out = _dummy_receipt()
     assert b"\x1bt\x12" in out  # a code-page switch really happened
-    d = P.decode(out)
+    d = D.decode(out)
     assert d.lines == ["RECEIPT 0042", "Grüße Tőkés Ωmega ¥5", ""]
     assert d.qr == ["https://pay.example/r/0042?k=é"]
     assert d.cuts == 1 and d.unknown == 0 and d.truncated == 0
-    assert isinstance(d.events[0], P.Init) and isinstance(d.events[-1], P.Cut)
+    assert isinstance(d.events[0], D.Init) and isinstance(d.events[-1], D.Cut)
 
 
 def test_python_escpos_raster_barcode_and_cut_variants() -> None:
@@ -165,9 +166,9 @@ def test_python_escpos_raster_barcode_and_cut_variants() -> None:
     p.qr("raster", native=False)  # GS v 0 image
     p.cut(mode="PART")
     p.cut(feed=False)
-    d = P.decode(p.output)
-    assert [type(e) for e in d.events if not isinstance(e, P.TextLine)] == [P.Raster, P.Cut, P.Cut]
-    assert [e.partial for e in d.events if isinstance(e, P.Cut)] == [True, True]
+    d = D.decode(p.output)
+    assert [type(e) for e in d.events if not isinstance(e, D.TextLine)] == [D.Raster, D.Cut, D.Cut]
+    assert [e.partial for e in d.events if isinstance(e, D.Cut)] == [True, True]
     assert all(line == "" for line in d.lines) and d.unknown == 0
 
 
@@ -175,8 +176,8 @@ def test_python_escpos_raster_barcode_and_cut_variants() -> None:
 @given(cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12))
 def test_decoder_is_independent_of_chunking(cuts: list[int]) -> None:
     out = _dummy_receipt() + P.status_request(4) + b"\x1b\x7f\x00tail"
-    whole = P.decode(out)
-    dec = P.EscPosDecoder()
+    whole = D.decode(out)
+    dec = D.EscPosDecoder()
     events: list[P.Event] = []
     prev = 0
     for c in sorted(set(cuts)) + [len(out)]:
@@ -188,32 +189,32 @@ def test_decoder_is_independent_of_chunking(cuts: list[int]) -> None:
 
 
 def test_status_requests_unknown_and_truncated() -> None:
-    d = P.decode(b"AB\x1b\x7fC\x00\n" + P.status_request(1) + P.status_request(4) + b"\x10\x04\x09")
+    d = D.decode(b"AB\x1b\x7fC\x00\n" + P.status_request(1) + P.status_request(4) + b"\x10\x04\x09")
     assert d.lines == ["ABC"]
-    requests = [e for e in d.events if isinstance(e, P.StatusRequest)]
-    assert requests == [P.StatusRequest(1), P.StatusRequest(4)]
+    requests = [e for e in d.events if isinstance(e, D.StatusRequest)]
+    assert requests == [D.StatusRequest(1), D.StatusRequest(4)]
     assert d.unknown == 3  # ESC 0x7F, NUL, DLE EOT 9
     half_qr = b"\x1d(k\x14\x001P0https://x"
-    assert P.decode(half_qr).truncated == 1
-    huge_raster = P.decode(b"\x1dv0\x00\xff\xff\xff\xffX\n")  # 4 GB picture: garbage
+    assert D.decode(half_qr).truncated == 1
+    huge_raster = D.decode(b"\x1dv0\x00\xff\xff\xff\xffX\n")  # 4 GB picture: garbage
     assert huge_raster.unknown == 2 and huge_raster.lines == ["\xa0" * 4 + "X"]  # + stray NUL
 
 
 def test_oversized_block_is_skipped_not_buffered() -> None:
-    dec = P.EscPosDecoder()
+    dec = D.EscPosDecoder()
     dec.feed(b"\x1d8L\xff\xff\xff\x7f" + b"ok\n")  # a 2 GB length field: garbage
     assert dec.unknown == 1
     assert dec._pending == b""
 
 
 def test_text_pending_at_init_is_discarded() -> None:
-    assert P.decode(b"lost" + P.INIT + b"kept\n").lines == ["kept"]
+    assert D.decode(b"lost" + P.INIT + b"kept\n").lines == ["kept"]
 
 
 # ---------------------------------------------------------------- fuzz
 def _check(data: bytes) -> None:
     try:
-        P.decode(data)
+        D.decode(data)
     except FrameError:
         pass
 

@@ -267,7 +267,7 @@ def test_status_and_print_from_two_threads(rig: Rig) -> None:
 
 def test_port_by_sim_url(tmp_path) -> None:
     hub = SimulatorHub(state_dir=str(tmp_path))
-    port = open_port("sim://printer", LineSettings(), hub)
+    port = open_port("sim://printer", LineSettings())
     try:
         printer = EscPosPrinter("printer", port, status_timeout=TIMEOUT)
         printer.print_job(PrintJob(lines=("一行",), qr=None))

@@ -105,7 +105,7 @@ def test_counters_survive_restart(tmp_path) -> None:
         ("delay -5", "error"),
         ("noise zz", "error"),
         ("frobnicate", "unknown command"),
-        ("delay 20", "answers delayed 20 ms"),
+        ("delay 20", "ok: replies delayed 20 ms"),
         ("paper out-after 4", "after 4 line"),
     ],
 )

@@ -11,6 +11,7 @@ import time
 import pytest
 import serial
 
+from drivers import registry
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.driver import LINE_SETTINGS, Id003Driver
 from drivers.bill_validator.id003.simulator import Id003Simulator
@@ -90,13 +91,18 @@ def sim(tmp_path):
     simulator.stop()
 
 
+def open_driver(path: str, **options) -> Id003Driver:
+    """A driver on its own 8E1 port (closed by ``stop()``), as the terminal builds one."""
+    return Id003Driver("bv", open_port(path, LINE_SETTINGS), p.cny_channels(), owns_port=True,
+                       **options)
+
+
 @pytest.fixture
 def make_driver():
     started: list[Id003Driver] = []
 
     def make(simulator: Id003Simulator, events: Events | None = None, **options) -> Id003Driver:
-        driver = Id003Driver.open("bv", simulator.port_path, p.cny_channels(),
-                                  **{**FAST, **options})
+        driver = open_driver(simulator.port_path, **{**FAST, **options})
         if events is not None:
             driver.start(events)
             started.append(driver)
@@ -124,15 +130,18 @@ def insert_and_escrow(sim: Id003Simulator, events: Events, yuan: int, count: int
 
 
 # ---------------------------------------------------------------- line settings
-def test_driver_opens_the_port_8e1(sim):
-    driver = Id003Driver.open("bv", sim.port_path, p.cny_channels())
+def test_registry_opens_the_port_8e1(sim):
+    entry = registry.entry("id003")
+    port = open_port(sim.port_path, entry.line_settings(entry.options()))
+    driver = entry.open_driver(registry.DriverSetup("bv", port, entry.options()))
     try:
-        port = driver.port
+        assert driver.port is port and driver.owns_port
         assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (
             9600, serial.EIGHTBITS, serial.PARITY_EVEN, serial.STOPBITS_ONE)
         assert LINE_SETTINGS.parity == serial.PARITY_EVEN
     finally:
         driver.stop()
+    assert not port.is_open
 
 
 def test_driver_corrects_a_port_opened_8n1(sim):
@@ -150,7 +159,7 @@ def test_driver_corrects_a_port_opened_8n1(sim):
 
 
 def test_health_before_start_is_unknown(sim):
-    driver = Id003Driver.open("bv", sim.port_path, p.cny_channels())
+    driver = open_driver(sim.port_path)
     assert driver.health().state is HealthState.UNKNOWN
     driver.stop()
 
@@ -328,8 +337,8 @@ def test_sim_url_through_the_hub_and_a_second_open(tmp_path):
     try:
         for round_ in (1, 2):  # the second open of the same 8E1 pty must work too
             events = Events()
-            driver = Id003Driver.open("bv", "sim://bill-validator", p.cny_channels(), hub=hub,
-                                      **FAST)
+            port = open_port("sim://bill-validator", LINE_SETTINGS)
+            driver = Id003Driver("bv", port, p.cny_channels(), owns_port=True, **FAST)
             driver.start(events)
             try:
                 if round_ == 1:
@@ -344,6 +353,7 @@ def test_sim_url_through_the_hub_and_a_second_open(tmp_path):
                 events.wait(NoteStacked)
             finally:
                 driver.stop()
+            assert not port.is_open  # the driver owned it
             assert sim.counters()["total_notes"] == round_
         assert (tmp_path / "bill-validator.json").exists()
     finally:

@@ -125,7 +125,7 @@ def test_noise_on_the_line_creates_no_money(running):
             junk = p.encode(p.VEND_VALID)[:-1] + bytes([rng.randrange(256) ^ 0x10]) + junk
         sim.inject(junk)
         time.sleep(0.005)
-    assert sim.command("noise FC 05 15 03") == "ok: injected 4 bytes"  # a cut VEND VALID
+    assert sim.command("noise FC 05 15 03") == "ok: sent 4 noise bytes"  # a cut VEND VALID
     wait_polls(driver, 5)
     assert events.of(NoteCredited) == [] and events.of(EventsLost) == []
     assert events.of(NoteEscrowed) == []

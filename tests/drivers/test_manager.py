@@ -73,6 +73,10 @@ class FakeDriver:
         self.post: Any = None
         self.stopped = False
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        return (self._thread,) if self._thread is not None else ()
+
     def start(self, post: Any) -> None:
         self.post = post
         self._thread = threading.Thread(target=self._run, name=f"fake-{self.name}", daemon=True)

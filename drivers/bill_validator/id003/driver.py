@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.bill_validator.id003 import protocol as p
-from drivers.bill_validator.id003.link import LINE_SETTINGS, Link, LinkDown, nudge_pty
+from drivers.bill_validator.id003.link import LINE_SETTINGS, Link, LinkDown
 from drivers.interfaces import (
     ChannelMap,
     DeviceEvent,
@@ -36,7 +36,6 @@ from drivers.interfaces import (
     Post,
     PowerUp,
 )
-from drivers.transport import SimulatorHub, open_port
 
 __all__ = ["COMM_FAULT", "LINE_SETTINGS", "Id003Driver"]
 
@@ -68,6 +67,7 @@ class Id003Driver:
         reply_timeout: float = 0.3,
         retries: int = 3,
         hold_power_up: bool = False,
+        owns_port: bool = False,
     ) -> None:
         self.name = name
         self.port = port
@@ -88,23 +88,13 @@ class Id003Driver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._post_cb: Post | None = None
-        self._owns_port = False
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._needs_init = True
         self._link_down = False
         self._status: int | None = None
         self._fault: p.FaultInfo | None = None
         self._cycle: _Cycle | None = None
-
-    @classmethod
-    def open(cls, name: str, url: str, channels: ChannelMap,
-             hub: SimulatorHub | None = None, **options: Any) -> Id003Driver:
-        """Open ``url`` as an ID-003 line (9600 8E1) and build a driver that owns the port."""
-        if url.startswith("sim://") and hub is not None:
-            url = hub.get(url[len("sim://"):]).port_path
-        nudge_pty(url)  # the same pty may have been opened 8E1 before (see link.nudge_pty)
-        driver = cls(name, open_port(url, LINE_SETTINGS, hub), channels, **options)
-        driver._owns_port = True
-        return driver
 
     # ------------------------------------------------------------ public API (any thread)
     def start(self, post: Post) -> None:
@@ -122,8 +112,13 @@ class Id003Driver:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self._owns_port:
+        if self.owns_port:
             self.port.close()
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The poll thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
 
     def enable(self, denominations_minor: frozenset[int]) -> None:
         self._commands.append(("enable", frozenset(denominations_minor)))

@@ -14,13 +14,12 @@ from typing import Any
 import serial
 
 from drivers.bill_validator.id003 import protocol as p
-from drivers.ptypair import nudge_pty  # noqa: F401 - re-exported for the driver
-from drivers.transport import LineSettings
+from drivers.ptypair import nudge_pty
 
 log = logging.getLogger(__name__)
 
-#: ID-003 line: 9600 baud, 8 data bits, EVEN parity, 1 stop bit.
-LINE_SETTINGS = LineSettings(baudrate=9600, parity=serial.PARITY_EVEN)
+LINE_SETTINGS = p.LINE
+
 #: What pyserial and the OS raise when a port goes away under us (unplugged, closed);
 #: termios.error is not an OSError.
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)

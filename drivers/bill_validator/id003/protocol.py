@@ -14,6 +14,10 @@ from typing import Iterable
 
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
+from drivers.line import LineSettings
+
+#: The ID-003 line: 9600 baud, 8 data bits, EVEN parity, 1 stop bit.
+LINE = LineSettings(baudrate=9600, parity="E")
 
 SYNC = 0xFC
 #: SYNC + LNG + CMD + CRC (2): a frame with no data.

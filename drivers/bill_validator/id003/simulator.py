@@ -355,25 +355,15 @@ class Id003Simulator(SimulatorBase):
         if verb == "clear":
             self.clear_faults()
             return "ok: faults cleared"
-        if verb == "noise":
-            data = bytes.fromhex("".join(args))
-            if not data:
-                raise ValueError("usage: noise <hex bytes>")
-            self.inject(data)
-            return f"ok: injected {len(data)} bytes"
-        if verb in ("drop", "corrupt", "ignore-ack", "delay"):
+        if verb in ("corrupt", "ignore-ack"):
             if len(args) != 1 or not args[0].isdigit():
                 raise ValueError(f"usage: {verb} <n>")
             n = int(args[0])
             with self._lock:
-                if verb == "drop":
-                    self.drop_replies = n
-                elif verb == "corrupt":
+                if verb == "corrupt":
                     self.corrupt_replies = n
-                elif verb == "ignore-ack":
-                    self.ignore_acks = n
                 else:
-                    self.reply_delay = n / 1000
+                    self.ignore_acks = n
             return f"ok: {verb} {n}"
         if verb == "power-cycle":
             code = self.power_cycle()

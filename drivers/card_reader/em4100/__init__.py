@@ -1,5 +1,2 @@
-"""EM4100 / RDM6300-style card reader: pure protocol, driver over a serial port, and a simulator."""
-
-from drivers.card_reader.em4100.driver import Em4100Driver
-
-__all__ = ["Em4100Driver"]
+"""EM4100 / RDM6300-style card reader: protocol (pure), entry (its registry entry), driver,
+simulator.  Import the submodules you need; this package imports nothing by itself."""

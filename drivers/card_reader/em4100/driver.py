@@ -31,11 +31,14 @@ PORT_RETRY = 0.5
 class Em4100Driver:
     """The reader talks unprompted; silence means no card, so health only reflects the port."""
 
-    def __init__(self, name: str, port: serial.SerialBase, removal_timeout: float = 0.5) -> None:
+    def __init__(self, name: str, port: serial.SerialBase, removal_timeout: float = 0.5,
+                 owns_port: bool = False) -> None:
         if removal_timeout <= 0:
             raise ValueError("removal_timeout must be positive")
         self.name = name
         self.port = port
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self.removal_timeout = removal_timeout
         self._decoder = FrameDecoder()
         self._port_errors = 0
@@ -71,7 +74,14 @@ class Em4100Driver:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.owns_port:
+            self.port.close()
         self._health = Health(HealthState.UNKNOWN, "stopped")
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The read thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
 
     def health(self) -> Health:
         return self._health

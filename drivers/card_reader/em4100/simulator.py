@@ -87,12 +87,6 @@ class Em4100Simulator(SimulatorBase):
             had = self.card
             self.remove()
             return "card removed" if had else "no card was present"
-        if cmd == "noise":
-            raw = bytes.fromhex("".join(args))
-            if not raw:
-                raise ValueError("usage: noise <hex bytes>")
-            self.inject(raw)
-            return f"sent {len(raw)} noise bytes"
         if cmd == "unplug":
             self.plugged = False
             return "reader unplugged: no output"

@@ -1,5 +1,2 @@
-"""ccTalk coin acceptor: pure protocol, driver over a serial port, and a simulator."""
-
-from drivers.coin_acceptor.cctalk.driver import CcTalkDriver, CoinAcceptorIdentity, CommandRefused
-
-__all__ = ["CcTalkDriver", "CoinAcceptorIdentity", "CommandRefused"]
+"""ccTalk coin acceptor: protocol (pure), entry (its registry entry), driver, simulator.
+Import the submodules you need; this package imports nothing by itself."""

@@ -73,6 +73,7 @@ class CcTalkDriver:
         *,
         host_address: int = p.ADDR_HOST,
         last_event_counter: int | None = None,
+        owns_port: bool = False,
     ) -> None:
         if checksum not in p.MODES:
             raise ValueError(f"checksum must be one of {p.MODES}, not {checksum!r}")
@@ -80,6 +81,8 @@ class CcTalkDriver:
             raise ValueError("retries must be at least 1")
         self.name = name
         self.port = port
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self.channels = channels
         self.address = address
         self.mode = checksum
@@ -123,6 +126,13 @@ class CcTalkDriver:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.owns_port:
+            self.port.close()
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The poll thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
 
     def enable(self, values_minor: frozenset[int]) -> None:
         """Accept coins of these values (others stay inhibited).  Applied by the poll thread."""

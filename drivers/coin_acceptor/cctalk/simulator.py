@@ -237,19 +237,6 @@ class CcTalkSimulator(SimulatorBase):
                     self._push(0, 0)
                 self._save()
                 return f"lost {n} events: counter now {self.counter}"
-            if cmd == "noise":
-                raw = bytes.fromhex("".join(args))
-                if not raw:
-                    raise ValueError("usage: noise <hex bytes>")
-                self.inject(raw)
-                return f"sent {len(raw)} noise bytes"
-            if cmd == "drop":
-                self.drop_replies = _int(_one(args, "drop <n>"), "n")
-                return f"dropping the next {self.drop_replies} replies"
-            if cmd == "delay":
-                ms = _int(_one(args, "delay <ms>"), "ms")
-                self.reply_delay = ms / 1000
-                return f"reply delay {ms} ms"
             if cmd == "power-cycle":
                 self.power_cycle()
                 return "power cycled: event counter 0, all coins inhibited"

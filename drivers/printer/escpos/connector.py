@@ -48,6 +48,18 @@ class PortEscpos(Escpos):
     def close(self) -> None:  # Escpos.__del__ calls close(); the port belongs to our caller
         pass
 
+    def send(self, data: bytes) -> None:
+        """Bytes for which python-escpos has no command (FS & / FS . Kanji mode, GB18030 text
+        written as is), in order with everything else and inside the current ``batch()``."""
+        self._raw(data)
+
+    def reset(self) -> None:
+        """ESC @ (Epson ESC/POS reference: "Initialize printer"): clears the buffer and the
+        modes, and puts the printer back on its default code page -- so the code page
+        python-escpos believes is active is forgotten, and the next text selects its own."""
+        self.hw("INIT")
+        self.magic.encoding = None
+
     def _raw(self, msg: bytes) -> None:
         if self._batch is not None:
             self._batch += msg

@@ -52,16 +52,26 @@ class EscPosPrinter:
         chinese: bool = True,
         qr_size: int = 6,
         profile: str | None = None,
+        owns_port: bool = False,
     ) -> None:
         self.name = name
         self.chinese = chinese
         self.qr_size = qr_size
+        self.port = port
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._esc = PortEscpos(port, read_timeout=status_timeout, profile=profile)
         self._lock = threading.Lock()
         self.last_status: PrinterStatus = UNKNOWN_STATUS
         #: status bytes that failed the fixed-bit check (noise, misaligned answers)
         self.invalid_answers = 0
         self._resync = False  # an earlier request went unanswered or was answered with noise
+
+    def stop(self) -> None:
+        """Nothing runs on its own; an owned port is closed."""
+        if self.owns_port:
+            with self._lock:
+                self.port.close()
 
     # ---------------------------------------------------------------- status
     def status(self) -> PrinterStatus:
@@ -77,7 +87,7 @@ class EscPosPrinter:
                 self._resync = False
             else:
                 self._esc.drain_input()
-            raw = self._esc.query_status(P.status_request(n))  # python-escpos: _raw then _read
+            raw = self._esc.query_status(P.status_request(n))
             if not raw:
                 self._resync = True  # the answer may still come: don't take it for the next one
                 return None
@@ -151,19 +161,17 @@ class EscPosPrinter:
 
     def _text(self, line: str) -> None:
         if self.chinese:
-            self._esc._raw(P.encode_chinese(line) + b"\n")
+            self._esc.send(P.encode_chinese(line) + b"\n")
         else:
             self._esc.textln(P.clean_text(line))
 
     def _render(self, job: PrintJob) -> None:
         esc = self._esc
-        esc.hw("INIT")
-        # ESC @ reset the printer's code page: make python-escpos send ESC t again.
-        esc.magic.encoding = None
+        esc.reset()
         if self.chinese:
             # Chinese mode explicitly: a printer that powers up in another mode would print the
             # GB18030 bytes as code-page characters.
-            esc._raw(P.KANJI_ON)
+            esc.send(P.KANJI_ON)
         if job.title:
             # GS ! scales Kanji and ASCII alike; ESC ! would leave Chinese glyphs small.
             esc.set(align="center", bold=True, custom_size=True, width=2, height=2)
@@ -178,6 +186,6 @@ class EscPosPrinter:
             esc.qr(job.qr, native=True, size=self.qr_size, ec=QR_ECLEVEL_M)
             esc.set(align="left")
         if self.chinese:
-            esc._raw(P.KANJI_OFF)
+            esc.send(P.KANJI_OFF)
         if job.cut:
             esc.cut()  # ESC d 6 (feed past the cutter) + GS V 0

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from drivers.interfaces import PaperState
+from drivers.printer.escpos import decoder as D
 from drivers.printer.escpos import protocol as P
 from drivers.simbase import SimulatorBase
 
@@ -42,7 +43,7 @@ class EscPosSimulator(SimulatorBase):
     ) -> None:
         super().__init__(state_path)
         self._changed = threading.Condition(self._lock)
-        self.decoder = P.EscPosDecoder(chinese_default=chinese_default)
+        self.decoder = D.EscPosDecoder(chinese_default=chinese_default)
         self.counters: dict[str, int] = self.state_file.load(_COUNTERS)
         self.paper = PaperState.OK
         self.cover_open = False
@@ -77,19 +78,19 @@ class EscPosSimulator(SimulatorBase):
         before = dict(self.counters)
         reply = bytearray()
         for event in self.decoder.feed(data):
-            if isinstance(event, P.StatusRequest):
+            if isinstance(event, D.StatusRequest):
                 self.counters["status_requests"] += 1
                 if not self.muted:
                     reply.append(self.status_byte(event.n))
-            elif isinstance(event, P.Init):
+            elif isinstance(event, D.Init):
                 self._close_receipt(recorded=False)
-            elif isinstance(event, P.Cut):
+            elif isinstance(event, D.Cut):
                 self._on_cut()
             elif not self.can_print:
                 self._current["spoiled"] = True  # dropped, like a printer with no paper
-            elif isinstance(event, P.TextLine):
+            elif isinstance(event, D.TextLine):
                 self._on_line(event.text)
-            elif isinstance(event, P.QrCode):
+            elif isinstance(event, D.QrCode):
                 self._current["qr"].append(event.payload)
         self.counters["unknown"] = self.counters.get("unknown", 0) + self.decoder.unknown
         self.decoder.unknown = 0
@@ -160,16 +161,6 @@ class EscPosSimulator(SimulatorBase):
         if cmd in ("mute", "unmute"):
             self.muted = cmd == "mute"
             return "status requests unanswered" if self.muted else "answering status requests"
-        if cmd == "noise":
-            data = bytes.fromhex("".join(args))
-            self.inject(data)
-            return f"sent {len(data)} byte(s) of noise"
-        if cmd == "drop":
-            self.drop_replies = _count(args[0])
-            return f"dropping the next {self.drop_replies} answer(s)"
-        if cmd == "delay":
-            self.reply_delay = _count(args[0]) / 1000
-            return f"answers delayed {args[0]} ms"
         if cmd == "last":
             return json.dumps(self.receipts[-1], ensure_ascii=False) if self.receipts else "none"
         if cmd == "counters":
