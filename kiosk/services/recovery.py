@@ -54,7 +54,7 @@ def reconcile(journal: Journal, power_up: str | None, offline: bool) -> list[str
         if total > 0 and not s.paid:
             notes = Counter(v for _, t, v in credits if t == "note")
             coins = Counter(v for _, t, v in credits if t == "coin")
-            rec = journal.commit_payment(s.session_id, s.account_no, dict(notes), dict(coins),
+            rec = journal.commit_payment(s.session_id, s.account_no, notes, coins,
                                          total, offline, recovered=True)
             actions.append(f"{s.session_id}: payment {rec.receipt_no} of {total} committed at power-up")
         elif not s.paid:
