@@ -19,6 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from offline_queue.errors import BadAnswer
+
 #: the kinds of outbox row (docs/architecture.md, "The offline queue")
 PAYMENT, RATING, COLLECTION = "payment", "rating", "collection"
 
@@ -26,6 +28,18 @@ PAYMENT, RATING, COLLECTION = "payment", "rating", "collection"
 def canonical_json(obj: Any) -> bytes:
     """The exact bytes stored once and sent on every retry (Idempotency-Key's body)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def check_account(body: dict[str, Any]) -> None:
+    """The account answer every gateway returns (docs/billing-api.yaml Account): an
+    ``account_no``, ``holder_masked``/``address_masked``/``as_of`` strings if given, and
+    ``arrears_minor``/``balance_minor`` integer minor units or absent."""
+    if not isinstance(body.get("account_no"), str):
+        raise BadAnswer("account answer without account_no")
+    for name in ("arrears_minor", "balance_minor"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadAnswer(f"{name} is not integer minor units: {value!r}")
 
 
 @dataclass(frozen=True)

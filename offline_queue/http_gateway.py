@@ -28,7 +28,8 @@ from offline_queue.crash import crash_point
 from offline_queue.deadline import DeadlineSession
 from offline_queue.errors import (ApiUnavailable, BadAnswer, NotFound, PermanentError,
                                   RetryableError, TlsRefused, Unreachable, Untrusted)
-from offline_queue.gateway import COLLECTION, PAYMENT, RATING, DeliveryReceipt, canonical_json
+from offline_queue.gateway import (COLLECTION, PAYMENT, RATING, DeliveryReceipt, canonical_json,
+                                   check_account)
 from offline_queue.tls import TlsTrust, tls_reason
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class HttpGateway:
 
     def settlement(self, kiosk_id: str, day: str) -> dict[str, Any]:
         """The server's count, total and payments for a kiosk and (kiosk-local) day."""
-        body = self._staff("GET", f"/v1/kiosks/{kiosk_id}/settlement", params={"date": day})
+        body = self._staff(self.http.get, f"/v1/kiosks/{kiosk_id}/settlement", params={"date": day})
         payments = body.get("payments")
         if not (_is_int(body.get("count")) and _is_int(body.get("total_minor"))
                 and isinstance(payments, list)):
@@ -212,11 +213,11 @@ class HttpGateway:
         return body
 
     def heartbeat(self, kiosk_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._staff("POST", f"/v1/kiosks/{kiosk_id}/heartbeat", json=body)
+        return self._staff(self.http.post, f"/v1/kiosks/{kiosk_id}/heartbeat", json=body)
 
-    def _staff(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    def _staff(self, send: Any, path: str, **kw: Any) -> dict[str, Any]:
         try:
-            resp = self.http.request(method, self.base_url + path, timeout=self.timeout, **kw)
+            resp = send(self.base_url + path, timeout=self.timeout, **kw)
         except requests.RequestException as exc:
             raise ApiUnavailable(f"unreachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
@@ -228,16 +229,6 @@ class HttpGateway:
         if not isinstance(answer, dict):
             raise ApiUnavailable("the answer is not a JSON object")
         return answer
-
-
-def check_account(body: dict[str, Any]) -> None:
-    """docs/billing-api.yaml Account: an account_no, and money in integer minor units."""
-    if not isinstance(body.get("account_no"), str):
-        raise BadAnswer("account answer without account_no")
-    for name in ("arrears_minor", "balance_minor"):
-        value = body.get(name)
-        if value is not None and not _is_int(value):
-            raise BadAnswer(f"{name} is not integer minor units: {value!r}")
 
 
 def retry_after_s(value: str | None, cap_s: float = RETRY_AFTER_CAP_S) -> float:

@@ -60,9 +60,9 @@ def heartbeat_service(terminal: Any) -> Any:
     """A HeartbeatService for a started terminal; the app calls ``send_once()`` on a timer
     (off the UI thread: it is an HTTP request)."""
     from kiosk.services.identity import signed
-    from kiosk.staff.api import BillingProbe
     from kiosk.staff.audit import AuditLog
     from kiosk.staff.heartbeat import HeartbeatService
+    from offline_queue.http_gateway import HttpGateway
     from offline_queue.outbox import Outbox
     from offline_queue.schema import connect
 
@@ -71,8 +71,8 @@ def heartbeat_service(terminal: Any) -> Any:
     by_name = devices_by_name(terminal.devices)
     service = HeartbeatService(
         cfg.kiosk.id, Outbox(db), AuditLog(db),
-        BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
-                     read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
+        HttpGateway(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
+                    read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
         lambda: {n: v.health for n, v in live_views(by_name).items()})
-    signed(service.probe, cfg)  # a heartbeat is signed like every request
+    signed(service.gateway, cfg)  # a heartbeat is signed like every request
     return service
