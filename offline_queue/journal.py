@@ -188,7 +188,8 @@ class Journal:
     def commit_payment(self, session_id: str, account_no: str,
                        notes: Mapping[int, int] | Tally, coins: Mapping[int, int] | Tally,
                        amount_minor: int, offline: bool, recovered: bool = False) -> PaymentRecord:
-        """Journal row + payment row + outbox row, one transaction. Idempotent per session."""
+        """Journal row + payment row + outbox row, one transaction. Idempotent per session.
+        ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one."""
         existing = self.payment_for_session(session_id)
         if existing is not None:
             return existing
