@@ -75,7 +75,7 @@ def states(limits):
         ("done-printed", "done", done, {"receipt": receipt}, None),
         ("done-qr-offline", "done",
          replace(done, printed=False, message="print_failed:paper out", queue=OFFLINE),
-         {"receipt": replace(receipt, offline=True)}, None),
+         {"receipt": replace(receipt, payment=replace(receipt.payment, offline=True))}, None),
         ("rating", "rating", replace(done, phase=Phase.RATING), {"receipt": receipt}, None),
         ("ended", "ended", replace(account, phase=Phase.CANCELLED), {}, None),
         ("idle-warning", "account", account, {"idle_left_s": 12.0}, None),
