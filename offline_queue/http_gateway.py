@@ -117,7 +117,8 @@ class HttpGateway:
         if status in RETRYABLE_STATUS:
             err = _status_error(RetryableError, status, text)
             if status in (429, 503):
-                err.retry_after = retry_after_s(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+                wait = retry_after_s(resp.headers.get("Retry-After"))
+                err.retry_after = wait  # type: ignore[attr-defined]
             raise err
         if status in (401, 403):
             # docs/billing-api.yaml: the signature or the kiosk's enrolment was refused, so

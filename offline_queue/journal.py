@@ -274,8 +274,9 @@ class Journal:
         ).description]
         r = dict(zip(cols, row))
         return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
-                             r["amount_minor"], r["receipt_no"], r["created_at"], bool(r["offline"]),
-                             _loaded(r["notes"]), _loaded(r["coins"]), bytes(r["body"]))
+                             r["amount_minor"], r["receipt_no"], r["created_at"],
+                             bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
+                             bytes(r["body"]))
 
     def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
         if local_date:

@@ -3,8 +3,8 @@
 Each row goes to the billing gateway (offline_queue/gateway.py) as it was stored: its kind, its
 idempotency key and its bytes, so a retry after any fault is a replay the server answers with
 the original result (docs/promises.md). The gateway says delivered (with proof), retry or dead;
-the retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter, and
-a circuit that stops hammering a server that is down.
+the retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter,
+and a circuit that stops hammering a server that is down.
 
 Backoff and the circuit run on the forward-only elapsed clock (offline_queue/elapsed.py), so the
 wall clock moving days either way neither holds retries back nor sends early. Every worker on

@@ -60,7 +60,8 @@ class BillingProbe:
         try:
             status, server = self.gateway.health()
         except TlsRefused as exc:
-            return ApiHealth(self.base_url, False, None, None, f"failed: {exc}", None, f"TLS: {exc}")
+            return ApiHealth(self.base_url, False, None, None, f"failed: {exc}", None,
+                             f"TLS: {exc}")
         except Unreachable as exc:
             return ApiHealth(self.base_url, False, None, None, tls, None, str(exc))
         latency = int((time.monotonic() - m0) * 1000)

@@ -1,8 +1,8 @@
 """The heartbeat: device health, queue depth, software version and the audit chain's head hash,
 so the utility holds an outside copy of the head and a rewritten chain shows.
 
-Sent directly through the billing gateway, best effort: a heartbeat is only worth its latest value, so one that cannot be
-sent is dropped, never queued behind payments."""
+Sent directly through the billing gateway, best effort: a heartbeat is only worth its latest
+value, so one that cannot be sent is dropped, never queued behind payments."""
 
 from __future__ import annotations
 
