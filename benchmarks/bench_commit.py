@@ -104,9 +104,9 @@ def raw_commit(conn: sqlite3.Connection, session_id: str, account_no: str, now: 
                      " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
                      (elapsed_ms,))
         conn.execute(
-            "INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
+            "INSERT INTO outbox (kind, idem_key, account_no, body, amount_minor,"
             " created_at, enqueued_elapsed_ms)"
-            " VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?, ?)",
+            " VALUES ('payment', ?, ?, ?, ?, ?, ?)",
             (session_id, account_no, body, AMOUNT, now.timestamp(), elapsed_ms),
         )
         journal_sql = ("INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"

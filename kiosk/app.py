@@ -248,7 +248,7 @@ class KioskApp(App):
             return
         before, self._phase = self._phase, s.phase
         shown = self.ui.receipt
-        if s.phase == Phase.RECEIPT and (shown is None or shown.txn_id != s.txn_id):
+        if s.phase == Phase.RECEIPT and (shown is None or shown.payment.txn_id != s.txn_id):
             self.ui.receipt = receipt
         if not s.receipt_no:
             self.ui.receipt = None

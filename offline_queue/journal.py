@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlite_utils import Database
 
 from offline_queue.crash import crash_point
-from offline_queue.schema import immediate
 from offline_queue.elapsed import ElapsedClock
+from offline_queue.gateway import PAYMENT, Encoder
+from offline_queue.http_gateway import encode as contract_encode
+from offline_queue.schema import immediate
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +30,28 @@ def local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The exact bytes stored once and sent on every retry (Idempotency-Key's body)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+#: a note or coin tally: (denomination in minor units, count), sorted by denomination. The one
+#: shape from the session's commit (kiosk/flow/commands.py CommitPayment) to the gateway's
+#: encoder, which alone turns it into the body's JSON object.
+Tally = tuple[tuple[int, int], ...]
+
+
+def tally(counts: Mapping[int, int] | Iterable[tuple[int, int]]) -> Tally:
+    """``counts`` as a ``Tally`` (a mapping or pairs; zero counts are kept: they are sent)."""
+    items = counts.items() if isinstance(counts, Mapping) else counts
+    return tuple(sorted((int(v), int(n)) for v, n in items))
+
+
+def tally_total(t: Tally) -> int:
+    return sum(v * n for v, n in t)
 
 
 @dataclass(frozen=True)
 class PaymentRecord:
+    """One committed payment, as the journal keeps it: what the gateway encodes and what the
+    receipt prints (kiosk/flow/receipt.py takes this record; nothing copies its fields)."""
+
+    kiosk_id: str
     txn_id: str
     session_id: str
     account_no: str
@@ -42,9 +59,18 @@ class PaymentRecord:
     receipt_no: str
     created_at: str
     offline: bool
-    notes: dict[str, int]
-    coins: dict[str, int]
-    body: bytes
+    notes: Tally
+    coins: Tally
+    body: bytes = b""  # the outbox bytes the gateway encoded for it
+
+
+def _stored(t: Tally) -> str:
+    """The payments table's copy of a tally (reports read it): {"denomination": count}."""
+    return json.dumps({str(v): n for v, n in t})
+
+
+def _loaded(text: str) -> Tally:
+    return tally({int(k): n for k, n in json.loads(text).items()})
 
 
 @dataclass(frozen=True)
@@ -61,9 +87,13 @@ class OpenSession:
 class Journal:
     def __init__(self, db: Database, kiosk_id: str, clock: Clock = local_now,
                  elapsed: ElapsedClock | None = None,
-                 on_commit: Callable[[], None] | None = None) -> None:
+                 on_commit: Callable[[], None] | None = None,
+                 encode: Encoder = contract_encode) -> None:
+        """``encode``: the billing gateway's (offline_queue/gateway.py); the outbox keeps its
+        bytes."""
         self.db = db
         self.kiosk_id = kiosk_id
+        self.encode = encode
         self.clock = clock
         # Called after a credit, flag or payment has committed: advances the high-water record
         # kept outside the database (offline_queue.highwater).
@@ -155,48 +185,39 @@ class Journal:
                 " ON CONFLICT(name) DO UPDATE SET value = excluded.value", (value,))
 
     # ---- the payment
-    def commit_payment(self, session_id: str, account_no: str, notes: dict[int, int],
-                       coins: dict[int, int], amount_minor: int, offline: bool,
-                       recovered: bool = False) -> PaymentRecord:
-        """Journal row + payment row + outbox row, one transaction. Idempotent per session."""
+    def commit_payment(self, session_id: str, account_no: str,
+                       notes: Mapping[int, int] | Tally, coins: Mapping[int, int] | Tally,
+                       amount_minor: int, offline: bool, recovered: bool = False) -> PaymentRecord:
+        """Journal row + payment row + outbox row, one transaction. Idempotent per session.
+        ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one."""
         existing = self.payment_for_session(session_id)
         if existing is not None:
             return existing
-        tally = sum(v * n for v, n in notes.items()) + sum(v * n for v, n in coins.items())
-        if tally != amount_minor or amount_minor <= 0:
-            raise ValueError(f"payment {session_id}: tally {tally} != amount {amount_minor}")
+        notes, coins = tally(notes), tally(coins)
+        total = tally_total(notes) + tally_total(coins)
+        if total != amount_minor or amount_minor <= 0:
+            raise ValueError(f"payment {session_id}: tally {total} != amount {amount_minor}")
         now = self.clock()
         created_at = now.isoformat(timespec="seconds")
         txn_id = session_id
-        body_obj = {
-            "kiosk_id": self.kiosk_id,
-            "txn_id": txn_id,
-            "account_no": account_no,
-            "amount_minor": amount_minor,
-            "currency": "CNY",
-            "tender": "cash",
-            "notes": {str(k): v for k, v in sorted(notes.items())},
-            "coins": {str(k): v for k, v in sorted(coins.items())},
-            "created_at": created_at,
-            "offline": offline,
-        }
-        body = canonical_json(body_obj)
         with immediate(self.db):
             number = self._next_counter(f"receipt:{now:%Y%m%d}")
             receipt_no = f"{self.kiosk_id}-{now:%Y%m%d}-{number:05d}"
+            record = PaymentRecord(self.kiosk_id, txn_id, session_id, account_no, amount_minor,
+                                   receipt_no, created_at, offline, notes, coins)
+            body = self.encode(PAYMENT, record)
             self.db.execute(
                 "INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"
                 " created_at, local_date, offline, receipt_no, recovered)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (txn_id, session_id, account_no, amount_minor, json.dumps(body_obj["notes"]),
-                 json.dumps(body_obj["coins"]), created_at, now.date().isoformat(), int(offline),
-                 receipt_no, int(recovered)),
+                (txn_id, session_id, account_no, amount_minor, _stored(notes), _stored(coins),
+                 created_at, now.date().isoformat(), int(offline), receipt_no, int(recovered)),
             )
             self.db.execute(
-                "INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
-                " created_at, enqueued_elapsed_ms)"
-                " VALUES ('payment', ?, ?, 'POST', '/v1/payments', ?, ?, ?, ?)",
-                (txn_id, account_no, body, amount_minor, now.timestamp(), self.elapsed.persist()),
+                "INSERT INTO outbox (kind, idem_key, account_no, body, amount_minor,"
+                " created_at, enqueued_elapsed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (PAYMENT, txn_id, account_no, body, amount_minor, now.timestamp(),
+                 self.elapsed.persist()),
             )
             root = session_id.split(".")[0]
             self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
@@ -204,15 +225,15 @@ class Journal:
                 self._append(session_id, "session_end", outcome="paid")
         self.on_commit()
         crash_point("after_payment_committed")
-        return PaymentRecord(txn_id, session_id, account_no, amount_minor, receipt_no, created_at,
-                             offline, body_obj["notes"], body_obj["coins"], body)
+        return replace(record, body=body)
 
-    def enqueue(self, kind: str, idem_key: str, path: str, body_obj: dict[str, Any]) -> bool:
-        """Queue a non-payment delivery (rating, collection). False if the key is already queued."""
+    def enqueue(self, kind: str, idem_key: str, payload: Any) -> bool:
+        """Queue a non-payment delivery (rating, collection) as the gateway encodes ``payload``.
+        False if the key is already queued."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO outbox (kind, idem_key, method, path, body, created_at,"
-            " enqueued_elapsed_ms) VALUES (?, ?, 'POST', ?, ?, ?, ?)",
-            (kind, idem_key, path, canonical_json(body_obj), self.clock().timestamp(),
+            "INSERT OR IGNORE INTO outbox (kind, idem_key, body, created_at, enqueued_elapsed_ms)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, idem_key, self.encode(kind, payload), self.clock().timestamp(),
              self.elapsed.persist()),
         )
         return cur.rowcount == 1
@@ -252,9 +273,10 @@ class Journal:
             "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
         ).description]
         r = dict(zip(cols, row))
-        return PaymentRecord(r["txn_id"], r["session_id"], r["account_no"], r["amount_minor"],
-                             r["receipt_no"], r["created_at"], bool(r["offline"]),
-                             json.loads(r["notes"]), json.loads(r["coins"]), bytes(r["body"]))
+        return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
+                             r["amount_minor"], r["receipt_no"], r["created_at"],
+                             bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
+                             bytes(r["body"]))
 
     def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
         if local_date:

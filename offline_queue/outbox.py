@@ -19,9 +19,7 @@ class OutboxRow:
     kind: str
     idem_key: str
     account_no: str | None
-    method: str
-    path: str
-    body: bytes
+    body: bytes  # exactly what the gateway encoded, sent unchanged on every retry
     amount_minor: int
     attempts: int
 
@@ -60,7 +58,7 @@ class Outbox:
         wall-clock times written before schema v3) is due now rather than stuck."""
         latest = float("inf") if latest is None else latest
         rows = self.db.execute(
-            "SELECT id, kind, idem_key, account_no, method, path, body, amount_minor, attempts"
+            "SELECT id, kind, idem_key, account_no, body, amount_minor, attempts"
             " FROM outbox o WHERE state = 'PENDING'"
             " AND (? OR next_attempt_at <= ? OR next_attempt_at > ?)"
             " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.account_no = o.account_no"
@@ -68,7 +66,7 @@ class Outbox:
             " ORDER BY id LIMIT ?",
             (int(ignore_backoff), now, latest, limit),
         ).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
 
     def claim(self, row_id: int) -> bool:
         return self.db.execute(

@@ -208,6 +208,18 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO meta (key, value) VALUES ('identity', lower(hex(randomblob(16))));
     ALTER TABLE outbox ADD COLUMN enqueued_elapsed_ms INTEGER;
     """,
+    # v4: a row is its kind, its idempotency key and the bytes the billing gateway encoded; where
+    # it goes is the gateway's business (offline_queue/gateway.py). Rows queued before say so
+    # by their path; every row is delivered by its kind from here on, its bytes untouched.
+    """
+    UPDATE outbox SET kind = CASE
+        WHEN path = '/v1/payments' THEN 'payment'
+        WHEN path = '/v1/feedback' THEN 'rating'
+        WHEN path LIKE '/v1/kiosks/%/collections' THEN 'collection'
+        ELSE kind END;
+    ALTER TABLE outbox DROP COLUMN method;
+    ALTER TABLE outbox DROP COLUMN path;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,9 +1,10 @@
 """The sync worker: delivers outbox rows to the billing API exactly once.
 
-Each row is POSTed with its stored bytes and ``Idempotency-Key`` = the kiosk's key, so a retry
-after any fault is a replay the server answers with the original result (docs/promises.md).
-Retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter, and
-a circuit that stops hammering a server that is down.
+Each row goes to the billing gateway (offline_queue/gateway.py) as it was stored: its kind, its
+idempotency key and its bytes, so a retry after any fault is a replay the server answers with
+the original result (docs/promises.md). The gateway says delivered (with proof), retry or dead;
+the retries are ours (urllib3 does not retry POST): capped exponential backoff with full jitter,
+and a circuit that stops hammering a server that is down.
 
 Backoff and the circuit run on the forward-only elapsed clock (offline_queue/elapsed.py), so the
 wall clock moving days either way neither holds retries back nor sends early. Every worker on
@@ -14,12 +15,10 @@ one database take turns: a pass holds that database's lock.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,18 +26,16 @@ from typing import Any, Callable
 
 import requests
 
-from offline_queue.answers import unproven
 from offline_queue.crash import crash_point
-from offline_queue.deadline import DeadlineSession
 from offline_queue.elapsed import ElapsedClock
-from offline_queue.errors import PermanentError, RetryableError
+from offline_queue.errors import PermanentError, RetryableError, TlsRefused, Untrusted
+from offline_queue.gateway import BillingGateway
+from offline_queue.http_gateway import RETRY_AFTER_CAP_S, HttpGateway
 from offline_queue.outbox import Outbox, OutboxRow
-from offline_queue.tls import TlsTrust, tls_reason
+from offline_queue.tls import TlsTrust
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({408, 425, 429}) | frozenset(range(500, 600))
-RETRY_AFTER_CAP_S = 600.0  # a server may slow us down, not park the queue for days
 UNTRUSTED_LIMIT = 3  # redirects / unproven answers in a row before it is a visible fault
 
 
@@ -104,19 +101,25 @@ class SyncResult:
 
 
 class SyncWorker:
-    def __init__(self, outbox: Outbox, base_url: str, *, connect_timeout: float = 3.05,
-                 read_timeout: float = 10.0, backoff: Backoff | None = None,
-                 circuit: Circuit | None = None, clock: Callable[[], float] | None = None,
-                 rng: random.Random | None = None, session: requests.Session | None = None,
-                 wall: Callable[[], float] = time.time, request_deadline_s: float | None = None,
-                 untrusted_limit: int = UNTRUSTED_LIMIT, tls: TlsTrust | None = None) -> None:
-        """``clock``: forward-only seconds for backoff and the circuit (default: the outbox's
-        elapsed clock); ``wall``: only for the ``delivered_at`` record. ``circuit`` gives the
-        threshold and cooldown; its state is the one shared in the database. ``tls``: what an
-        https:// server must prove (default: the system store)."""
+    def __init__(self, outbox: Outbox, gateway: BillingGateway | str, *,
+                 connect_timeout: float = 3.05, read_timeout: float = 10.0,
+                 backoff: Backoff | None = None, circuit: Circuit | None = None,
+                 clock: Callable[[], float] | None = None, rng: random.Random | None = None,
+                 session: requests.Session | None = None, wall: Callable[[], float] = time.time,
+                 request_deadline_s: float | None = None, untrusted_limit: int = UNTRUSTED_LIMIT,
+                 tls: TlsTrust | None = None) -> None:
+        """``gateway``: where rows go; a base URL means today's contract over HTTP
+        (``HttpGateway`` with ``connect_timeout``, ``read_timeout``, ``request_deadline_s``,
+        ``session`` and ``tls``). ``clock``: forward-only seconds for backoff and the circuit
+        (default: the outbox's elapsed clock); ``wall``: only for the ``delivered_at`` record.
+        ``circuit`` gives the threshold and cooldown; its state is the one shared in the
+        database."""
         self.outbox = outbox
-        self.base_url = base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
+        if isinstance(gateway, str):
+            gateway = HttpGateway(gateway, connect_timeout=connect_timeout,
+                                  read_timeout=read_timeout, request_deadline_s=request_deadline_s,
+                                  session=session, tls=tls)
+        self.gateway = gateway
         self.backoff = backoff or Backoff()
         self.circuit = circuit or Circuit()
         elapsed: ElapsedClock = outbox.elapsed
@@ -124,15 +127,15 @@ class SyncWorker:
         self.wall = wall
         self._lock = run_lock(outbox.db)
         self.rng = rng or random.Random()
-        # One total deadline per request (connect + the whole answer), never a redirect followed.
-        if request_deadline_s is None:
-            request_deadline_s = connect_timeout + read_timeout
-        self.http = session or DeadlineSession(request_deadline_s, tls=tls)
         self.untrusted_limit = untrusted_limit
         self._tls_refused = ""  # the last TLS refusal, until an answer proves the server
         self.untrusted_in_row = 0
         self._untrusted_why = ""
-        self.http.headers.update({"Content-Type": "application/json", "Accept": "application/json"})
+
+    @property
+    def http(self) -> Any:
+        """The HTTP gateway's session (where the kiosk's signing hook is set)."""
+        return getattr(self.gateway, "http")
 
     def run_once(self, ignore_backoff: bool = False, max_rows: int | None = None) -> SyncResult:
         """Send every row that is due now (all pending ones with ``ignore_backoff``). Another
@@ -203,11 +206,12 @@ class SyncWorker:
         if not self.outbox.claim(row.id):
             return "retried"
         try:
-            status, text = self._send(row)
+            receipt = self._send(row)
         except RetryableError as err:
             now = self.clock()
             self._circuit_record(False, now)
-            delay = max(self.backoff.delay(row.attempts + 1, self.rng), getattr(err, "retry_after", 0.0))
+            retry_after = min(getattr(err, "retry_after", 0.0), self.backoff.cap_s)
+            delay = max(self.backoff.delay(row.attempts + 1, self.rng), retry_after)
             self.outbox.retry_later(row.id, str(err), now + delay, getattr(err, "status", None))
             log.info("outbox %s: %s; retry in %.1fs", row.idem_key, err, delay)
             return "retried"
@@ -217,102 +221,28 @@ class SyncWorker:
             log.error("outbox %s refused for good: %s", row.idem_key, err)
             return "dead"
         self._circuit_record(True, self.clock())
-        self.outbox.delivered(row.id, status, text, self.wall())
+        self.outbox.delivered(row.id, receipt.status, receipt.answer, self.wall())
         crash_point("after_delivered_marked")
         return "delivered"
 
-    def _send(self, row: OutboxRow) -> tuple[int, str]:
+    def _send(self, row: OutboxRow) -> Any:
         try:
-            resp = self.http.request(
-                row.method, self.base_url + row.path, data=row.body,
-                headers={"Idempotency-Key": row.idem_key}, timeout=self.timeout,
-                allow_redirects=False,  # a 302 would turn this POST into a GET of the Location
-            )
-        except requests.RequestException as exc:
-            why = tls_reason(exc)  # also when it broke an enrolment on the way
-            if why is None:
-                raise RetryableError(f"transport: {type(exc).__name__}: {exc}") from exc
+            receipt = self.gateway.deliver(row.kind, row.idem_key, row.body)
+        except TlsRefused as err:
             if not self._tls_refused:
-                log.error("billing server not trusted: TLS: %s", why)
-            self._tls_refused = f"TLS: {why}"
-            raise RetryableError(self._tls_refused) from exc
-        crash_point("after_post_sent")
-        status = resp.status_code
-        text = resp.content.decode("utf-8", errors="replace")
-        if 300 <= status < 400:
-            # Not an answer to what we sent. The server may still have recorded it: the retry
-            # is the byte-identical body under the same Idempotency-Key.
-            location = resp.headers.get("Location", "")[:200]
-            log.warning("outbox %s: HTTP %d to %r, not followed", row.idem_key, status, location)
-            raise self._untrusted(status, text, f"redirect to {location!r} not followed")
-        if status in RETRYABLE_STATUS:
-            err = _status_error(RetryableError, status, text)
-            if status in (429, 503):
-                err.retry_after = retry_after_s(resp.headers.get("Retry-After"), self.backoff.cap_s)  # type: ignore[attr-defined]
-            raise err
-        if status in (401, 403):
-            # docs/billing-api.yaml: the signature or the kiosk's enrolment was refused, so
-            # nothing was recorded. Not the payment's fault: it stays queued, staff see why.
-            raise self._untrusted(status, text, f"{_error_code(text)}: kiosk identity refused")
-        if 400 <= status < 500:
-            # 409: this key was used with different bytes — never resend blindly; staff decide.
-            raise _status_error(PermanentError, status, text)
-        if not 200 <= status < 300:
-            raise _status_error(RetryableError, status, text)
-        # docs/billing-api.yaml: a recorded request is answered with its ids (and amount) echoed.
-        # Anything less may have come from something that is not the ledger.
-        why = unproven(row.kind, row.body, text)
-        if why is not None:
-            raise self._untrusted(status, text, why)
+                log.error("billing server not trusted: %s", err)
+            self._tls_refused = str(err)
+            raise
+        except Untrusted as err:
+            # Redirects, refused identity, answers without proof: in a row, a visible fault.
+            self.untrusted_in_row += 1
+            self._untrusted_why = str(err)
+            if self.untrusted_in_row == self.untrusted_limit:
+                log.error("billing server not trusted: %s", self.fault)
+            raise
         self.untrusted_in_row = 0
         self._tls_refused = ""
-        return status, text
-
-    def _untrusted(self, status: int, text: str, why: str) -> RetryableError:
-        self.untrusted_in_row += 1
-        self._untrusted_why = f"HTTP {status} {why}"
-        if self.untrusted_in_row == self.untrusted_limit:
-            log.error("billing server not trusted: %s", self.fault)
-        err = RetryableError(f"HTTP {status} {why}")
-        err.status = status  # type: ignore[attr-defined]
-        err.body = text[:2000]  # type: ignore[attr-defined]
-        return err
-
-
-def retry_after_s(value: str | None, cap_s: float = RETRY_AFTER_CAP_S) -> float:
-    """RFC 9110 section 10.2.3: delay-seconds or an HTTP-date; capped at ``cap_s`` (the backoff's
-    own cap: a later retry time is taken for one set on another clock); 0 if absent/unreadable."""
-    if not value:
-        return 0.0
-    value = value.strip()
-    if re.fullmatch(r"[0-9]{1,10}", value):
-        seconds = float(value)
-    else:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return 0.0
-    return max(0.0, min(cap_s, RETRY_AFTER_CAP_S, seconds))
-
-
-def _error_code(text: str) -> str:
-    try:
-        code = json.loads(text).get("error", "")
-    except (ValueError, AttributeError):
-        return "?"
-    return code if isinstance(code, str) else "?"
-
-
-def _status_error(cls: type, status: int, text: str, why: str = "") -> Exception:
-    code = ""
-    try:
-        code = json.loads(text).get("error", "")
-    except (ValueError, AttributeError):
-        pass
-    err = cls(f"HTTP {status} {code or why}".strip())
-    err.status = status  # type: ignore[attr-defined]
-    err.body = text[:2000]  # type: ignore[attr-defined]
-    return err
+        return receipt
 
 
 def run_forever(worker: SyncWorker, stop: threading.Event, interval_s: float = 2.0,

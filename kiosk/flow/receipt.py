@@ -1,26 +1,49 @@
 """The receipt as data: what a printed (or on-screen) receipt says. Pure; the printer driver
-renders it. The account number is masked; the money comes from minor units."""
+renders it. The account number is masked; the money comes from minor units.
+
+The payment itself is the journal's record (offline_queue/journal.py ``PaymentRecord``): this
+layer may not import it (docs/architecture.md, layers), so it names the facts it reads as a
+``Protocol`` and the receipt holds the record as it is, never a copy of its fields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from kiosk.flow.account import mask_account
 from kiosk.flow.money import format_minor
 
 
+class PaidFacts(Protocol):
+    """What a receipt reads from a committed payment. Tallies are (denomination in minor
+    units, count) pairs, as CommitPayment carries them."""
+
+    @property
+    def kiosk_id(self) -> str: ...
+    @property
+    def receipt_no(self) -> str: ...
+    @property
+    def txn_id(self) -> str: ...
+    @property
+    def account_no(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def notes(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def coins(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def created_at(self) -> str: ...
+    @property
+    def offline(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ReceiptData:
-    kiosk_id: str
+    """A payment as the terminal prints it: the record, and what the terminal adds."""
+
+    payment: PaidFacts
     service_phone: str
-    receipt_no: str
-    txn_id: str
-    account_no: str
-    amount_minor: int
-    notes: dict[str, int]
-    coins: dict[str, int]
-    created_at: str
-    offline: bool
     #: the QR text signed by the kiosk's key (kiosk/services/receipt_signing.py), made in the
     #: shell: "" falls back to the unsigned reference below
     signed_qr: str = ""
@@ -61,16 +84,17 @@ LABELS = {
 def receipt_lines(r: ReceiptData, lang: str = "zh") -> tuple[str, tuple[str, ...], str]:
     """(title, lines, qr payload)."""
     t = LABELS.get(lang, LABELS["zh"])
+    p = r.payment
     lines = [
-        t["receipt"] + r.receipt_no,
-        t["account"] + mask_account(r.account_no),
-        t["paid"] + format_minor(r.amount_minor),
+        t["receipt"] + p.receipt_no,
+        t["account"] + mask_account(p.account_no),
+        t["paid"] + format_minor(p.amount_minor),
     ]
-    for label, tally in ((t["notes"], r.notes), (t["coins"], r.coins)):
-        for denom, count in sorted(tally.items(), key=lambda kv: -int(kv[0])):
-            lines.append(f"  {format_minor(int(denom))} {label} x {count}")
-    lines += [t["time"] + r.created_at, t["kiosk"] + r.kiosk_id]
-    if r.offline:
+    for label, tally in ((t["notes"], p.notes), (t["coins"], p.coins)):
+        for denom, count in sorted(tally, key=lambda kv: -kv[0]):
+            lines.append(f"  {format_minor(denom)} {label} x {count}")
+    lines += [t["time"] + p.created_at, t["kiosk"] + p.kiosk_id]
+    if p.offline:
         lines.append(t["queued"])
     lines += [t["no_change"], t["phone"] + r.service_phone, t["keep"]]
     return t["title"], tuple(lines), qr_payload(r)
@@ -81,4 +105,5 @@ def qr_payload(r: ReceiptData) -> str:
     a phone opens to see whether the payment reached the utility."""
     if r.signed_qr:
         return r.signed_qr
-    return f"EPAY:{r.kiosk_id}:{r.txn_id}:{r.receipt_no}:{r.amount_minor}"
+    p = r.payment
+    return f"EPAY:{p.kiosk_id}:{p.txn_id}:{p.receipt_no}:{p.amount_minor}"

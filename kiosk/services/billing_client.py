@@ -1,5 +1,7 @@
-"""Lookups against the billing API (accounts, cards, notices), with the reference cache as the
-fallback while offline. Payments never go through here: they go through the outbox."""
+"""Lookups against the billing system (accounts, cards, notices), with the reference cache as
+the fallback while offline. Payments never go through here: they go through the outbox. The
+requests and their answer checks are the gateway's (offline_queue/gateway.py); this turns its
+answers into the flow's ``AccountInfo``."""
 
 from __future__ import annotations
 
@@ -11,90 +13,42 @@ import requests
 
 from kiosk.flow.events import AccountInfo
 from offline_queue.cache import ReferenceCache
-from offline_queue.deadline import DeadlineSession
-from offline_queue.tls import TlsTrust, tls_reason
+from offline_queue.errors import BadAnswer, LookupFailed, NotFound, Unreachable
+from offline_queue.gateway import BillingGateway, check_account
+from offline_queue.http_gateway import HttpGateway
+from offline_queue.tls import TlsTrust
+
+__all__ = ["BadAnswer", "BillingClient", "LookupFailed", "NotFound", "Unreachable"]
 
 log = logging.getLogger(__name__)
-
-
-class LookupFailed(Exception):
-    """Base: ``reason`` is the code the screen translates."""
-
-    reason = "lookup_failed"
-
-
-class NotFound(LookupFailed):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Unreachable(LookupFailed):
-    reason = "offline"
-
-
-class BadAnswer(Unreachable):
-    """The server answered something we can't read: treated like no answer, and logged."""
 
 
 class BillingClient:
     def __init__(self, base_url: str, cache: ReferenceCache | None = None,
                  connect_timeout: float = 3.05, read_timeout: float = 5.0,
-                 session: requests.Session | None = None, tls: TlsTrust | None = None) -> None:
-        """``tls``: what an https:// server must prove (default: the system store)."""
-        self.base_url = base_url.rstrip("/")
+                 session: requests.Session | None = None, tls: TlsTrust | None = None,
+                 gateway: BillingGateway | None = None) -> None:
+        """``gateway``: the billing system (default: today's contract over HTTP at
+        ``base_url``, a total deadline per lookup so a server trickling bytes cannot hold a
+        resident's screen, and ``tls``: what an https:// server must prove)."""
         self.cache = cache
-        self.timeout = (connect_timeout, read_timeout)
-        # A total deadline per lookup (a server trickling bytes cannot hold a resident's screen)
-        # and never a redirect followed: an answer is only what the API itself says.
-        self.http = session or DeadlineSession(connect_timeout + read_timeout, tls=tls)
+        self.gateway = gateway or HttpGateway(base_url, connect_timeout=connect_timeout,
+                                              read_timeout=read_timeout, session=session, tls=tls)
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        try:
-            resp = self.http.get(self.base_url + path, params=params, timeout=self.timeout,
-                                 allow_redirects=False)
-        except requests.RequestException as exc:
-            why = tls_reason(exc)
-            if why is not None:
-                # No answer from a server that cannot prove who it is: offline, and said why.
-                log.warning("billing API refused over TLS: %s", why)
-                raise Unreachable(f"TLS: {why}") from exc
-            raise Unreachable(str(exc)) from exc
-        if 300 <= resp.status_code < 400:
-            log.warning("billing API %s answered HTTP %s to %r: not followed", path.split("/")[2],
-                        resp.status_code, resp.headers.get("Location", "")[:200])
-            raise BadAnswer(f"HTTP {resp.status_code} redirect not followed")
-        try:
-            body = resp.json()
-        except ValueError:
-            log.warning("billing API %s answered HTTP %s with non-JSON", path, resp.status_code)
-            raise BadAnswer(f"HTTP {resp.status_code}: not JSON") from None
-        if not isinstance(body, dict):
-            raise BadAnswer("not a JSON object")
-        if resp.status_code in (400, 404, 422):
-            raise NotFound(str(body.get("error") or "not_found"))
-        if resp.status_code != 200:
-            raise Unreachable(f"HTTP {resp.status_code}")
-        return body
+    @property
+    def http(self) -> Any:
+        """The HTTP gateway's session (where the kiosk's signing hook is set)."""
+        return getattr(self.gateway, "http")
 
-    # ---- HTTP only (any thread): the answer, checked, and the body to cache
+    # ---- the gateway only (any thread): the answer, checked, and the body to cache
     def fetch_account(self, account_no: str) -> tuple[AccountInfo, dict[str, Any]]:
-        body = self._get(f"/v1/accounts/{account_no}")
-        info = _account_info(body)
-        if info.account_no != account_no:  # an answer about another account is no answer
-            raise BadAnswer("account answer is about another account")
-        return info, body
+        body = self.gateway.account(account_no)
+        return _account_info(body), body
 
     def fetch_card(self, card_uid: str) -> tuple[str, dict[str, Any]]:
         """The account number a card belongs to."""
-        body = self._get(f"/v1/cards/{card_uid}")
-        account_no = body.get("account_no")
-        if not isinstance(account_no, str):
-            raise BadAnswer("card answer without account_no")
-        echoed = body.get("card_uid")
-        if not isinstance(echoed, str) or echoed.upper() != card_uid.upper():
-            raise BadAnswer("card answer is about another card")
-        return account_no, body
+        body = self.gateway.card(card_uid)
+        return str(body["account_no"]), body
 
     # ---- the cache (only on the thread that owns its connection)
     def remember(self, kind: str, key: str, body: dict[str, Any], fetched_at: str) -> None:
@@ -144,10 +98,7 @@ class BillingClient:
 
     def notices(self, lang: str) -> list[dict[str, Any]]:
         try:
-            body = self._get("/v1/notices", {"lang": lang})
-            notices = body.get("notices")
-            if not isinstance(notices, list):
-                raise BadAnswer("notices missing")
+            notices = self.gateway.notices(lang)
         except Unreachable:
             cached = self.cache.get("notices", lang) if self.cache else None
             return list(cached[0]["notices"]) if cached else []
@@ -160,23 +111,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _int_or_none(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadAnswer(f"{name} is not integer minor units: {value!r}")
-    return value
-
-
 def _account_info(body: dict[str, Any]) -> AccountInfo:
-    account_no = body.get("account_no")
-    if not isinstance(account_no, str):
-        raise BadAnswer("account answer without account_no")
+    check_account(body)  # a cached answer was checked when fetched; this reads it the same way
     return AccountInfo(
-        account_no=account_no,
+        account_no=body["account_no"],
         holder_masked=str(body.get("holder_masked", "")),
         address_masked=str(body.get("address_masked", "")),
-        arrears_minor=_int_or_none(body.get("arrears_minor"), "arrears_minor"),
-        balance_minor=_int_or_none(body.get("balance_minor"), "balance_minor"),
+        arrears_minor=body.get("arrears_minor"),
+        balance_minor=body.get("balance_minor"),
         as_of=str(body.get("as_of", "")),
     )

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kiosk.flow import events as e
-from kiosk.services.billing_client import BillingClient, LookupFailed, NotFound, Unreachable
+from kiosk.services.billing_client import BillingClient
+from offline_queue.errors import LookupFailed, NotFound, Unreachable
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,8 @@ class ReceiptFacts:
         return b"\n".join([DOMAIN, self.kiosk_id.encode(), *(f.encode() for f in self.fields())])
 
 
-def facts_of(r: ReceiptData) -> ReceiptFacts:
+def facts_of(receipt: ReceiptData) -> ReceiptFacts:
+    r = receipt.payment
     paid_at = int(datetime.fromisoformat(r.created_at).timestamp())
     return ReceiptFacts(r.receipt_no.upper(), r.txn_id.upper(), mask_account(r.account_no),
                         r.amount_minor, paid_at)

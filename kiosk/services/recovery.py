@@ -11,7 +11,7 @@ from typing import Any
 
 from drivers.interfaces import PrintJob
 from kiosk.flow.money import format_minor
-from offline_queue.journal import Journal
+from offline_queue.journal import Journal, tally
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,9 @@ def reconcile(journal: Journal, power_up: str | None, offline: bool) -> list[str
                 actions.append(f"{s.session_id}: note {value} had been returned")
         total = sum(v for _, _, v in credits)
         if total > 0 and not s.paid:
-            notes = Counter(v for _, t, v in credits if t == "note")
-            coins = Counter(v for _, t, v in credits if t == "coin")
-            rec = journal.commit_payment(s.session_id, s.account_no, dict(notes), dict(coins),
+            notes = tally(Counter(v for _, t, v in credits if t == "note"))
+            coins = tally(Counter(v for _, t, v in credits if t == "coin"))
+            rec = journal.commit_payment(s.session_id, s.account_no, notes, coins,
                                          total, offline, recovered=True)
             actions.append(f"{s.session_id}: payment {rec.receipt_no} of {total} committed at power-up")
         elif not s.paid:

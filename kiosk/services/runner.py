@@ -350,8 +350,8 @@ class SessionRunner:
 
     def _commit_payment(self, cmd: c.CommitPayment) -> None:
         record = self._write(
-            self.journal.commit_payment, cmd.session_id, cmd.account_no, dict(cmd.notes),
-            dict(cmd.coins), cmd.amount_minor, cmd.offline)
+            self.journal.commit_payment, cmd.session_id, cmd.account_no, cmd.notes, cmd.coins,
+            cmd.amount_minor, cmd.offline)
         self._follow(self.queue_state())
         self._follow(e.PaymentCommitted(cmd.session_id, record.txn_id, record.receipt_no))
 
@@ -374,9 +374,7 @@ class SessionRunner:
         rec = self.journal.payment(txn_id)
         if rec is None:
             return None
-        data = ReceiptData(self.config.kiosk.id, self.config.kiosk.service_phone, rec.receipt_no,
-                           rec.txn_id, rec.account_no, rec.amount_minor, rec.notes, rec.coins,
-                           rec.created_at, rec.offline)
+        data = ReceiptData(rec, self.config.kiosk.service_phone)
         if self.receipt_signer is None:
             return data
         return dataclasses.replace(data, signed_qr=self.receipt_signer(data))
@@ -406,15 +404,15 @@ class SessionRunner:
         try:
             self.devices.printer.print_job(d.PrintJob(lines=lines, qr=qr, title=title))
         except Exception as exc:  # PrinterError or a link failure: the screen shows the QR instead
-            log.warning("receipt %s not printed: %s", data.receipt_no, exc)
-            self.post(e.ReceiptFailed(data.txn_id, str(exc) or type(exc).__name__))
+            log.warning("receipt %s not printed: %s", data.payment.receipt_no, exc)
+            self.post(e.ReceiptFailed(data.payment.txn_id, str(exc) or type(exc).__name__))
             self.post(e.PrinterStatusSeen(_can_print(self.devices.printer)))
             return
         crash_point("after_receipt_printed")
-        self.post(e.ReceiptPrinted(data.txn_id))
+        self.post(e.ReceiptPrinted(data.payment.txn_id))
 
     def _queue_rating(self, cmd: c.QueueRating) -> None:
-        self._write(self.journal.enqueue, "rating", f"rating-{cmd.txn_id}", "/v1/feedback", {
+        self._write(self.journal.enqueue, "rating", f"rating-{cmd.txn_id}", {
             "kiosk_id": self.config.kiosk.id, "feedback_id": f"rating-{cmd.txn_id}",
             "rating": cmd.stars, "txn_id": cmd.txn_id,
             "created_at": datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -268,8 +268,7 @@ class CollectionService:
                     "device": None if device is None else _wire(device),
                     "variance_minor": variance, "device_variance_minor": dev_var, "by": by,
                 }, sort_keys=True), self.clock().isoformat(timespec="milliseconds")))
-            self.journal.enqueue("collection", batch_id,
-                                 f"/v1/kiosks/{self.kiosk_id}/collections", body)
+            self.journal.enqueue("collection", batch_id, body)
         log.info("collection %s counted: variance %d vs journal", batch_id, variance)
         return self.result(batch_id)
 

@@ -1,8 +1,8 @@
 """The heartbeat: device health, queue depth, software version and the audit chain's head hash,
 so the utility holds an outside copy of the head and a rewritten chain shows.
 
-Sent directly, best effort: a heartbeat is only worth its latest value, so one that cannot be
-sent is dropped, never queued behind payments."""
+Sent directly through the billing gateway, best effort: a heartbeat is only worth its latest
+value, so one that cannot be sent is dropped, never queued behind payments."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any, Callable, Mapping
 
 from drivers.interfaces import Health
 from kiosk import __version__
-from kiosk.staff.api import ApiUnavailable, BillingProbe
 from kiosk.staff.audit import AuditLog
+from offline_queue.errors import ApiUnavailable
+from offline_queue.gateway import BillingGateway
 from offline_queue.outbox import Outbox, QueueStats
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,13 @@ def build_heartbeat(kiosk_id: str, queue: QueueStats, devices: Mapping[str, Heal
 class HeartbeatService:
     """``send_once()`` builds and sends one heartbeat; the app calls it on a timer."""
 
-    def __init__(self, kiosk_id: str, outbox: Outbox, audit: AuditLog, probe: BillingProbe,
+    def __init__(self, kiosk_id: str, outbox: Outbox, audit: AuditLog, gateway: BillingGateway,
                  device_health: Callable[[], Mapping[str, Health]],
                  clock: Callable[[], float] = time.time) -> None:
         self.kiosk_id = kiosk_id
         self.outbox = outbox
         self.audit = audit
-        self.probe = probe
+        self.gateway = gateway
         self.device_health = device_health
         self.clock = clock
         self.last_sent_at: float | None = None
@@ -56,7 +57,7 @@ class HeartbeatService:
     def send_once(self) -> bool:
         body = self.body()
         try:
-            self.probe.heartbeat(self.kiosk_id, body)
+            self.gateway.heartbeat(self.kiosk_id, body)
         except ApiUnavailable as exc:
             self.last_error = str(exc)
             log.info("heartbeat not sent: %s", exc)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, TypeVar
 
-from kiosk.staff.api import BillingProbe
 from kiosk.staff.audit import AuditLog
 from kiosk.staff.collection import CounterSource
 from kiosk.staff.console import StaffConsole
 from kiosk.staff.faults import DeviceWatch
 from kiosk.staff.heartbeat import HeartbeatService
 from kiosk.staff.probe import live_views
+from offline_queue.http_gateway import HttpGateway
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 
@@ -75,8 +75,8 @@ def heartbeat_service(terminal: Any, sign: Callable[[T], T]) -> HeartbeatService
     by_name = devices_by_name(terminal.devices)
     service = HeartbeatService(
         cfg.kiosk.id, Outbox(db), AuditLog(db),
-        BillingProbe(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
-                     read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
+        HttpGateway(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
+                    read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
         lambda: {n: v.health for n, v in live_views(by_name).items()})
-    sign(service.probe)  # a heartbeat is signed like every request
+    sign(service.gateway)  # a heartbeat is signed like every request
     return service

@@ -282,7 +282,7 @@ def _inserting(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
 def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.receipt_no = s.receipt_no
     r = ui.receipt
-    amount = r.amount_minor if r is not None else s.credited_minor
+    amount = r.payment.amount_minor if r is not None else s.credited_minor
     d.paid_text = format_minor(amount)
     if r is not None:
         d.qr = qr_payload(r)

@@ -26,6 +26,7 @@ from drivers.transport import SimulatorHub
 from kiosk.config import MAX_VERIFY_URL, config_from_dict, verify_url
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow.receipt import ReceiptData
+from offline_queue.journal import PaymentRecord
 from kiosk.services import receipt_signing as rs
 from kiosk.services.identity import key_path
 from kiosk.services.simulate import run_sessions
@@ -150,7 +151,8 @@ def test_printed_and_on_screen_qr_scan_to_the_signed_receipt(paid_receipt, run_k
     row = sqlite3.connect(cfg.kiosk.db).execute(
         "SELECT receipt_no, txn_id, account_no, amount_minor, created_at FROM payments").fetchone()
     key = load_pem_private_key(key_path(cfg).read_bytes(), None)
-    data = ReceiptData(KIOSK_ID, "95598", *row[:4], {}, {}, row[4], False)
+    data = ReceiptData(PaymentRecord(KIOSK_ID, row[1], row[1], row[2], row[3], row[0], row[4],
+                                     False, (), ()), "95598")
     signed = rs.ReceiptSigner(key, verify_url(cfg))(data)
     assert signed.startswith(LONG_URL + "?r=" + row[0].upper() + ":")
     assert receipt["qr"] == [signed]  # what the printer simulator decoded

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from kiosk.flow.receipt import ReceiptData, qr_payload
+from offline_queue.journal import PaymentRecord
 from kiosk.services import receipt_signing as rs
 from tests.billing_server.conftest import TEST_TOKEN
 
@@ -24,7 +25,8 @@ def test_receipt_of_a_real_payment_verifies_offline_and_at_the_server(run_kiosk,
     row = sqlite3.connect(tmp_path / "k.db").execute(
         "SELECT receipt_no, txn_id, account_no, amount_minor, created_at FROM payments").fetchone()
     key = load_pem_private_key((state / "keys" / "kiosk-ed25519.pem").read_bytes(), None)
-    data = ReceiptData("KIOSK-RV", "95598", row[0], row[1], row[2], row[3], {}, {}, row[4], False)
+    data = ReceiptData(PaymentRecord("KIOSK-RV", row[1], row[1], row[2], row[3], row[0], row[4],
+                                     False, (), ()), "95598")
     text = rs.ReceiptSigner(key, billing_server.url + "/v1/receipts/verify")(data)
     assert qr_payload(ReceiptData(**{**data.__dict__, "signed_qr": text})) == text
     args = ("--kiosk-id", "KIOSK-RV", "--state-dir", str(state))
@@ -49,8 +51,10 @@ def test_largest_receipt_fits_qr_version_10_at_ecc_m():
     kiosk = "K" * 32  # the longest kiosk id kiosk/config.py allows
     url = "https://" + "b" * 33 + "/v1/receipts/verify"  # the longest verify URL it allows
     assert len(url) == 60
-    data = ReceiptData(kiosk, "95598", f"{kiosk}-20261201-99999", "20261201093000-abcdef123456.9",
-                       "3101001234", 10_000_000, {}, {}, "2026-12-01T09:30:00+08:00", False)
+    txn = "20261201093000-abcdef123456.9"
+    data = ReceiptData(PaymentRecord(kiosk, txn, txn, "3101001234", 10_000_000,
+                                     f"{kiosk}-20261201-99999", "2026-12-01T09:30:00+08:00",
+                                     False, (), ()), "95598")
     versions = {rs.qr_version(rs.ReceiptSigner(Ed25519PrivateKey.generate(), url)(data))
                 for _ in range(10)}
     assert max(versions) <= rs.MAX_QR_VERSION, versions

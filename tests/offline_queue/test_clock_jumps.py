@@ -117,8 +117,8 @@ def test_age_is_measured_across_processes_and_restarts(tmp_path, clock, mono):
 
 
 def test_rows_from_before_the_elapsed_clock_count_from_its_start(db, journal, outbox, mono):
-    db.execute("INSERT INTO outbox (kind, idem_key, account_no, method, path, body, amount_minor,"
-               " created_at) VALUES ('payment', 'OLD', ?, 'POST', '/v1/payments', x'7b7d', 500,"
+    db.execute("INSERT INTO outbox (kind, idem_key, account_no, body, amount_minor,"
+               " created_at) VALUES ('payment', 'OLD', ?, x'7b7d', 500,"
                " 4102444800)", (ACC[1],))  # a wall time far ahead: ignored
     mono.advance(600)
     pay(journal, "S1")

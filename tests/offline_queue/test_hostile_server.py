@@ -12,7 +12,8 @@ import pytest
 from offline_queue.deadline import DeadlineSession
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
-from offline_queue.sync import Backoff, SyncWorker, retry_after_s
+from offline_queue.http_gateway import retry_after_s
+from offline_queue.sync import Backoff, SyncWorker
 from tests.billing_server.conftest import AnyKioskAuth, sign_as_test_kiosk
 
 
@@ -65,7 +66,7 @@ def test_a_proven_answer_clears_the_fault(journal, outbox, billing_server):
     with HostileServer("empty") as bad:
         worker = worker_for(outbox, bad.url)
         assert worker.run_once(ignore_backoff=True).fault
-        worker.base_url = billing_server.url
+        worker.gateway.base_url = billing_server.url
         result = worker.run_once(ignore_backoff=True)
     assert result.fault is None and result.delivered == 4
 

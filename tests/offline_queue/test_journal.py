@@ -71,8 +71,8 @@ def test_commit_payment_writes_payment_outbox_and_journal_together(journal, outb
 
 def test_commit_is_all_or_nothing(journal, db):
     # An outbox row already holding this key makes the outbox insert fail mid-transaction.
-    db.execute("INSERT INTO outbox (kind, idem_key, method, path, body, created_at)"
-               " VALUES ('payment', 'S2', 'POST', '/v1/payments', x'00', 0)")
+    db.execute("INSERT INTO outbox (kind, idem_key, body, created_at)"
+               " VALUES ('payment', 'S2', x'00', 0)")
     with pytest.raises(sqlite3.IntegrityError):
         journal.commit_payment("S2", ACC, {1000: 1}, {}, 1000, offline=False)
     assert db.execute("SELECT count(*) FROM payments").fetchone()[0] == 0

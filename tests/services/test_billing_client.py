@@ -89,7 +89,7 @@ def test_client_request_bodies_match_the_contract(tmp_path):
     rec = journal.commit_payment("20261121-abc", DEMO_ACCOUNTS[0].account_no, {10000: 1, 500: 2},
                                  {100: 1}, 11100, offline=True)
     validate_request("post", "/v1/payments", json.loads(rec.body))
-    journal.enqueue("rating", "rating-x", "/v1/feedback", {
+    journal.enqueue("rating", "rating-x", {
         "kiosk_id": "KIOSK-0001", "feedback_id": "rating-x", "rating": 5, "txn_id": rec.txn_id,
         "created_at": "2026-11-21T10:00:00+08:00"})
     body = json.loads(journal.db.execute("SELECT body FROM outbox WHERE idem_key='rating-x'").fetchone()[0])

@@ -18,6 +18,7 @@ from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.collection import CollectionService
 from kiosk.staff.heartbeat import build_heartbeat
 from offline_queue import signing
+from offline_queue.http_gateway import delivery_path
 from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox, QueueStats
 from offline_queue.schema import connect
@@ -29,9 +30,9 @@ ACCT = DEMO_ACCOUNTS[0].account_no
 
 
 def queued(db, kind: str) -> list[tuple[str, dict]]:
-    """(path, body) of every outbox row of ``kind``, as the sync worker would send them."""
-    rows = db.execute("SELECT path, body FROM outbox WHERE kind = ? ORDER BY id", [kind])
-    return [(path, json.loads(body)) for path, body in rows.fetchall()]
+    """(path, body) of every outbox row of ``kind``, as the HTTP gateway would send them."""
+    rows = db.execute("SELECT body FROM outbox WHERE kind = ? ORDER BY id", [kind])
+    return [(delivery_path(kind, body), json.loads(body)) for (body,) in rows.fetchall()]
 
 
 @pytest.fixture

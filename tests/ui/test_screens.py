@@ -11,6 +11,7 @@ import pytest
 from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.flow.events import AccountInfo, QueueState
 from kiosk.flow.receipt import ReceiptData
+from offline_queue.journal import PaymentRecord
 from kiosk.flow.session import Credit, Phase, Session
 from kiosk.ui.i18n import LANG_NAMES
 from tests.ui import screen_checks as checks
@@ -37,8 +38,9 @@ def states(limits):
     """(name, expected screen, session, UiState fields, local set-up)."""
     acc = AccountInfo(ACC.account_no, ACC.holder_masked, ACC.address_masked, ACC.arrears_minor,
                       ACC.balance_minor, "2026-03-01T09:30:00+08:00")
-    receipt = ReceiptData("KIOSK-0001", "95598", "KIOSK-0001-20260301-00042", "T-42", ACC.account_no,
-                          15_000, {"10000": 1, "5000": 1}, {}, "2026-03-01T09:31:00+08:00", False)
+    receipt = ReceiptData(PaymentRecord("KIOSK-0001", "T-42", "T-42", ACC.account_no, 15_000,
+                                        "KIOSK-0001-20260301-00042", "2026-03-01T09:31:00+08:00",
+                                        False, ((5000, 1), (10000, 1)), ()), "95598")
     base = Session(config=limits)
     started = replace(base, session_id=SID)
     account = replace(started, phase=Phase.ACCOUNT, account=acc)
@@ -47,7 +49,7 @@ def states(limits):
                         credits=(Credit(1, "note", 10_000),), escrow=(2, 5_000), next_seq=3)
     two_notes = (Credit(1, "note", 10_000), Credit(2, "note", 5_000))
     done = replace(inserting, phase=Phase.RECEIPT, credits=two_notes, escrow=None, committed=True,
-                   txn_id="T-42", receipt_no=receipt.receipt_no, printed=True)
+                   txn_id="T-42", receipt_no=receipt.payment.receipt_no, printed=True)
     jam = frozenset({("bill_validator", "acceptor_jam")})
     return [
         ("attract", "attract", base, {}, None),
@@ -73,7 +75,7 @@ def states(limits):
         ("done-printed", "done", done, {"receipt": receipt}, None),
         ("done-qr-offline", "done",
          replace(done, printed=False, message="print_failed:paper out", queue=OFFLINE),
-         {"receipt": replace(receipt, offline=True)}, None),
+         {"receipt": replace(receipt, payment=replace(receipt.payment, offline=True))}, None),
         ("rating", "rating", replace(done, phase=Phase.RATING), {"receipt": receipt}, None),
         ("ended", "ended", replace(account, phase=Phase.CANCELLED), {}, None),
         ("idle-warning", "account", account, {"idle_left_s": 12.0}, None),
