@@ -330,7 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_settlement_arguments(p: argparse.ArgumentParser) -> None:
     """``kiosk billing-server settlement``: the settlement answer straight from a ledger file."""
     p.add_argument("--db", required=True, help="the server's SQLite ledger")
-    p.add_argument("--kiosk-id", required=True)
+    p.add_argument("--kiosk-id", required=True, help="the kiosk whose day it is")
     p.add_argument("--date", required=True, help="YYYY-MM-DD (the kiosk's local day)")
 
 
