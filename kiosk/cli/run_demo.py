@@ -3,7 +3,8 @@ full app on simulated devices and the reference billing server with a developer 
 hotkeys to tap cards, insert cash and break things; without one (or ``--headless``), scripted
 resident sessions with every screen change logged, then the server's settlement.
 
-Kivy is imported only inside the commands that open a window, after the checks that refuse."""
+Kivy itself is imported only by the UI package (kiosk/ui, kiosk/app.py), and only inside the
+commands that open a window, after the checks that refuse."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _kivy_env()
     if _font_missing("run"):
         return EXIT_BAD_INPUT
-    from kiosk.ui.platform import configure_kivy
+    from kiosk.ui.platform import configure_kivy, say_once_running
 
     configure_kivy(fullscreen=not args.windowed, lockdown=True)
     from kiosk.app import KioskApp, make_terminal
@@ -108,11 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     terminal = make_terminal(cfg, _hub_for(cfg))
     if sims:
         log.warning("running on simulated devices: %s", ", ".join(sims))
-    from kivy.clock import Clock
-
-    # One line once the main loop runs (the window is up): supervisors and tests wait for it.
-    Clock.schedule_once(lambda _dt: print(f"kiosk run: terminal {cfg.kiosk.id} running",
-                                          flush=True))
+    say_once_running(f"kiosk run: terminal {cfg.kiosk.id} running")
     KioskApp(terminal, lockdown=True, allow_close=False).run()
     return 0
 
