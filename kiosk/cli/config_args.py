@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -96,7 +95,3 @@ def open_db(args: argparse.Namespace, cfg: Config, durable: bool = True) -> Any:
         return connect(path, durable=durable)
     except (OSError, sqlite3.DatabaseError) as exc:
         raise ConfigError(f"{name}: cannot open database {path}: {exc}") from None
-
-
-def say(line: str) -> None:
-    print(line, file=sys.stderr)
