@@ -164,6 +164,7 @@ def test_simulate_counts_payments_and_ratings_apart_and_keeps_state_beside_the_d
     assert report["ratings_delivered"] == kinds.get("rating", 0)
     assert list(cwd.iterdir()) == []  # nothing in the current folder
     assert (elsewhere / "devices" / "bill-validator.json").exists()
-    start_ups = [r for r in caplog.records if "powered up" in r.getMessage()]
+    start_ups = [r for r in caplog.records
+                 if r.name == "kiosk.services.terminal" and "powered up" in r.getMessage()]
     assert start_ups and all(r.levelno == logging.INFO and "at start" in r.getMessage()
                              for r in start_ups), [r.getMessage() for r in start_ups]

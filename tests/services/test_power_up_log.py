@@ -11,7 +11,8 @@ from kiosk.services.terminal import HeadlessTerminal
 
 
 def levels(caplog) -> list[tuple[int, str]]:
-    return [(r.levelno, r.getMessage()) for r in caplog.records if "powered up" in r.getMessage()]
+    return [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name == "kiosk.services.terminal" and "powered up" in r.getMessage()]
 
 
 def test_first_normal_power_up_is_info_a_later_one_a_warning(caplog):
