@@ -20,7 +20,7 @@ EXIT_LOCKED = 3  # the terminal is out of service until staff clear a locking fa
 OVERRIDES = {"db": ("kiosk.db", "--db"), "kiosk_id": ("kiosk.id", "--kiosk-id"),
              "state_dir": ("kiosk.state_dir", "--state-dir"), "api": ("billing.url", "--api"),
              "enrol_token": ("billing.enrol_token", "--enrol-token")}
-#: where the devices' state and the kiosk key go when neither the file nor a flag says
+#: the state folder beside a ``--db`` database when neither the file nor a flag names one
 STATE_BESIDE_DB = "devices"
 
 
@@ -53,8 +53,9 @@ def db_option(p: argparse.ArgumentParser) -> None:
 def config(args: argparse.Namespace, **overrides: Any) -> Config:
     """The file's config with the given overrides (None: not given) through the same checks.
 
-    Without ``kiosk.state_dir`` in the file or ``--state-dir``, the state goes in a folder beside
-    the database, so ``--db /elsewhere/k.db`` leaves nothing in the current folder."""
+    With ``--db`` and without ``kiosk.state_dir`` in the file or ``--state-dir``, the state goes
+    in a folder beside that database, so ``--db /elsewhere/k.db`` leaves nothing in the current
+    folder."""
     raw = load_raw(getattr(args, "config", None))
     values: dict[str, tuple[str, Any]] = {}
     for name, value in overrides.items():
@@ -68,12 +69,11 @@ def config(args: argparse.Namespace, **overrides: Any) -> Config:
             values[key] = (flag, value)
     kiosk_table = raw.get("kiosk")
     state_in_file = isinstance(kiosk_table, dict) and "state_dir" in kiosk_table
-    if not state_in_file and "kiosk.state_dir" not in values:
-        flag, db = values.get("kiosk.db", ("kiosk.db", None))
-        if db is None and isinstance(kiosk_table, dict):
-            db = kiosk_table.get("db")
-        if isinstance(db, str) and db:
-            values["kiosk.state_dir"] = (flag, str(Path(db).parent / STATE_BESIDE_DB))
+    if "kiosk.db" in values and not state_in_file and "kiosk.state_dir" not in values:
+        # Only a --db given here moves it: a terminal configured by file keeps its key and
+        # high-water record where they have always been (a missing record locks, docs/promises.md).
+        flag, db = values["kiosk.db"]
+        values["kiosk.state_dir"] = (flag, str(Path(db).parent / STATE_BESIDE_DB))
     return config_with(raw, values)
 
 

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     db_option(p)
     p.add_argument("--kiosk-id", help="terminal id (overrides kiosk.id)")
     p.add_argument("--state-dir", help="simulated devices' non-volatile state and the kiosk key "
-                   "(overrides kiosk.state_dir; default: a devices folder beside the database)")
+                   "(overrides kiosk.state_dir; default: a devices folder beside --db)")
     p.add_argument("--poll-ms", type=int, metavar="MS",
                    help="device poll interval (overrides devices.*.poll_interval_ms; default 100)")
     p.add_argument("--seed", type=int, default=1,

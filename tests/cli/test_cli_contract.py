@@ -168,3 +168,17 @@ def test_simulate_counts_payments_and_ratings_apart_and_keeps_state_beside_the_d
                  if r.name == "kiosk.services.terminal" and "powered up" in r.getMessage()]
     assert start_ups and all(r.levelno == logging.INFO and "at start" in r.getMessage()
                              for r in start_ups), [r.getMessage() for r in start_ups]
+
+
+def test_state_folder_follows_a_db_flag_but_not_the_files_db(tmp_path):
+    from kiosk.cli.config_args import config
+
+    cfg_file = tmp_path / "k.toml"
+    cfg_file.write_text(f'[kiosk]\ndb = "{tmp_path / "file" / "k.db"}"\n')
+    by_file = argparse.Namespace(config=str(cfg_file))
+    assert config(by_file).kiosk.state_dir == "var/devices"  # where a configured terminal had it
+    flag_db = str(tmp_path / "flag" / "k.db")
+    assert config(by_file, db=flag_db).kiosk.state_dir == str(tmp_path / "flag" / "devices")
+    assert config(by_file, db=flag_db, state_dir="st").kiosk.state_dir == "st"
+    cfg_file.write_text('[kiosk]\nstate_dir = "mine"\n')
+    assert config(by_file, db=flag_db).kiosk.state_dir == "mine"
