@@ -25,7 +25,8 @@ class SimulationReport:
     paid_minor: int = 0
     refused: int = 0
     failed: int = 0
-    delivered: int = 0
+    delivered: int = 0  # payments delivered, as this database's outbox records them
+    ratings_delivered: int = 0
     pending: int = 0
     dead: int = 0
     date: str = field(default_factory=lambda: date.today().isoformat())
@@ -66,7 +67,10 @@ def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed
     term.drain()
     stats = term.outbox.stats()
     report.pending, report.dead = stats.pending + stats.in_flight, stats.dead
-    report.delivered = stats.delivered
+    delivered = dict(term.outbox.db.execute(
+        "SELECT kind, count(*) FROM outbox WHERE state = 'DELIVERED' GROUP BY kind").fetchall())
+    report.delivered = delivered.get("payment", 0)
+    report.ratings_delivered = delivered.get("rating", 0)
     return report
 
 

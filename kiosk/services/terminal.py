@@ -74,6 +74,7 @@ class HeadlessTerminal:
         self._sync_thread: threading.Thread | None = None
         self.online = True
         self._power_up_released = False
+        self._came_up: set[str] = set()  # devices whose first power-up since start was seen
 
     # ---- start-up: reconciliation before any money is accepted (docs/promises.md)
     def start(self, power_up_wait_s: float = 10.0) -> None:
@@ -165,6 +166,7 @@ class HeadlessTerminal:
                 ev = self.events.get(0.05)
                 if isinstance(ev, d.PowerUp) and ev.device == "bill_validator":
                     self.power_up = ev.condition
+                    self._came_up.add(ev.device)
                 elif ev is not None:
                     held.append(ev)
         self.reconciliation = reconcile(self.journal, self.power_up, offline=False)
@@ -271,9 +273,19 @@ class HeadlessTerminal:
             else:  # nothing was due (backoff): no news about the network, keep what we know
                 self.runner.post_queue_state()
         elif isinstance(ev, d.PowerUp):
-            log.warning("%s powered up (%s) while running", ev.device, ev.condition)
+            self._log_power_up(ev)
         else:
             self.runner.handle(ev)
+
+    def _log_power_up(self, ev: d.PowerUp) -> None:
+        """A device's first power-up is its start (worth a look only when not normal); any
+        later one (a reset, a reconnect) happened while the terminal was running."""
+        if ev.device in self._came_up:
+            log.warning("%s powered up (%s) while running", ev.device, ev.condition)
+            return
+        self._came_up.add(ev.device)
+        level = logging.INFO if ev.condition == "normal" else logging.WARNING
+        log.log(level, "%s powered up (%s) at start", ev.device, ev.condition)
 
     def stop_sync(self) -> None:
         self._sync_stop.set()

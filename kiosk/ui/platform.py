@@ -54,3 +54,11 @@ def configure_kivy(fullscreen: bool, lockdown: bool, size: tuple[int, int] = (12
     else:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))
+
+
+def say_once_running(line: str) -> None:
+    """Print ``line`` once the main loop runs (the window is up): supervisors and tests wait
+    for it. Here so that the command line needs no Kivy import of its own."""
+    from kivy.clock import Clock
+
+    Clock.schedule_once(lambda _dt: print(line, flush=True))

@@ -15,7 +15,7 @@ import pytest
 import serial
 
 from drivers.bill_validator.id003 import protocol as p
-from kiosk.cli_devices import serve_commands
+from kiosk.cli.devices import serve_commands
 from tests.cli.conftest import ROOT, kiosk
 
 H = bytes.fromhex

@@ -1,9 +1,12 @@
-"""``kiosk devices`` and ``kiosk sim``: device health and bench simulators.
+"""``kiosk devices``, ``kiosk sim`` and ``kiosk diag``: device health, bench simulators and the
+maintenance diagnostics.
 
 ``kiosk devices`` opens every configured device once (``sim://`` ones on throw-away simulators),
 lets it come up for about a second and reports its health; it is a report, so a device at fault
 still exits 0.  ``kiosk sim DEVICE`` serves one simulator on a pty for any host program and
-answers bench commands from stdin, one line each.
+answers bench commands from stdin, one line each.  ``kiosk diag`` opens the configured devices
+itself (the terminal must not be holding the ports) and is a report too; its self-tests act for
+a member of maintenance staff (``--user``, PIN on stdin, audited).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 from typing import Any, Callable
 
 from drivers import registry
+from kiosk.cli.config_args import common, config
+from kiosk.cli.staff_access import login, open_console, staff_command, user_option
 from kiosk.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -25,20 +30,18 @@ log = logging.getLogger(__name__)
 #: ``kiosk sim`` device → the protocols its simulators speak (the first is the default)
 SIM_PROTOCOLS: dict[str, tuple[str, ...]] = {
     registry.device_alias(device): protocols for device, protocols in registry.DEVICES.items()}
+SELF_TESTS = ("printer", "validator", "coin", "card")
 COME_UP_S = 1.0
 QUIT = {"quit", "exit"}
 
 
-def register(
-    sub: Any, common: Callable[[argparse.ArgumentParser], None], config: Callable[..., Any]
-) -> None:
-    """Add the device commands to the ``kiosk`` parser."""
+def register(sub: Any) -> None:
     p = sub.add_parser("devices", help="list serial ports and the configured devices' health")
     common(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--wait", type=float, default=COME_UP_S, metavar="S",
                    help=f"seconds each device gets to come up (default {COME_UP_S})")
-    p.set_defaults(func=lambda args: cmd_devices(args, config))
+    p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("sim", help="a device simulator on a pty, commands on stdin")
     common(p)
@@ -46,7 +49,22 @@ def register(
     p.add_argument("--protocol",
                    help="default: the device's protocol (id003, cctalk, em4100, escpos)")
     p.add_argument("--state", metavar="FILE", help="non-volatile counters (default: in memory)")
-    p.set_defaults(func=lambda args: cmd_sim(args, config))
+    p.set_defaults(func=cmd_sim)
+
+    p = staff_command(sub, "diag", "device, API, queue, database and disk diagnostics", cmd_diag)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--api", help="billing API base URL (overrides billing.url)")
+    p.add_argument("--wait", type=float, default=2.0, metavar="S",
+                   help="seconds the devices get to come up (default 2)")
+    p.add_argument("--self-test", action="append", default=[], choices=SELF_TESTS,
+                   help="run a self-test (repeatable; printer/validator/coin need --user)")
+    p.add_argument("--test-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds a self-test waits for a note, coin or card (default 10)")
+    user_option(p, "maintenance staff")
+    p.add_argument("--no-devices", action="store_true", help="skip opening the devices")
+    p.add_argument("--log", metavar="FILE", help="show the last lines of this log file")
+    p.add_argument("--lines", type=int, default=20, metavar="N",
+                   help="how many log lines (default 20)")
 
 
 # ------------------------------------------------------------ kiosk devices
@@ -88,7 +106,7 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
     ]
 
 
-def cmd_devices(args: argparse.Namespace, config: Callable[..., Any]) -> int:
+def cmd_devices(args: argparse.Namespace) -> int:
     cfg = config(args)
     if args.wait < 0:
         raise ConfigError("--wait: must be 0 or more seconds")
@@ -155,7 +173,7 @@ def serve_commands(sim: Any, stdin: Any, stdout: Any) -> None:
         stdout.flush()
 
 
-def cmd_sim(args: argparse.Namespace, config: Callable[..., Any]) -> int:
+def cmd_sim(args: argparse.Namespace) -> int:
     sim = make_simulator(args.device, args.protocol, args.state, config(args))
     path = sim.start_on_pty()
     try:
@@ -167,3 +185,63 @@ def cmd_sim(args: argparse.Namespace, config: Callable[..., Any]) -> int:
     finally:
         sim.stop()
     return 0
+
+
+# ---------------------------------------------------------------- kiosk diag
+def cmd_diag(args: argparse.Namespace) -> int:
+    from kiosk.staff import selftest as st
+    from kiosk.staff.api import BillingProbe
+    from kiosk.staff.diag import tail_file, text_lines
+    from kiosk.services.devices import open_device
+    from kiosk.staff.probe import DeviceProbe
+
+    if args.wait < 0 or args.test_timeout <= 0 or args.lines < 0:
+        raise ConfigError("--wait, --test-timeout and --lines must be positive")
+    console = open_console(args)
+    cfg = console.config
+    active = [t for t in SELF_TESTS if t in args.self_test]
+    session = None
+    if args.user or set(active) - {"card"}:
+        session = login(console, args.user)  # printing a page or moving a note is staff work
+    views: dict[str, Any] = {}
+    results = []
+    if not args.no_devices:
+        probe = DeviceProbe(cfg, open_device)
+        try:
+            probe.start(args.wait)
+            runs = {
+                "printer": lambda: st.printer_test_page(probe.driver("printer"), cfg.kiosk.id),
+                "validator": lambda: st.validator_accept_test(
+                    probe.driver("bill_validator"), probe.wait_event,
+                    cfg.limits.accepted_notes_minor, args.test_timeout),
+                "coin": lambda: st.coin_test(probe.driver("coin_acceptor"), probe.wait_event,
+                                             cfg.limits.accepted_coins_minor, args.test_timeout),
+                "card": lambda: st.card_read_test("card_reader", probe.wait_event, args.test_timeout),
+            }
+            for name in active:
+                run = _unless_missing(probe, name, runs[name])
+                results.append(console.self_test(session, name, run) if session else run())
+            views = probe.views()
+        finally:
+            probe.stop()
+    billing = cfg.billing
+    api = BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
+                       read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls()).health()
+    report = console.diagnostics_report(
+        views, api, results, ports=list_ports(),
+        recent_log=tail_file(args.log, args.lines) if args.log else [])
+    if session is not None:
+        console.diagnostics_viewed(session, report["status"])
+    print(json.dumps(report, ensure_ascii=False) if args.json else "\n".join(text_lines(report)))
+    return 0
+
+
+def _unless_missing(probe: Any, test: str, run: Callable[[], Any]) -> Callable[[], Any]:
+    from kiosk.staff.diag import SELF_TEST_DEVICE
+    from kiosk.staff.selftest import SelfTestResult
+
+    device = SELF_TEST_DEVICE[test]
+    # The card test only waits for the reader's event: it needs the reader configured, not a driver.
+    if device not in probe.cfg.devices or (test != "card" and probe.driver(device) is None):
+        return lambda: SelfTestResult(test, False, f"{device} is not available")
+    return run

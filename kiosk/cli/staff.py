@@ -1,0 +1,122 @@
+"""``kiosk staff``, ``kiosk audit`` and ``kiosk faults``: staff ids, the audit chain and the
+locking faults. A refusal (wrong PIN, locked out, not allowed) is one line on stderr and exit
+status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from kiosk.cli.staff_access import (EXIT_REFUSED, login, open_console, read_pin, shell_actor,
+                                    staff_command, staff_group, user_option)
+
+
+def register(sub: Any) -> None:
+    staff = staff_group(sub, "staff", "staff ids, roles and PINs")
+    p = staff_command(staff, "add", "add a staff id (PIN from stdin)", cmd_staff_add)
+    p.add_argument("user", help="the new staff id")
+    p.add_argument("--role", required=True, choices=["maintenance", "operator"],
+                   help="what the staff id may do")
+    p = staff_command(staff, "passwd", "set a new PIN (from stdin)", cmd_staff_passwd)
+    p.add_argument("user", help="the staff id whose PIN changes")
+    p = staff_command(staff, "list", "staff ids, roles, lockout state", cmd_staff_list)
+    p.add_argument("--json", action="store_true", help="one JSON list on stdout")
+    p = staff_command(staff, "remove", "remove a staff id", cmd_staff_remove)
+    p.add_argument("user", help="the staff id to remove")
+
+    audit = staff_group(sub, "audit", "the hash-chained audit log")
+    p = staff_command(audit, "verify", "check the chain; non-zero and the first bad entry if broken",
+                      cmd_audit_verify)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p = staff_command(audit, "show", "the latest entries", cmd_audit_show)
+    p.add_argument("--limit", type=int, default=20, metavar="N",
+                   help="how many of the latest entries (default 20)")
+    p.add_argument("--json", action="store_true", help="one JSON list on stdout")
+
+    faults = staff_group(sub, "faults", "faults that lock the terminal")
+    p = staff_command(faults, "list", "active locking faults", cmd_faults_list)
+    p.add_argument("--json", action="store_true", help="one JSON list on stdout")
+    p = staff_command(faults, "clear", "clear a locking fault (staff PIN from stdin)",
+                      cmd_faults_clear)
+    p.add_argument("device", help="the faulted device, as `kiosk faults list` shows it")
+    p.add_argument("code", help="the fault's code, as `kiosk faults list` shows it")
+    user_option(p, required=True)
+    p.add_argument("--state-dir", help="the terminal's state directory, where the journal's "
+                   "high-water record is (overrides kiosk.state_dir)")
+
+
+# ---------------------------------------------------------------- kiosk staff
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    console = open_console(args)
+    console.auth.add_user(args.user, args.role, read_pin("new PIN: ", confirm=True), shell_actor())
+    print(f"added {args.user} ({args.role})")
+    return 0
+
+
+def cmd_staff_passwd(args: argparse.Namespace) -> int:
+    console = open_console(args)
+    console.auth.set_pin(args.user, read_pin("new PIN: ", confirm=True), shell_actor())
+    print(f"PIN changed for {args.user}")
+    return 0
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    users = open_console(args).auth.users()
+    if args.json:
+        print(json.dumps(users, ensure_ascii=False))
+        return 0
+    for u in users:
+        lock = f" locked {u['locked_for_s']} s" if u["locked_for_s"] else ""
+        print(f"{u['user_id']:16} {u['role']:12} failed {u['failed_attempts']}{lock}")
+    return 0
+
+
+def cmd_staff_remove(args: argparse.Namespace) -> int:
+    open_console(args).auth.remove_user(args.user, shell_actor())
+    print(f"removed {args.user}")
+    return 0
+
+
+# ---------------------------------------------------------------- kiosk audit
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    result = open_console(args).audit.verify()
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    elif result.ok:
+        print(f"audit chain intact: {result.count} entries, head {result.head}")
+    else:
+        print(f"audit chain BROKEN at entry #{result.first_bad}: {result.reason}")
+    return 0 if result.ok else EXIT_REFUSED
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    entries = open_console(args).audit.entries(limit=max(1, args.limit))
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], ensure_ascii=False))
+        return 0
+    for e in entries:
+        print(f"#{e.seq:<6} {e.at} {e.actor:14} {e.role:12} {e.action:18} "
+              f"{json.dumps(e.detail, ensure_ascii=False)}")
+    return 0
+
+
+# ---------------------------------------------------------------- kiosk faults
+def cmd_faults_list(args: argparse.Namespace) -> int:
+    faults = open_console(args).faults.active()
+    if args.json:
+        print(json.dumps([f.as_dict() for f in faults], ensure_ascii=False))
+        return 0
+    for f in faults:
+        print(f"{f.device}/{f.code}  since {f.raised_at}  {f.reason}")
+    if not faults:
+        print("no locking fault")
+    return 0
+
+
+def cmd_faults_clear(args: argparse.Namespace) -> int:
+    console = open_console(args)
+    session = login(console, args.user)
+    fault = console.clear_fault(session, args.device, args.code)
+    print(f"cleared {fault.device}/{fault.code} ({fault.reason})")
+    return 0
