@@ -28,7 +28,7 @@ def actions(console) -> list[str]:
 def test_production_cost_is_strong_and_needs_explicit_maxmem():
     assert (PRODUCTION.n, PRODUCTION.r, PRODUCTION.p) == (2**17, 8, 1)
     assert PRODUCTION.maxmem > 128 * PRODUCTION.r * PRODUCTION.n * PRODUCTION.p
-    # Without the explicit maxmem, OpenSSL's 32 MiB default refuses this cost (field notes).
+    # Without the explicit maxmem, OpenSSL's 32 MiB default refuses this cost.
     with pytest.raises(ValueError):
         hashlib.scrypt(b"1", salt=b"s" * 16, n=PRODUCTION.n, r=PRODUCTION.r, p=PRODUCTION.p)
     with pytest.raises(ValueError):

@@ -1,4 +1,4 @@
-"""Locking faults (DESIGN §4 item 7): persisted, still locking after a restart, cleared only by
+"""Locking faults (docs/promises.md, "Faults lock and stay locked"): persisted, still locking after a restart, cleared only by
 the device or by staff (audited, role-checked); a failed integrity check stays locked even when
 a later check passes, until staff clear it."""
 

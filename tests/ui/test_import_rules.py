@@ -1,4 +1,4 @@
-"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (DESIGN §2); the UI's
+"""Only kiosk/app.py and kiosk/screens/ use Kivy widgets or the window (docs/architecture.md, "Layers"); the UI's
 logic (kiosk/ui) stays importable and testable without a display."""
 
 from __future__ import annotations
