@@ -292,9 +292,3 @@ def immediate(db: Database) -> Iterator[None]:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
-
-
-def check_integrity(db: Database) -> None:
-    result = db.execute("PRAGMA quick_check").fetchone()[0]
-    if result != "ok":
-        raise IntegrityError(f"database integrity check failed: {result}")

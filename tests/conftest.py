@@ -1,4 +1,4 @@
-"""Shared test set-up. Kivy's environment is fixed before anything can import it (field notes)."""
+"""Shared test set-up. Kivy's environment is fixed before anything can import it: Kivy reads it once, at its first import."""
 
 from __future__ import annotations
 

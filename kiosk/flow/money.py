@@ -2,35 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 MINOR_PER_MAJOR = 100
-
-
-@dataclass(frozen=True, order=True)
-class Money:
-    minor: int
-    currency: str = "CNY"
-
-    def __post_init__(self) -> None:
-        # bool is an int subclass; True yuan is a bug, not money.
-        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
-            raise TypeError(f"money must be integer minor units, got {self.minor!r}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.minor + other.minor, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.minor - other.minor, self.currency)
-
-    def _same(self, other: Money) -> None:
-        if not isinstance(other, Money) or other.currency != self.currency:
-            raise TypeError(f"cannot combine {self!r} with {other!r}")
-
-    def format(self, symbol: str = "¥") -> str:
-        return format_minor(self.minor, symbol)
 
 
 def format_minor(minor: int, symbol: str = "¥") -> str:

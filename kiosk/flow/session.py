@@ -26,7 +26,6 @@ class Phase(str, enum.Enum):
     RECEIPT = "receipt"
     RATING = "rating"
     CANCELLED = "cancelled"
-    TIMED_OUT = "timed_out"
     OUT_OF_SERVICE = "out_of_service"
 
 
@@ -411,6 +410,5 @@ _BY_PHASE = {
     Phase.RECEIPT: _receipt,
     Phase.RATING: _rating,
     Phase.CANCELLED: _transient,
-    Phase.TIMED_OUT: _transient,
     Phase.OUT_OF_SERVICE: _out_of_service,
 }

@@ -14,8 +14,6 @@ from kiosk.flow.session import Phase
 
 log = logging.getLogger(__name__)
 
-NOTE_VALUES = (10000, 5000, 2000, 1000, 500, 100)
-
 
 @dataclass
 class SimulationReport:

@@ -29,7 +29,6 @@ SCREEN_FOR_PHASE = {
     Phase.RECEIPT: "done",
     Phase.RATING: "rating",
     Phase.CANCELLED: "ended",
-    Phase.TIMED_OUT: "ended",
     Phase.OUT_OF_SERVICE: "out_of_service",
 }
 #: ① card ② amount ③ pay ④ receipt (0: no indicator)
@@ -301,10 +300,8 @@ def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
 
 
 def _ended(d: Display, s: Session, _: Gettext) -> None:
-    if s.phase in (Phase.CANCELLED, Phase.TIMED_OUT):
-        d.ended_text = (_("Payment cancelled. No money was taken.") if s.phase == Phase.CANCELLED
-                        else _("The session ended because nothing happened for a while. "
-                               "No money was taken."))
+    if s.phase == Phase.CANCELLED:
+        d.ended_text = _("Payment cancelled. No money was taken.")
     if s.phase != Phase.OUT_OF_SERVICE:
         return
     codes = sorted(code for _dev, code in s.faults)

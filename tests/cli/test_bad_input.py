@@ -1,4 +1,4 @@
-"""Bad input gets one clear line and exit code 2; nothing is lost (DESIGN §4 item 10)."""
+"""Bad input gets one clear line and exit code 2; nothing is lost (docs/promises.md)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def test_crc16_xmodem_check_value() -> None:
 
 def test_simple_checksum_when_sum_is_already_zero() -> None:
     assert p.checksum_simple([0, 0]) == 0
-    assert p.checksum_simple([1, 255]) == 0  # not 256 (field notes)
+    assert p.checksum_simple([1, 255]) == 0  # the sum is taken modulo 256, so 0, not 256
 
 
 def test_ack_reply_vector_passes_reply_narrowing() -> None:

@@ -125,7 +125,7 @@ def test_chinese_line_round_trips_through_decoder() -> None:
 
 
 def test_chinese_bytes_without_kanji_mode_print_garbage() -> None:
-    # What python-escpos does by itself: GB18030 bytes, no FS & (field notes).
+    # What python-escpos does by itself: GB18030 bytes, no FS & (it never selects Chinese mode).
     stream = P.INIT + P.encode_chinese(RECEIPT_LINE) + b"\n"
     assert D.decode(stream).lines != [RECEIPT_LINE.replace("¥", "￥")]
 

@@ -15,10 +15,7 @@ from drivers.bill_validator.id003 import protocol as p
 from drivers.errors import FrameError
 
 _ROOT = Path(__file__).resolve().parents[2]
-#: the shared vectors beside the checkout (DESIGN §8), or a copy inside it
-_VECTOR_FILES = [_ROOT / "tests" / "vectors" / "protocols.json",
-                 _ROOT.parent / "shared" / "vectors" / "protocols.json"]
-_VECTOR_FILE = next((f for f in _VECTOR_FILES if f.exists()), _VECTOR_FILES[-1])
+_VECTOR_FILE = _ROOT / "tests" / "vectors" / "protocols.json"
 VECTORS = json.loads(_VECTOR_FILE.read_text("utf-8"))["id003"]  # missing file: a loud failure
 
 #: what each vector must decode to, written out independently of the decoder

@@ -38,7 +38,7 @@ def window() -> Any:
 
     EventLoop.ensure_window()
     fake = FakeTime(Clock.time)
-    Clock.time = fake  # an instance attribute shadowing the static method (field notes)
+    Clock.time = fake  # an instance attribute shadows the static method Kivy calls
     Clock._max_fps = 0
     yield EventLoop.window
     del Clock.time

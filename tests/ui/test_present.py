@@ -98,7 +98,7 @@ def test_offline_account_from_cache_says_as_of_when(tr):
 
 def test_screens_follow_the_phase(tr):
     for phase, screen in ((Phase.IDLE, "attract"), (Phase.IDENTIFYING, "identify"),
-                          (Phase.COMMITTING, "processing"), (Phase.TIMED_OUT, "ended"),
+                          (Phase.COMMITTING, "processing"), (Phase.CANCELLED, "ended"),
                           (Phase.OUT_OF_SERVICE, "out_of_service")):
         assert present(replace(BASE, phase=phase), tr._, UiState()).screen == screen
     assert present(BASE, tr._, UiState(keypad_open=True)).screen == "identify"

@@ -1,4 +1,4 @@
-"""The protocol test vectors (a copy of the shared ../shared/vectors/protocols.json)."""
+"""The protocol test vectors (frames from the device manuals, with what each must decode to)."""
 
 import json
 from pathlib import Path
