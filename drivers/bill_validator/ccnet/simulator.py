@@ -92,6 +92,7 @@ class CcnetSimulator(SimulatorBase):
         self._escrow_since = 0.0
         self._last_answer = b""
         self._awaiting_ack = False
+        self._event_reported = False
         self.unacked = 0  # data answers the controller never ACKed
         self.corrupt_replies = 0
         self.ignore_acks = 0
@@ -150,6 +151,7 @@ class CcnetSimulator(SimulatorBase):
         if self._awaiting_ack:
             self.unacked += 1
             self._awaiting_ack = False
+        self._event_reported = False
         self.commands_seen.append(cmd)
         if self.nak_commands > 0:
             self.nak_commands -= 1
@@ -229,6 +231,8 @@ class CcnetSimulator(SimulatorBase):
     def _report_state(self) -> bytes:
         self._escrow_clock()
         code, data = self.current_state()
+        # Only the answer that reported the event is cleared by the ACK that follows it.
+        self._event_reported = code in (p.BILL_STACKED, p.BILL_RETURNED)
         if code == p.INITIALIZE:
             self._initializing = False
         elif code == p.BUSY:
@@ -289,6 +293,9 @@ class CcnetSimulator(SimulatorBase):
 
     def _host_ack(self) -> None:
         self._awaiting_ack = False
+        reported, self._event_reported = self._event_reported, False
+        if not reported:
+            return
         if self.ignore_acks > 0:  # fault knob: the ACK was lost on the wire
             self.ignore_acks -= 1
             return
