@@ -161,10 +161,10 @@ class CcnetSimulator(SimulatorBase):
         else:
             reply, data_answer = self._command_answer(cmd, frame.data)
         self._awaiting_ack = data_answer
+        self._last_answer = reply  # what a NAK gets again: the damage below is the wire's
         if self.corrupt_replies > 0:
             self.corrupt_replies -= 1
             reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        self._last_answer = reply
         return reply
 
     def _command_answer(self, cmd: int, data: bytes) -> tuple[bytes, bool]:
