@@ -197,10 +197,10 @@ class CcnetDriver:
             return  # polled again next tick; the device stays as it is until released
         self._command(p.RESET)
         self._read_bill_table()
-        ident = self._request(p.IDENTIFICATION, f"data:{p.IDENTITY_LEN}")
+        ident = self._request(p.IDENTIFICATION, "data:0")  # some firmware sends a longer block
         if ident is not None:
             try:
-                self.identity = p.decode_identity(ident.body)
+                self.identity = p.decode_identity(ident.body[:p.IDENTITY_LEN])
             except p.FrameError as exc:
                 log.warning("%s: identification unreadable: %s", self.name, exc)
         self._command(p.ENABLE_BILL_TYPES, bytes(6))

@@ -35,7 +35,7 @@ class LinkDown(Exception):
 
 def is_answer(frame: p.Frame, expect: str, address: int) -> bool:
     """``ack``: ACK or ILLEGAL COMMAND (a command carried out or refused); ``state``: a well
-    formed POLL state; ``data:N``: a block of N bytes (or ILLEGAL COMMAND)."""
+    formed POLL state; ``data:N``: a block of N bytes, ``data:0`` of any length (or ILLEGAL COMMAND)."""
     if frame.address != address or frame.cmd == p.NAK and not frame.data:
         return False
     illegal = frame.cmd == p.ILLEGAL_COMMAND and not frame.data
@@ -43,8 +43,8 @@ def is_answer(frame: p.Frame, expect: str, address: int) -> bool:
         return illegal or (frame.cmd == p.ACK and not frame.data)
     if expect == "state":
         return p.state_data_ok(frame) or illegal
-    size = int(expect.partition(":")[2])
-    return illegal or len(frame.body) == size
+    size = int(expect.partition(":")[2])  # 0: any block longer than one byte
+    return illegal or len(frame.body) == size or (size == 0 and len(frame.body) > 1)
 
 
 class Link:
