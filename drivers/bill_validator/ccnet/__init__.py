@@ -1,0 +1,1 @@
+"""CashCode CCNET bill validator: protocol (pure framing), link, driver and simulator."""
