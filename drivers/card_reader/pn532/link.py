@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import termios
 import time
+from collections import deque
 from typing import Any
 
 import serial
@@ -44,6 +45,7 @@ class Link:
         self.answer_timeout = answer_timeout
         self.reader = p.FrameReader(expect_tfi=p.TFI_PN532)
         self.stats = {k: 0 for k in STAT_KEYS}
+        self._queued: deque[p.Frame] = deque()
         self._wire = logging.getLogger(f"{__name__}.wire.{name.replace('.', '_')}")
 
     def all_stats(self) -> dict[str, int]:
@@ -83,22 +85,29 @@ class Link:
         return frame
 
     def _await(self, want: Any, timeout: float, code: int) -> p.Frame | None:
+        """The first frame ``want`` accepts; frames read after it in the same chunk (the answer
+        right behind the ACK) wait in ``self._queued`` for the next call."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for frame in self.reader.feed(self._read()):
-                self._wire.debug("%s <- %s", self.name, frame.hex())
-                if frame.kind == "error":
-                    self.stats["syntax_errors"] += 1
-                    raise SyntaxErrorFrame(f"PN532 refused command 0x{code:02X} (error frame)")
-                if want(frame):
-                    return frame
-                self.stats["unexpected"] += 1
-        return None
+        while True:
+            if not self._queued:
+                if time.monotonic() >= deadline:
+                    return None
+                self._queued.extend(self.reader.feed(self._read()))
+                continue
+            frame = self._queued.popleft()
+            self._wire.debug("%s <- %s", self.name, frame.hex())
+            if frame.kind == "error":
+                self.stats["syntax_errors"] += 1
+                raise SyntaxErrorFrame(f"PN532 refused command 0x{code:02X} (error frame)")
+            if want(frame):
+                return frame
+            self.stats["unexpected"] += 1
 
     def _give_up(self) -> None:
         self.stats["timeouts"] += 1
         self.stats["aborts"] += 1
         self.reader.flush()
+        self._queued.clear()
         self._write(p.ACK_FRAME)  # abort whatever the PN532 may still be doing (6.2.1.3)
 
     def _drain(self) -> None:
@@ -109,7 +118,8 @@ class Link:
         except PORT_ERRORS as exc:
             self._failed(exc)
         frames = self.reader.feed(stale) if stale else []
-        self.stats["unexpected"] += len(frames)
+        self.stats["unexpected"] += len(frames) + len(self._queued)
+        self._queued.clear()
         self.reader.flush()
 
     def _read(self) -> bytes:
