@@ -1,11 +1,12 @@
 """The PN532 HSU link under the driver: one command at a time, its ACK, then its answer.
 
-Dialog (UM0701-02, section 6.2, dialog structure): the host sends a command frame, the PN532 answers an ACK frame
-as soon as the frame is received, then the answer frame once the command is processed.  An ACK
-sent by the host aborts the command in progress (6.2.1.3), which is how a timed-out command is
-abandoned before the next one is sent.  NACK (6.2.1.4) is never sent: a NACK asks for the *last*
-answer again, which after a timeout may be the answer to an earlier command -- a stale READ would
-pass for a fresh one.  Instead, bytes that arrive between commands are drained and counted.
+Dialog (UM0701-02, section 6.2, dialog structure): the host sends a command frame, the PN532
+answers an ACK frame as soon as the frame is received, then the answer frame once the command
+is processed.  An ACK sent by the host aborts the command in progress (6.2.1.3), which is how a
+timed-out command is abandoned before the next one is sent.  NACK (6.2.1.4) is never sent: a
+NACK asks for the *last* answer again, which after a timeout may be the answer to an earlier
+command -- a stale READ would pass for a fresh one.  Instead, bytes that arrive between
+commands are drained and counted.
 
 Callers hold the driver's line lock: the poll thread and the block workers never interleave.
 """
@@ -26,11 +27,12 @@ from drivers.transport import LineSettings
 
 log = logging.getLogger(__name__)
 
-#: HSU: 115200 baud, 8 data bits, no parity, 1 stop bit (UM0701-02, section 6.2; HSU default speed).
+#: HSU: 115200 baud, 8 data bits, no parity, 1 stop bit (UM0701-02, section 6.2: the HSU
+#: default speed).
 LINE_SETTINGS = LineSettings(baudrate=115200)
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
-STAT_KEYS = ("commands", "retries", "timeouts", "no_ack", "unexpected", "syntax_errors", "port_errors",
-             "aborts")
+STAT_KEYS = ("commands", "retries", "timeouts", "no_ack", "unexpected", "syntax_errors",
+             "port_errors", "aborts")
 
 
 class SyntaxErrorFrame(Exception):
