@@ -235,3 +235,13 @@ def test_read_back_mismatch_is_torn_write(tmp_path: Path) -> None:
             rig.driver.write_block(CARD_A, 4, NEW, KEY)
     finally:
         rig.close()
+
+
+def test_lost_port_is_a_fault_then_reopened(rig: Rig) -> None:
+    rig.tap(CARD_A)
+    rig.port.close()  # as if the USB adapter went away under the driver
+    rig.wait_for(lambda e: isinstance(e, DeviceFault) and e.code == "port")
+    rig.wait_for(lambda e: isinstance(e, DeviceFaultCleared) and e.code == "port")
+    rig.polls(3)
+    assert rig.card_events() == [("CardPresented", CARD_A)]  # the same card, not a new tap
+    assert rig.driver.all_stats()["port_errors"] >= 1
