@@ -57,9 +57,9 @@ def load_kv() -> None:
 
 def make_terminal(config: Any, hub: Any = None, sync: bool = True) -> Any:
     """The terminal wired for the app: a deciding thread of its own, timers on the Kivy clock."""
-    from kiosk.services.terminal import HeadlessTerminal
+    from kiosk.services.terminal import Terminal
 
-    return HeadlessTerminal(config, hub, sync=sync, timers_factory=ClockTimers,
+    return Terminal(config, hub, sync=sync, timers_factory=ClockTimers,
                             deciding_thread=True)
 
 

@@ -190,7 +190,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- kiosk diag
 def cmd_diag(args: argparse.Namespace) -> int:
     from kiosk.staff import selftest as st
-    from kiosk.staff.api import BillingProbe
+    from kiosk.staff.billing_queries import BillingProbe
     from kiosk.staff.diag import tail_file, text_lines
     from kiosk.services.devices import open_device
     from kiosk.staff.probe import DeviceProbe

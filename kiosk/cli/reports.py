@@ -66,7 +66,7 @@ def parse_day(text: str | None) -> str:
 
 def cmd_report_daily(args: argparse.Namespace) -> int:
     from kiosk.services.identity import signed
-    from kiosk.staff.api import BillingProbe
+    from kiosk.staff.billing_queries import BillingProbe
     from kiosk.staff.report_format import report_csv, report_lines
 
     day = parse_day(args.date)

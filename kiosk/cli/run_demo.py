@@ -171,13 +171,13 @@ def run_demo_headless(args: argparse.Namespace) -> int:
     from drivers.transport import SimulatorHub
     from kiosk.flow.money import format_minor
     from kiosk.services.identity import kiosk_auth
-    from kiosk.services.simulate import run_sessions
-    from kiosk.services.terminal import HeadlessTerminal
+    from kiosk.services.scripted_resident import run_sessions
+    from kiosk.services.terminal import Terminal
 
     if not args.headless and not os.environ.get("DISPLAY"):
         print("no display here: running the terminal headless (kiosk demo --headless)")
     server, cfg = _demo_server_and_config(args)
-    term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+    term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
     try:
         term.start()
         term.runner.on_change.append(_screen_logger(format_minor))

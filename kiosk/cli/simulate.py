@@ -34,8 +34,8 @@ def register(sub: Any) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from drivers.transport import SimulatorHub
-    from kiosk.services.simulate import run_sessions
-    from kiosk.services.terminal import HeadlessTerminal
+    from kiosk.services.scripted_resident import run_sessions
+    from kiosk.services.terminal import Terminal
     from offline_queue.errors import IntegrityError
 
     if args.sessions < 0:
@@ -43,7 +43,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cfg = config(args, db=args.db, api=args.api, kiosk_id=args.kiosk_id,
                  state_dir=args.state_dir, poll_ms=args.poll_ms, enrol_token=args.enrol_token)
     os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
-    term = HeadlessTerminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+    term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
     try:
         term.start()
     except IntegrityError as exc:  # a locking fault (journal, integrity): no cash is taken

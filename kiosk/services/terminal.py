@@ -47,7 +47,7 @@ class _Call:
     fn: Callable[[], Any]
 
 
-class HeadlessTerminal:
+class Terminal:
     def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True,
                  events: Any = None,
                  timers_factory: Callable[[Callable[[Any], None]], Any] | None = None,

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 from kiosk.config import Config
 from kiosk.flow import events as e
 from kiosk.staff import audit as a
-from kiosk.staff.api import ApiHealth, ApiUnavailable, BillingProbe
+from kiosk.staff.billing_queries import ApiHealth, ApiUnavailable, BillingProbe
 from kiosk.staff.auth import LockoutPolicy, Permission, StaffAuth, StaffSession
 from kiosk.staff.collection import BlindBatch, CollectionResult, CollectionService, CounterSource
 from kiosk.staff.diag import diagnose

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from drivers import interfaces as d
-from kiosk.staff.api import ApiHealth
+from kiosk.staff.billing_queries import ApiHealth
 from kiosk.staff.faults import LockingFault
 from kiosk.staff.probe import DeviceView
 from kiosk.staff.selftest import SelfTestResult

@@ -29,8 +29,8 @@ from kiosk.flow.receipt import ReceiptData
 from offline_queue.journal import PaymentRecord
 from kiosk.services import receipt_signing as rs
 from kiosk.services.identity import key_path
-from kiosk.services.simulate import run_sessions
-from kiosk.services.terminal import HeadlessTerminal
+from kiosk.services.scripted_resident import run_sessions
+from kiosk.services.terminal import Terminal
 from kiosk.ui.qr import modules
 
 DOTS_PER_LINE = 384  # 48 mm printable at 8 dots/mm (203 dpi)
@@ -131,7 +131,7 @@ def paid_receipt(tmp_path, billing_server):
         return feed(data)
 
     printer.on_bytes = tee  # the serve thread looks the method up per read
-    term = HeadlessTerminal(cfg, hub)
+    term = Terminal(cfg, hub)
     term.start()
     try:
         cards = {acct: uid for uid, acct in DEMO_CARDS.items()}

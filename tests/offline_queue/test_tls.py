@@ -17,7 +17,7 @@ from kiosk.config import ConfigError, config_from_dict
 from billing_server.server import BillingServer
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.services.billing_client import BillingClient, Unreachable
-from kiosk.staff.api import BillingProbe
+from kiosk.staff.billing_queries import BillingProbe
 from kiosk.staff.diag import api_entry, text_lines
 from offline_queue.cache import ReferenceCache
 from offline_queue import signing

@@ -13,7 +13,7 @@ from kiosk.config import config_from_dict
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
-from kiosk.services.terminal import HeadlessTerminal
+from kiosk.services.terminal import Terminal
 from kiosk.staff.wiring import devices_by_name
 from tests.billing_server.conftest import billing_server  # noqa: F401
 
@@ -26,7 +26,7 @@ NAMES = ("bill_validator", "coin_acceptor", "card_reader", "printer")
 def terminal_without(tmp_path, billing_server):  # noqa: F811
     started = []
 
-    def make(*absent: str) -> HeadlessTerminal:
+    def make(*absent: str) -> Terminal:
         (tmp_path / "dev").mkdir()
         cfg = config_from_dict({
             "kiosk": {"db": str(tmp_path / "k.db"), "state_dir": str(tmp_path / "dev")},
@@ -35,7 +35,7 @@ def terminal_without(tmp_path, billing_server):  # noqa: F811
             "devices": {name: {"poll_interval_ms": 20, "enabled": name not in absent}
                         for name in NAMES},
         })
-        term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")))
+        term = Terminal(cfg, SimulatorHub(str(tmp_path / "dev")))
         started.append(term)
         term.start()
         return term

@@ -7,7 +7,7 @@ import logging
 
 from drivers import interfaces as d
 from kiosk.config import config_from_dict
-from kiosk.services.terminal import HeadlessTerminal
+from kiosk.services.terminal import Terminal
 
 
 def levels(caplog) -> list[tuple[int, str]]:
@@ -17,7 +17,7 @@ def levels(caplog) -> list[tuple[int, str]]:
 
 def test_first_normal_power_up_is_info_a_later_one_a_warning(caplog):
     caplog.set_level(logging.INFO, logger="kiosk.services.terminal")
-    term = HeadlessTerminal(config_from_dict({}), sync=False)
+    term = Terminal(config_from_dict({}), sync=False)
     term.dispatch(d.PowerUp("coin_acceptor", "normal"))
     term.dispatch(d.PowerUp("coin_acceptor", "normal"))
     term.dispatch(d.PowerUp("printer", "bill_in_acceptor"))

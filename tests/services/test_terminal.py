@@ -13,7 +13,7 @@ from kiosk.config import Config
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
-from kiosk.services.terminal import HeadlessTerminal
+from kiosk.services.terminal import Terminal
 from tests.billing_server.conftest import billing_server  # noqa: F401
 
 ACC = DEMO_ACCOUNTS[0]
@@ -32,7 +32,7 @@ def terminal(tmp_path, billing_server):
         devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
     )
     (tmp_path / "dev").mkdir()
-    term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")))
+    term = Terminal(cfg, SimulatorHub(str(tmp_path / "dev")))
     term.start()
     yield term
     term.stop()
@@ -159,7 +159,7 @@ def test_coins_taken_while_the_host_was_down_are_recorded_once(tmp_path, billing
     )
     (tmp_path / "dev").mkdir()
     hub = SimulatorHub(str(tmp_path / "dev"))  # the devices outlive both host runs
-    first = HeadlessTerminal(cfg, hub)
+    first = Terminal(cfg, hub)
     first.start()
     to_inserting(first)
     coins = hub.get("coin-acceptor")
@@ -171,7 +171,7 @@ def test_coins_taken_while_the_host_was_down_are_recorded_once(tmp_path, billing
     first.manager.stop()
     coins.master_enabled, coins.enabled_channels = True, frozenset({1, 2, 3})
     coins.command("coin 50")
-    second = HeadlessTerminal(cfg, hub)
+    second = Terminal(cfg, hub)
     second.start()
     try:
         assert second.pump(lambda s: second.journal.open_flags() != [], 10)

@@ -8,7 +8,7 @@ import pytest
 
 from drivers import interfaces as d
 from kiosk.staff import diag
-from kiosk.staff.api import ApiHealth, BillingProbe
+from kiosk.staff.billing_queries import ApiHealth, BillingProbe
 from kiosk.staff.faults import LockingFault
 from kiosk.staff.heartbeat import HeartbeatService, build_heartbeat
 from kiosk.staff.probe import DeviceView
@@ -134,7 +134,7 @@ def test_heartbeat_body_follows_the_contract():
                                    '{"count": 1, "total_minor": 1, "payments": [{"txn_id": 5}]}',
                                    "[]", "not json"])
 def test_malformed_settlement_is_refused(reply):
-    from kiosk.staff.api import ApiUnavailable
+    from kiosk.staff.billing_queries import ApiUnavailable
 
     class Resp:
         status_code = 200

@@ -30,7 +30,7 @@ def cfg(db_path, tmp_path):
 
 
 def start(db, cfg) -> Journal:
-    """What HeadlessTerminal.start does with the check."""
+    """What Terminal.start does with the check."""
     water = guard_on_start(db, cfg)
     return Journal(db, cfg.kiosk.id, on_commit=water.advance)
 

@@ -12,7 +12,7 @@ import pytest
 
 from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.staff import audit as a
-from kiosk.staff.api import BillingProbe
+from kiosk.staff.billing_queries import BillingProbe
 from kiosk.staff.report_format import report_csv, report_job, report_lines
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker

@@ -15,7 +15,7 @@ from kiosk.config import Config
 from kiosk.flow import events as e
 from kiosk.flow.session import Phase
 from kiosk.services.identity import signed
-from kiosk.services.terminal import HeadlessTerminal
+from kiosk.services.terminal import Terminal
 from kiosk.staff.auth import StaffAuth
 from kiosk.staff.wiring import heartbeat_service
 from offline_queue.journal import Journal
@@ -26,10 +26,10 @@ from tests.staff.conftest import CHEAP, MT_PIN, OP_PIN
 
 @pytest.fixture
 def make_terminal(tmp_path, billing_server):
-    started: list[HeadlessTerminal] = []
+    started: list[Terminal] = []
     (tmp_path / "dev").mkdir()
 
-    def make() -> HeadlessTerminal:
+    def make() -> Terminal:
         cfg = Config()
         cfg = dataclasses.replace(
             cfg,
@@ -40,7 +40,7 @@ def make_terminal(tmp_path, billing_server):
             limits=dataclasses.replace(cfg.limits, insert_timeout_s=2),
             devices={k: dataclasses.replace(v, poll_interval_ms=20) for k, v in cfg.devices.items()},
         )
-        term = HeadlessTerminal(cfg, SimulatorHub(str(tmp_path / "dev")), sync=False)
+        term = Terminal(cfg, SimulatorHub(str(tmp_path / "dev")), sync=False)
         term.start()
         started.append(term)
         return term
@@ -50,13 +50,13 @@ def make_terminal(tmp_path, billing_server):
         term.stop()
 
 
-def add_staff(term: HeadlessTerminal) -> None:
+def add_staff(term: Terminal) -> None:
     auth = StaffAuth(term.db, term.staff.audit, params=CHEAP)
     auth.add_user("op1", "operator", OP_PIN, "test")
     auth.add_user("mt1", "maintenance", MT_PIN, "test")
 
 
-def pay_once(term: HeadlessTerminal, *notes: int) -> None:
+def pay_once(term: Terminal, *notes: int) -> None:
     to_inserting(term, amount=sum(notes))
     for value in notes:
         insert(term, value)

@@ -63,7 +63,7 @@ def _signed_probe(cfg: Any) -> Any:
 
 
 def _probe(cfg: Any) -> Any:
-    from kiosk.staff.api import BillingProbe
+    from kiosk.staff.billing_queries import BillingProbe
 
     billing = cfg.billing
     return BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
