@@ -4,6 +4,7 @@ Kivy's dispatch path. Time on the Kivy clock can be moved forward to reach timeo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import threading
@@ -22,13 +23,28 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 
 
 class FakeTime:
-    """Kivy's clock reads this: real time plus whatever a test skipped."""
+    """Kivy's clock reads this: real time plus whatever a test skipped. ``frozen()`` stops it,
+    so a test that measures a duration on the Kivy clock (a hold of the staff corner, an idle
+    countdown) sees only the time it skipped, however slowly a loaded machine runs the frames."""
 
     def __init__(self, real: Callable[[], float]) -> None:
         self.real, self.offset = real, 0.0
+        self._stopped_at: float | None = None
 
     def __call__(self) -> float:
-        return self.real() + self.offset
+        now = self.real() if self._stopped_at is None else self._stopped_at
+        return now + self.offset
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        self._stopped_at = self.real()
+        try:
+            yield
+        finally:
+            # the real time that passed while frozen never happened: the clock resumes from
+            # where it stood, so it never jumps and never runs backwards
+            self.offset -= self.real() - self._stopped_at
+            self._stopped_at = None
 
 
 @pytest.fixture(scope="session")
