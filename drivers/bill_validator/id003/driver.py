@@ -199,6 +199,9 @@ class Id003Driver:
         if self._hold_power_up.is_set():
             return  # polled again next tick; the device stays as it is until released
         self._operation(p.RESET)
+        # The reset ended the power-up state: a power-up reported by the very next poll is a
+        # new one and must be posted, not taken for the repeat of the one just resolved.
+        self._status = p.INITIALIZE
         self._setting(p.SET_ENABLE, p.inhibit_mask(()))
         self._setting(p.SET_DIRECTION, b"\x00")
         self._setting(p.SET_INHIBIT, b"\x01")
