@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers import registry
 from drivers.interfaces import PrintJob
@@ -152,3 +154,30 @@ def test_a_lost_yen_mapping_shows(rig: Rig, monkeypatch) -> None:
     receipt = rig.sim.wait_receipt(1, timeout=HANG)
     assert receipt["lines"] == ["金额：" + D.REPLACEMENT + "200.00"]
     assert rig.sim.counters["unprintable"] == 1
+
+
+# ---------------------------------------------------------------- decoder: any bytes, any chunks
+_PIECES = [P.KANJI_ON, P.KANJI_OFF, GS_SIZE_2X2, ESC_NORMAL, b"\x1c!\x0c", b"\x1d!\x00", b"\n",
+           bytes.fromhex("81308436"), b"\xa3\xa4", b"\x81", b"\x81\x30", b"ab", "电费".encode("gbk")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_PIECES) | st.binary(max_size=4), max_size=30),
+       cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=8),
+       chinese=st.booleans())
+def test_chinese_decoding_and_sizes_do_not_depend_on_chunking(pieces, cuts, chinese) -> None:
+    data = b"".join(pieces)
+    whole = D.decode(data, chinese)
+    dec = D.EscPosDecoder(chinese)
+    events: list[D.Event] = []
+    prev = 0
+    for c in sorted(set(cuts)) + [len(data)]:
+        events += dec.feed(data[prev:c])
+        prev = max(prev, c)
+    tail = dec.finish()
+    assert events + tail.events == whole.events
+    assert tail.unprintable == whole.unprintable
+    for line in whole.events:
+        if isinstance(line, D.TextLine):
+            assert "".join(r[0] for r in line.runs) == line.text
+            assert all(1 <= w <= 8 and 1 <= h <= 8 for _, w, h in line.runs)
