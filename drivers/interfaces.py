@@ -201,6 +201,17 @@ class Driver(Protocol):
 
 
 @runtime_checkable
+class Identified(Protocol):
+    """Optional for every driver: ``identity()`` (any thread) says what the device reported
+    about itself -- at least ``"protocol"``, and where the device tells them ``"firmware"``,
+    ``"serial_number"`` and the like -- as strings, for the operator (``kiosk devices``,
+    ``kiosk diag``). Never money and never a reason to refuse service; a key the device has
+    not (yet) reported is absent, not guessed. Test with ``isinstance(driver, Identified)``."""
+
+    def identity(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
 class BillValidator(Driver, Protocol):
     """A note acceptor with an escrow.
 

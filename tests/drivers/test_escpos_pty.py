@@ -211,7 +211,8 @@ def test_latin_receipt_without_chinese_mode(rig: Rig) -> None:
     plain = EscPosPrinter("plain", rig.port, status_timeout=TIMEOUT, chinese=False)
     plain.print_job(PrintJob(title="RECEIPT", lines=("Grüße", "Total ¥ 12.50"), qr="42"))
     receipt = rig.sim.wait_receipt(1, timeout=HANG)
-    assert receipt == {"lines": ["RECEIPT", "Grüße", "Total ¥ 12.50"], "qr": ["42"]}
+    assert receipt == {"lines": ["RECEIPT", "Grüße", "Total ¥ 12.50"],
+                       "double": ["RECEIPT", "", ""], "qr": ["42"]}
 
 
 @pytest.mark.parametrize(
@@ -271,7 +272,8 @@ def test_port_by_sim_url(tmp_path) -> None:
     try:
         printer = EscPosPrinter("printer", port, status_timeout=TIMEOUT)
         printer.print_job(PrintJob(lines=("一行",), qr=None))
-        assert hub.get("printer").wait_receipt(1, timeout=HANG) == {"lines": ["一行"], "qr": []}
+        assert hub.get("printer").wait_receipt(1, timeout=HANG) == {
+            "lines": ["一行"], "double": [""], "qr": []}
     finally:
         port.close()
         hub.stop()

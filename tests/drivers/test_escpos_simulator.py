@@ -46,10 +46,10 @@ def test_receipt_per_cut_and_split_delivery() -> None:
     for i in range(0, len(data), 7):  # a receipt arriving in small pieces
         sim.on_bytes(data[i : i + 7])
     assert sim.receipts == [
-        {"lines": ["第一行，", "￥5"], "qr": ["Q1"]},
-        {"lines": ["second"], "qr": []},
+        {"lines": ["第一行，", "￥5"], "double": ["", ""], "qr": ["Q1"]},
+        {"lines": ["second"], "double": [""], "qr": []},
     ]
-    assert json.loads(sim.command("last")) == {"lines": ["second"], "qr": []}
+    assert json.loads(sim.command("last")) == {"lines": ["second"], "double": [""], "qr": []}
 
 
 def test_refuses_to_print_without_paper() -> None:
@@ -59,7 +59,7 @@ def test_refuses_to_print_without_paper() -> None:
     assert sim.receipts == [] and sim.counters["lines"] == 0 and sim.counters["spoiled"] == 1
     sim.command("paper ok")
     sim.on_bytes(job("after reload"))
-    assert sim.receipts == [{"lines": ["after reload"], "qr": []}]
+    assert sim.receipts == [{"lines": ["after reload"], "double": [""], "qr": []}]
 
 
 def test_receipt_spoiled_before_its_cut_is_not_recorded() -> None:
@@ -88,6 +88,7 @@ def test_counters_survive_restart(tmp_path) -> None:
     again = EscPosSimulator(state_path=path)
     assert json.loads(again.command("counters")) == {
         "cuts": 2, "lines": 3, "receipts": 2, "spoiled": 0, "status_requests": 0, "unknown": 1,
+        "unprintable": 0,
     }  # fmt: skip
     assert again.receipts == []  # the paper left with the customer; only counters are kept
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.link import LINE_SETTINGS, Link, LinkDown
+from drivers.errors import FrameError
 from drivers.interfaces import (
     ChannelMap,
     DeviceEvent,
@@ -95,6 +96,7 @@ class Id003Driver:
         self._status: int | None = None
         self._fault: p.FaultInfo | None = None
         self._cycle: _Cycle | None = None
+        self._identity: dict[str, str] = {"protocol": "id003"}
 
     # ------------------------------------------------------------ public API (any thread)
     def start(self, post: Post) -> None:
@@ -131,6 +133,12 @@ class Id003Driver:
 
     def return_note(self) -> None:
         self._commands.append(("return",))
+
+    def identity(self) -> dict[str, str]:
+        """What the unit says it is (drivers/interfaces.py, ``Identified``): read with the
+        version request (0x88) at every start-up, so a swapped unit shows; "firmware" is
+        missing until it was read, or when the unit does not answer the request."""
+        return dict(self._identity)
 
     def health(self) -> Health:
         if self._thread is None:
@@ -191,10 +199,39 @@ class Id003Driver:
         if self._hold_power_up.is_set():
             return  # polled again next tick; the device stays as it is until released
         self._operation(p.RESET)
+        # The reset ended the power-up state: a power-up reported by the very next poll is a
+        # new one and must be posted, not taken for the repeat of the one just resolved.
+        self._status = p.INITIALIZE
         self._setting(p.SET_ENABLE, p.inhibit_mask(()))
         self._setting(p.SET_DIRECTION, b"\x00")
         self._setting(p.SET_INHIBIT, b"\x01")
+        self._read_identity()
         self._needs_init = False
+
+    def _read_identity(self) -> None:
+        """Version information request (ID-003 specification, "version information request").
+        An older unit answers INVALID COMMAND and one that stays silent is not waited out: the
+        identity is for the operator and never holds acceptance up."""
+        try:
+            reply = self._link.transact(p.encode(p.VERSION_REQUEST), "read", 1)
+        except LinkDown:
+            if self._link.broken:
+                raise  # the port failed: the poll loop re-opens it and starts over
+            log.info("%s: no answer to the version request", self.name)
+            return
+        if reply.cmd == p.INVALID_COMMAND:
+            log.info("%s: the unit does not answer the version request", self.name)
+            return
+        try:
+            version = p.decode_version(reply.data)
+        except FrameError as exc:
+            self.stats["unexpected"] += 1
+            log.warning("%s: unusable version string: %s", self.name, exc)
+            return
+        identity = {"protocol": "id003", **version}
+        if identity != self._identity:
+            log.info("%s: %s", self.name, version["version"])
+        self._identity = identity
 
     def _run_commands(self) -> None:
         while self._commands:

@@ -32,7 +32,8 @@ class LinkDown(Exception):
 
 def is_reply(frame: p.Frame, sent: bytes, expect: str) -> bool:
     """Whether ``frame`` answers ``sent``: any well-formed status for a status request, ACK
-    for an operation command, the echo for a setting command; INVALID COMMAND for either."""
+    for an operation command, the echo for a setting command, the same command code with data
+    for a read request (setting status, version); INVALID COMMAND for any but the first."""
     if expect == "status":
         if frame.cmd == p.ACK or frame.cmd in p.SETTING_COMMANDS:
             return False
@@ -41,6 +42,8 @@ def is_reply(frame: p.Frame, sent: bytes, expect: str) -> bool:
         return True
     if expect == "ack":
         return frame.cmd == p.ACK and not frame.data
+    if expect == "read":
+        return frame.cmd == sent[2] and bool(frame.data)
     return frame.encode() == sent
 
 

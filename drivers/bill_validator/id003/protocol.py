@@ -9,6 +9,7 @@ failure raises :class:`drivers.errors.FrameError` and nothing else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -50,6 +51,26 @@ SET_BAR_INHIBIT = 0xC7
 SETTING_COMMANDS = frozenset(range(SET_ENABLE, SET_BAR_INHIBIT + 1))
 #: data length each setting command must carry (the rest are passed through as they come)
 SETTING_DATA_LEN = {SET_ENABLE: 2, SET_INHIBIT: 1, SET_DIRECTION: 1}
+# Setting status requests (ID-003 specification, "setting status request" commands): 0x80 + n
+# reads back what setting command 0xC0 + n wrote.  They carry no data; the device answers with
+# the same command code followed by the setting's current data, exactly as the setting command
+# would carry it (so a read-back of 0x80 is the two-byte C0 inhibit mask).
+STATUS_ENABLE = 0x80
+STATUS_SECURITY = 0x81
+STATUS_COMMUNICATION_MODE = 0x82
+STATUS_INHIBIT = 0x83
+STATUS_DIRECTION = 0x84
+STATUS_OPTIONAL_FUNCTION = 0x85
+STATUS_BAR_CODE = 0x86
+STATUS_BAR_INHIBIT = 0x87
+#: setting status request → the setting command whose data it reads back
+SETTING_OF_REQUEST = {STATUS_ENABLE + n: SET_ENABLE + n for n in range(8)}
+# Version information request (ID-003 specification, "version information request"): the
+# device answers 0x88 followed by its version string in ASCII; the boot program's version
+# answers 0x89 the same way.
+VERSION_REQUEST = 0x88
+BOOT_VERSION_REQUEST = 0x89
+READ_REQUESTS = frozenset(SETTING_OF_REQUEST) | {VERSION_REQUEST, BOOT_VERSION_REQUEST}
 
 # ---------------------------------------------------------------- device → host statuses
 ENABLE_IDLING = 0x11
@@ -342,3 +363,56 @@ class FrameReader:
 def status_data_ok(frame: Frame) -> bool:
     """Whether a device status frame carries the data length its status code requires."""
     return len(frame.data) == STATUS_DATA_LEN.get(frame.cmd, 0)
+
+
+# ---------------------------------------------------------------- read-backs
+def setting_request(setting_cmd: int) -> int:
+    """The setting status request that reads back ``setting_cmd`` (0xC0..0xC7 → 0x80..0x87)."""
+    if setting_cmd not in SETTING_COMMANDS:
+        raise FrameError(f"0x{setting_cmd:02X} is not a setting command")
+    return setting_cmd - (SET_ENABLE - STATUS_ENABLE)
+
+
+def decode_setting_status(frame: Frame, request: int) -> bytes:
+    """The data of the device's answer to setting status request ``request``."""
+    if request not in SETTING_OF_REQUEST:
+        raise FrameError(f"0x{request:02X} is not a setting status request")
+    if frame.cmd != request:
+        raise FrameError(f"answer 0x{frame.cmd:02X} to setting status request 0x{request:02X}")
+    need = SETTING_DATA_LEN.get(SETTING_OF_REQUEST[request])
+    if need is not None and len(frame.data) != need:
+        raise FrameError(f"setting status 0x{request:02X}: {len(frame.data)} data bytes, "
+                         f"want {need}")
+    return frame.data
+
+
+#: "<model>(<country>)<...> ID003-<rev>V<firmware> <date> <checksum>" as JCM units print it;
+#: everything after the model is optional, so an unusual string still yields its raw text.
+_VERSION = re.compile(
+    r"^(?P<model>\S*?\((?P<country>[A-Z]{2,3})\)\S*)?\s*"
+    r"(?P<protocol>ID\d{3}(?:-\d+)?)?(?P<firmware>V[\w.-]+)?"
+    r"(?:\s+(?P<date>\d{2}[A-Z]{3}\d{2}))?(?:\s+(?P<checksum>[0-9A-F]{4}))?\s*$")
+
+
+def decode_version(data: bytes) -> dict[str, str]:
+    """The version string of a 0x88/0x89 answer → {"version", and what it names: "model",
+    "country", "protocol_version", "firmware", "date", "checksum"}.  The string is printable
+    ASCII (ID-003 specification, "version information"); anything else is a FrameError."""
+    if not data:
+        raise FrameError("empty version string")
+    if any(not 0x20 <= b < 0x7F for b in data):
+        raise FrameError(f"version string is not printable ASCII: {data.hex(' ').upper()}")
+    text = data.decode("ascii").strip()
+    out = {"version": text}
+    m = _VERSION.match(text)
+    if m:
+        names = {"protocol": "protocol_version"}
+        out.update({names.get(k, k): v for k, v in m.groupdict().items() if v})
+    return out
+
+
+def encode_version(text: str) -> bytes:
+    """The device's 0x88 answer carrying ``text`` (the simulator's side of decode_version)."""
+    data = text.encode("ascii")
+    decode_version(data)  # the same rules both ways
+    return encode(VERSION_REQUEST, data)

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from drivers.bill_validator.id003 import protocol as p
+from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
 from drivers.simbase import SimulatorBase
 
@@ -43,14 +44,39 @@ STAGE_STATUS = {
     "returning": p.RETURNING,
     "rejecting": p.REJECTING,
 }
+#: What this simulated unit answers to the version information request (0x88): the string a
+#: JCM unit of this kind sends (ID-003 specification, "version information request").
+VERSION = "i(CHN)100-SS ID003-05V150-51 26JUN09 9E0C"
+BOOT_VERSION = "i(CHN)100-SS BOOT-V1.02 11MAR08"
+#: Settings this unit powers up with, read back by 0x81..0x87 until the host writes them: the
+#: data as the matching setting command carries it.  C0 and C3 are kept as the mask and the
+#: inhibit flag the note cycle uses.
+POWER_UP_SETTINGS = {
+    p.SET_SECURITY: b"\x00\x00",
+    p.SET_COMMUNICATION_MODE: b"\x00",  # polling mode
+    p.SET_DIRECTION: b"\x00",  # every insertion direction accepted
+    p.SET_OPTIONAL_FUNCTION: b"\x00\x00",
+    p.SET_BAR_CODE: b"\x01\x12",  # interleaved 2 of 5, 18 characters
+    p.SET_BAR_INHIBIT: b"\xfc",  # notes and bar-code tickets accepted
+}
 IN_ACCEPTOR = frozenset({"accepting", "escrow", "returning", "rejecting"})
 IN_STACKER = frozenset({"stacking", "vend_valid"})
 HELP = (
     "commands: insert <yuan> | reject [hex reason] | jam | stacker-jam | stacker-full | "
     "cashbox-remove | cashbox-insert | cheat | failure | comm-error | pause | clear | "
     "noise <hex bytes> | drop <n> | corrupt <n> | ignore-ack <n> | delay <ms> | power-cycle | "
-    "counters | status | help"
+    "version [text|none] | settings | counters | status | help"
 )
+
+
+def _checked_version(text: str | None) -> str | None:
+    """A version string the wire cannot carry (not printable ASCII, too long) is a ValueError."""
+    if text is not None:
+        try:
+            p.encode_version(text)
+        except FrameError as exc:
+            raise ValueError(f"version: {exc}") from None
+    return text
 
 
 def _fresh_state() -> dict[str, Any]:
@@ -65,9 +91,13 @@ class Id003Simulator(SimulatorBase):
     help_text = HELP
 
     def __init__(
-        self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None
+        self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None,
+        version: str | None = VERSION,
     ) -> None:
+        """``version``: the string the unit answers 0x88 with; None plays an older unit that
+        answers INVALID COMMAND."""
         super().__init__(state_path)
+        self.version = _checked_version(version)
         self.channels = channels if channels is not None else p.cny_channels()
         self.state = self._sane(self.state_file.load(_fresh_state()))
         self._reader = p.FrameReader()
@@ -126,6 +156,8 @@ class Id003Simulator(SimulatorBase):
             reply = self._operation(cmd)
         elif cmd in p.SETTING_COMMANDS and self._setting(cmd, frame.data):
             reply = frame.encode()  # setting commands are echoed as received
+        elif cmd in p.READ_REQUESTS and not frame.data:
+            reply = self._read_back(cmd)
         else:
             reply = p.encode(p.INVALID_COMMAND)
         if self.corrupt_replies > 0:
@@ -255,6 +287,25 @@ class Id003Simulator(SimulatorBase):
         self.settings[cmd] = bytes(data)
         return True
 
+    def setting_data(self, setting_cmd: int) -> bytes:
+        """What the unit holds now for ``setting_cmd`` (the data of its read-back)."""
+        if setting_cmd == p.SET_ENABLE:
+            return self._mask
+        if setting_cmd == p.SET_INHIBIT:
+            return b"\x01" if self._inhibited else b"\x00"
+        return self.settings.get(setting_cmd, POWER_UP_SETTINGS[setting_cmd])
+
+    def _read_back(self, cmd: int) -> bytes:
+        """Setting status and version requests are answered in every state, power-up and
+        faults included (ID-003 specification, "setting status request")."""
+        if cmd == p.VERSION_REQUEST:
+            if self.version is None:
+                return p.encode(p.INVALID_COMMAND)
+            return p.encode_version(self.version)
+        if cmd == p.BOOT_VERSION_REQUEST:
+            return p.encode(cmd, BOOT_VERSION.encode("ascii"))
+        return p.encode(cmd, self.setting_data(p.SETTING_OF_REQUEST[cmd]))
+
     # ------------------------------------------------------------ knobs (methods)
     @property
     def ready_for_note(self) -> bool:
@@ -368,6 +419,14 @@ class Id003Simulator(SimulatorBase):
         if verb == "power-cycle":
             code = self.power_cycle()
             return f"ok: power cycled; next status 0x{code:02X} {p.STATUS_NAMES[code]}"
+        if verb == "version":
+            if args:
+                text = " ".join(args)
+                self.version = None if text.lower() == "none" else _checked_version(text)
+            return f"version {self.version or 'none (answers INVALID COMMAND)'}"
+        if verb == "settings":
+            return " ".join(f"{cmd:02X}={self.setting_data(cmd).hex().upper()}"
+                            for cmd in sorted(p.SETTING_COMMANDS))
         if verb == "counters":
             return json.dumps(self.counters(), sort_keys=True, separators=(",", ":"))
         if verb == "status":

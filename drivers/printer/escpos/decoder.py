@@ -13,9 +13,21 @@ from dataclasses import dataclass, field
 from drivers.printer.escpos.protocol import CR, DC4, DLE, ENQ, EOT, ESC, FF, FS, GS, HT, LF
 
 # ---------------------------------------------------------------- decoder events
+#: a run of characters printed at one size: (text, width magnification, height magnification)
+Run = tuple[str, int, int]
+
+
 @dataclass(frozen=True)
 class TextLine:
+    """One printed line; ``runs`` says at which size each part of it came out."""
+
     text: str
+    runs: tuple[Run, ...] = ()
+
+    @property
+    def double(self) -> str:
+        """The characters printed larger than normal (wider or taller)."""
+        return "".join(t for t, w, h in self.runs if w > 1 or h > 1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,41 @@ MAX_BLOCK = 1 << 20
 
 _NEED_MORE = -1
 _TEXT_RUN = re.compile(rb"[^\x00-\x08\x0a-\x1f]+")
+#: what a GB2312/GBK printer prints for bytes its font has no glyph for (it prints *something*)
+REPLACEMENT = "\ufffd"
+
+
+def decode_gbk(data: bytes) -> tuple[list[tuple[str, bool]], int]:
+    """Bytes in Chinese (Kanji) mode as a GB2312/GBK printer takes them: a byte below 0x80 is
+    one ASCII character, a lead byte 0x81-0xFE with a trail byte 0x40-0xFE (not 0x7F) is one
+    double-byte character.  GB18030's four-byte sequences (lead, 0x30-0x39, 0x81-0xFE,
+    0x30-0x39; the half-width yen sign is 81 30 84 36) are not in GBK: the printer prints a
+    wrong glyph, modelled as one REPLACEMENT each; so are lone lead bytes, 0x80, 0xFF and pairs
+    outside the font.  Returns [(character, double-byte?)] and how many were unprintable."""
+    out: list[tuple[str, bool]] = []
+    bad, i, n = 0, 0, len(data)
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            out.append((chr(b), False))
+            i += 1
+            continue
+        nxt = data[i + 1] if i + 1 < n else -1
+        if (0x81 <= b <= 0xFE and 0x30 <= nxt <= 0x39 and i + 3 < n
+                and 0x81 <= data[i + 2] <= 0xFE and 0x30 <= data[i + 3] <= 0x39):
+            out.append((REPLACEMENT, True))
+            bad, i = bad + 1, i + 4
+        elif 0x81 <= b <= 0xFE and 0x40 <= nxt <= 0xFE and nxt != 0x7F:
+            try:
+                out.append((data[i : i + 2].decode("gbk"), True))
+            except UnicodeDecodeError:
+                out.append((REPLACEMENT, True))
+                bad += 1
+            i += 2
+        else:
+            out.append((REPLACEMENT, True))
+            bad, i = bad + 1, i + 1
+    return out, bad
 
 
 @dataclass
@@ -82,6 +129,7 @@ class Decoded:
     events: list[Event] = field(default_factory=list)
     unknown: int = 0
     truncated: int = 0
+    unprintable: int = 0
 
     @property
     def lines(self) -> list[str]:
@@ -101,31 +149,55 @@ class EscPosDecoder:
     skipped and counted in ``unknown``; an incomplete command waits for more bytes."""
 
     def __init__(self, chinese_default: bool = False) -> None:
+        #: the printer's power-up mode (its memory switch): Chinese (Kanji) mode on or off;
+        #: ESC @ goes back to it
         self.chinese_default = chinese_default
         self.unknown = 0
+        #: characters printed as a wrong glyph (see decode_gbk)
+        self.unprintable = 0
         self._pending = b""
         self._reset_modes()
-        self._parts: list[str] = []
+        self._parts: list[Run] = []
         self._seg = bytearray()
         self._qr_store: bytes | None = None
 
     def _reset_modes(self) -> None:
         self.chinese = self.chinese_default
         self.code_page = 0
-
-    @property
-    def _codec(self) -> str:
-        return "gb18030" if self.chinese else CODE_PAGES.get(self.code_page, "cp437")
+        # Character sizes (Epson ESC/POS Command Reference): "ESC !" bits 4/5 set double
+        # height/width of alphanumeric (ANK) characters only; "FS !" bits 2/3 set double
+        # width/height of Kanji characters only; "GS !" sets the magnification of both.  For
+        # each kind the last command received wins, so ESC ! 0 after GS ! 11h leaves the Kanji
+        # characters double size until GS ! 0 or FS ! 0.
+        self.ank_size = (1, 1)
+        self.kanji_size = (1, 1)
 
     def _flush_seg(self) -> None:
-        if self._seg:
-            self._parts.append(self._seg.decode(self._codec, errors="replace"))
-            self._seg.clear()
+        if not self._seg:
+            return
+        data = bytes(self._seg)
+        self._seg.clear()
+        if not self.chinese:
+            text = data.decode(CODE_PAGES.get(self.code_page, "cp437"), errors="replace")
+            self._add(text, self.ank_size)
+            return
+        chars, bad = decode_gbk(data)
+        self.unprintable += bad
+        for ch, wide in chars:
+            self._add(ch, self.kanji_size if wide else self.ank_size)
+
+    def _add(self, text: str, size: tuple[int, int]) -> None:
+        if self._parts and self._parts[-1][1:] == size:
+            last = self._parts[-1]
+            self._parts[-1] = (last[0] + text, *size)
+        else:
+            self._parts.append((text, *size))
 
     def _end_line(self, out: list[Event], force: bool = True) -> None:
         self._flush_seg()
         if force or self._parts:
-            out.append(TextLine("".join(self._parts)))
+            runs = tuple(self._parts)
+            out.append(TextLine("".join(r[0] for r in runs), runs))
         self._parts = []
 
     def feed(self, data: bytes) -> list[Event]:
@@ -164,7 +236,7 @@ class EscPosDecoder:
         truncated = 1 if self._pending else 0
         self._pending = b""
         self._end_line(out, force=False)
-        return Decoded(out, self.unknown, truncated)
+        return Decoded(out, self.unknown, truncated, self.unprintable)
 
     # ---- commands; each returns bytes consumed or _NEED_MORE
     def _command(self, buf: bytes, i: int, out: list[Event]) -> int:
@@ -204,7 +276,22 @@ class EscPosDecoder:
                 self.code_page = args[0]
             elif op in (b"d", b"J"):  # print the buffer, then feed
                 self._end_line(out, force=False)
+            elif op == b"!":
+                self._flush_seg()
+                n = args[0]
+                self.ank_size = (2 if n & 0x20 else 1, 2 if n & 0x10 else 1)
+        elif lead == GS and op == b"!":
+            # GS !: bits 4-7 width - 1, bits 0-3 height - 1 (1-8 times), ANK and Kanji alike
+            self._flush_seg()
+            n = args[0]
+            self.ank_size = self.kanji_size = ((n >> 4 & 7) + 1, (n & 7) + 1)
+        elif lead == FS and op == b"!":
+            self._flush_seg()
+            n = args[0]
+            self.kanji_size = (2 if n & 0x04 else 1, 2 if n & 0x08 else 1)
         elif lead == FS and op in (b"&", b"."):
+            # FS & selects Kanji mode, FS . cancels it (ESC/POS Command Reference, "FS &",
+            # "FS ."): outside it every byte is a character of the ESC t code page
             self._flush_seg()
             self.chinese = op == b"&"
 
@@ -341,4 +428,4 @@ def decode(data: bytes, chinese_default: bool = False) -> Decoded:
     dec = EscPosDecoder(chinese_default)
     events = dec.feed(data)
     tail = dec.finish()
-    return Decoded(events + tail.events, tail.unknown, tail.truncated)
+    return Decoded(events + tail.events, tail.unknown, tail.truncated, tail.unprintable)

@@ -177,6 +177,13 @@ class EscPosPrinter:
             esc.set(align="center", bold=True, custom_size=True, width=2, height=2)
             self._text(job.title)
             esc.set_with_default()
+            # python-escpos resets with ESC ! 0, which sizes alphanumeric characters only.  By
+            # Epson's rules (ESC/POS Command Reference, "GS !" and "FS !") the Kanji size is
+            # set by GS ! and FS !, the last one received winning, so the Chinese body would
+            # stay double size: reset it with both.
+            esc.send(P.SIZE_NORMAL)
+            if self.chinese:
+                esc.send(P.KANJI_SIZE_NORMAL)
         for line in job.lines:
             self._text(line)
         if job.qr:

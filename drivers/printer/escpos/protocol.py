@@ -20,6 +20,10 @@ ESC, FS, GS = 0x1B, 0x1C, 0x1D
 INIT = b"\x1b@"  # ESC @: clear buffer, reset modes
 KANJI_ON = b"\x1c&"  # FS &: select Kanji (Chinese) character mode
 KANJI_OFF = b"\x1c."  # FS .: cancel Kanji character mode
+#: GS ! 0: every character (ANK and Kanji) back to normal width and height
+SIZE_NORMAL = b"\x1d!\x00"
+#: FS ! 0: Kanji print mode back to normal (no double width/height, no underline)
+KANJI_SIZE_NORMAL = b"\x1c!\x00"
 
 
 def status_request(n: int) -> bytes:

@@ -1,7 +1,13 @@
 """A receipt printer on a pty: answers DLE EOT 1/2/4 for its paper/cover/online state, decodes
 everything else with the protocol decoder and keeps the receipts it "printed" (one per cut).
 Like a real printer it prints nothing while the paper is out, the cover open or it is offline.
-Status requests are answered in stream order, after the print data sent before them."""
+Status requests are answered in stream order, after the print data sent before them.
+
+It plays a GB2312/GBK printer: in Chinese (Kanji) mode a GB18030 four-byte sequence comes out
+as a wrong glyph (counted in ``unprintable``), and each receipt keeps, per line, the characters
+printed larger than normal (``double``), so a title size left on for the body shows.  It powers
+up in Western mode unless built with ``chinese_default`` (or told ``power-up chinese``), as many
+printers sold in China do."""
 
 from __future__ import annotations
 
@@ -16,11 +22,13 @@ from drivers.printer.escpos import decoder as D
 from drivers.printer.escpos import protocol as P
 from drivers.simbase import SimulatorBase
 
-_COUNTERS = {"receipts": 0, "cuts": 0, "lines": 0, "spoiled": 0, "status_requests": 0, "unknown": 0}
+_COUNTERS = {"receipts": 0, "cuts": 0, "lines": 0, "spoiled": 0, "status_requests": 0, "unknown": 0,
+             "unprintable": 0}
 
 HELP = (
     "paper ok|near-end|out|out-after <n> · cover open|closed · offline · online · mute · unmute"
-    " · noise <hex> · drop <n> · delay <ms> · last · counters · status · help"
+    " · power-up chinese|western · noise <hex> · drop <n> · delay <ms> · last · counters"
+    " · status · help"
 )
 
 
@@ -32,7 +40,7 @@ def _count(word: str) -> int:
 
 
 def _new_receipt() -> dict[str, Any]:
-    return {"lines": [], "qr": [], "spoiled": False}
+    return {"lines": [], "double": [], "qr": [], "spoiled": False}
 
 
 class EscPosSimulator(SimulatorBase):
@@ -89,11 +97,13 @@ class EscPosSimulator(SimulatorBase):
             elif not self.can_print:
                 self._current["spoiled"] = True  # dropped, like a printer with no paper
             elif isinstance(event, D.TextLine):
-                self._on_line(event.text)
+                self._on_line(event)
             elif isinstance(event, D.QrCode):
                 self._current["qr"].append(event.payload)
         self.counters["unknown"] = self.counters.get("unknown", 0) + self.decoder.unknown
-        self.decoder.unknown = 0
+        self.counters["unprintable"] = (self.counters.get("unprintable", 0)
+                                        + self.decoder.unprintable)
+        self.decoder.unknown = self.decoder.unprintable = 0
         # A printer answers DLE EOT as it receives it (Epson's ESC/POS reference: a real-time
         # command), so an answer never waits for the counters' fsync'd file write: status
         # requests alone are not saved (the count goes to the file with the next print).
@@ -102,8 +112,9 @@ class EscPosSimulator(SimulatorBase):
         self._changed.notify_all()
         return bytes(reply)
 
-    def _on_line(self, text: str) -> None:
-        self._current["lines"].append(text)
+    def _on_line(self, line: D.TextLine) -> None:
+        self._current["lines"].append(line.text)
+        self._current["double"].append(line.double)
         self.counters["lines"] += 1
         if self.out_after is not None:
             self.out_after -= 1
@@ -123,12 +134,18 @@ class EscPosSimulator(SimulatorBase):
         if not (cur["lines"] or cur["qr"] or cur["spoiled"]):
             return
         if recorded and not cur["spoiled"]:
-            self.receipts.append({"lines": cur["lines"], "qr": cur["qr"]})
+            self.receipts.append({"lines": cur["lines"], "double": cur["double"], "qr": cur["qr"]})
             self.counters["receipts"] += 1
         else:
             self.counters["spoiled"] += 1  # uncut, or part of it lost: not a receipt
 
     # ---------------------------------------------------------------- test and bench side
+    def set_power_up(self, chinese: bool) -> None:
+        """Set the power-up mode (the printer's memory switch) and power the printer off and on:
+        unprinted data is lost and every mode is back to the power-up one."""
+        with self._changed:
+            self.decoder = D.EscPosDecoder(chinese_default=chinese)
+            self._close_receipt(recorded=False)
     def wait_receipt(self, n: int, timeout: float) -> dict[str, Any]:
         """The n-th receipt (1-based) printed since start; TimeoutError if it does not come."""
         deadline = time.monotonic() + timeout
@@ -155,6 +172,11 @@ class EscPosSimulator(SimulatorBase):
                 raise ValueError("cover open|closed")
             self.cover_open = args[0] == "open"
             return f"cover {args[0]}"
+        if cmd == "power-up":
+            if len(args) != 1 or args[0] not in ("chinese", "western"):
+                raise ValueError("power-up chinese|western")
+            self.set_power_up(chinese=args[0] == "chinese")
+            return f"powers up in {args[0]} mode (power cycled)"
         if cmd in ("offline", "online"):
             self.offline = cmd == "offline"
             return cmd
@@ -169,7 +191,8 @@ class EscPosSimulator(SimulatorBase):
             return (
                 f"paper={self.paper.value} cover={'open' if self.cover_open else 'closed'} "
                 f"{'offline' if self.offline else 'online'} muted={'yes' if self.muted else 'no'} "
-                f"receipts={len(self.receipts)}"
+                f"receipts={len(self.receipts)} "
+                f"power-up={'chinese' if self.decoder.chinese_default else 'western'}"
             )
         if cmd == "help":
             return HELP
