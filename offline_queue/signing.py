@@ -38,6 +38,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from offline_queue.private import private_dirs
+
 log = logging.getLogger(__name__)
 
 LABEL = "sig1"
@@ -78,7 +80,7 @@ def public_from_b64(text: str) -> Ed25519PublicKey:
 
 def private_dir(path: Path) -> Path:
     """``path`` as a 0700 directory (created, or tightened if it was wider)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dirs(path)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o700)
     return path
