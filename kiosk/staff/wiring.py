@@ -58,6 +58,7 @@ def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
         counters=counter_source(terminal.config, terminal.hub, devices.validator),
         device_health=lambda: {n: v.health for n, v in live_views(by_name).items()},
         **console_options)
+    console.audit.ensure_key()  # made at the first start (docs/security.md, The audit key)
     console.collections.ensure_open()
     terminal.runner.device_watch = DeviceWatch(console.faults, console.cashbox_removed)
     locked = console.faults.replay(terminal.runner.handle)
