@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from billing_server import auth, receipts
 from billing_server import contract as v
+from billing_server.audit_anchor import answer as anchor_answer
 from billing_server.faults import FaultSwitch, fault_from_json
 from billing_server.ledger import Ledger, LedgerError, Outcome, to_json_bytes, utc_now_iso
 
@@ -86,6 +87,8 @@ class BillingApi:
              "/v1/kiosks/{kiosk_id}/settlement", self.settlement),
             ("POST", re.compile(rf"/v1/kiosks/{seg}/heartbeat"),
              "/v1/kiosks/{kiosk_id}/heartbeat", self.heartbeat),
+            ("GET", re.compile(rf"/v1/kiosks/{seg}/audit"), "/v1/kiosks/{kiosk_id}/audit",
+             self.audit),
             ("POST", re.compile(rf"/v1/kiosks/{seg}/collections"),
              "/v1/kiosks/{kiosk_id}/collections", self.collection),
             ("GET", re.compile(r"/v1/notices"), "/v1/notices", self.notices),
@@ -188,7 +191,17 @@ class BillingApi:
         body = v.heartbeat(v.parse_json(req.raw), req.kiosk_id())
         now = utc_now_iso()
         self.ledger.store_heartbeat(body["kiosk_id"], body, now)
-        return json_response(200, {"ok": True, "server_time": now})
+        out: dict[str, Any] = {"ok": True, "server_time": now}
+        if "audit_seq" in body and "audit_head" in body:  # judged against the last one seen
+            verdict = self.ledger.audit_heartbeat(body["kiosk_id"], body["audit_seq"],
+                                                  body["audit_head"], body.get("audit_prev"), now)
+            out["audit"] = anchor_answer(verdict.anchor, verdict.status, verdict.reason)
+        return json_response(200, out)
+
+    def audit(self, req: Request) -> Response:
+        kiosk_id = req.kiosk_id()
+        return json_response(200, {"kiosk_id": kiosk_id}
+                             | anchor_answer(self.ledger.audit_anchor(kiosk_id)))
 
     def collection(self, req: Request) -> Response:
         key = req.idempotency_key()
