@@ -69,8 +69,11 @@ class BillingApi:
 
     def __init__(self, ledger: Ledger, faults: FaultSwitch,
                  now: Callable[[], datetime] | None = None, enrol_token: str = "",
-                 lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+                 lookups_per_minute: int = LOOKUPS_PER_MINUTE, admin: bool = False) -> None:
         self.ledger, self.faults = ledger, faults
+        # Test-only endpoints answer only when asked for at start (``--admin``): behind a local
+        # reverse proxy every request comes from 127.0.0.1 (docs/security.md, The test server).
+        self.admin = admin
         # The clock kiosk timestamps are judged by (created_at must be plausible).
         self.now = now or (lambda: datetime.now(timezone.utc))
         # A signature's created is judged by the wall clock at arrival (not the injectable
@@ -123,6 +126,9 @@ class BillingApi:
                 resp = error(405, "method_not_allowed", f"{method} is not allowed here")
                 return Response(405, resp.body, {"Allow": template}), "405"
             return error(404, "not_found", "no such resource"), "404"
+        if template.startswith("/_admin") and not self.admin:
+            return error(403, "forbidden", "admin endpoints are off: start the server with "
+                         "--admin (tests and demos only)"), template
         if template.startswith("/_admin") and client_host not in ("127.0.0.1", "::1"):
             return error(403, "forbidden", "admin endpoints answer loopback only"), template
         req = Request(args, parse_qs(query, keep_blank_values=True), headers, raw)

@@ -161,7 +161,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
 
     # Admin answers loopback only; over loopback we cannot be anyone else, so ask the API directly.
     ledger_conn = Ledger(billing_server.db_path)
-    api = BillingApi(ledger_conn, FaultSwitch())
+    api = BillingApi(ledger_conn, FaultSwitch(), admin=True)
     for method, path in (("GET", "/_admin/ledger"), ("GET", "/_admin/fault"),
                          ("POST", "/_admin/fault")):
         resp, _ = api.handle(method, path, "", {}, b'{"mode": "none"}', "192.0.2.7")
