@@ -21,7 +21,7 @@ _CARD = re.compile(r"(?<![0-9A-Za-z])(?=[0-9A-F]*[A-F])(?=[0-9A-F]*\d)[0-9A-F]{8
 _CARD_PATH = re.compile(r"(/cards/)([^/?#\s\"']+)")
 _SECRET = re.compile(
     r"(?i)\b(token|enrol[_-]token|authorization|signature(?:-input)?|password|pin|secret)\b"
-    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"',&;)]+)")
+    r"([\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)([^\s\"',&;)]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
 
@@ -32,8 +32,8 @@ def _tail(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """``text`` with account numbers, phone numbers, card ids and secrets masked."""
-    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
+    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _CARD_PATH.sub(lambda m: m.group(1) + "*" * max(0, len(m.group(2)) - 4)
                           + m.group(2)[-4:], text)
     text = _CARD.sub(_tail, text)

@@ -30,10 +30,12 @@ def register(sub: Any) -> None:
     p = staff_command(audit, "verify", "check the chain; non-zero and the first bad entry if broken",
                       cmd_audit_verify)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    staff_command(audit, "rotate-key", "seal the entries from now on with a new audit key "
-                  "(the old one is kept to verify older entries)", cmd_audit_rotate_key)
-    staff_command(audit, "new-key", "the audit key is lost: start a new one (the entries before "
-                  "are recorded as unverifiable)", cmd_audit_new_key)
+    key_folder(p)
+    key_folder(staff_command(audit, "rotate-key", "seal the entries from now on with a new audit "
+                             "key (the old one is kept to verify older entries)",
+                             cmd_audit_rotate_key))
+    key_folder(staff_command(audit, "new-key", "the audit key is lost: start a new one (the "
+                             "entries before are recorded as unverifiable)", cmd_audit_new_key))
     p = staff_command(audit, "show", "the latest entries", cmd_audit_show)
     p.add_argument("--limit", type=int, default=20, metavar="N",
                    help="how many of the latest entries (default 20)")
@@ -49,6 +51,11 @@ def register(sub: Any) -> None:
     user_option(p, required=True)
     p.add_argument("--state-dir", help="the terminal's state directory, where the journal's "
                    "high-water record is (overrides kiosk.state_dir)")
+
+
+def key_folder(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", help="the terminal's state directory, where keys/audit.key is "
+                   "(overrides kiosk.state_dir; docs/security.md, The audit key)")
 
 
 # ---------------------------------------------------------------- kiosk staff
