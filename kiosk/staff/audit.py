@@ -113,6 +113,10 @@ class AuditLog:
             raise AuditKeyError(f"no audit key at {self.keys.path} for the {last_seq} entries of "
                                 "this chain: restore it from the backup, point --state-dir at "
                                 "it, or start a new key with `kiosk audit new-key`")
+        if last_seq > legacy:
+            log.error("audit key %s missing: a new key seals the entries after #%d; those up to "
+                      "it can no longer be verified (docs/security.md, The audit key)",
+                      self.keys.path, last_seq)
         ring = self.keys.create(last_seq, legacy)
         log.warning("new audit key %s (back it up with the database: docs/security.md)",
                     self.keys.path)

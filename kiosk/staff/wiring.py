@@ -58,7 +58,10 @@ def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
         counters=counter_source(terminal.config, terminal.hub, devices.validator),
         device_health=lambda: {n: v.health for n, v in live_views(by_name).items()},
         **console_options)
-    console.audit.ensure_key()  # made at the first start (docs/security.md, The audit key)
+    # Made at the first start. A key lost under an existing chain is replaced rather than
+    # leaving the terminal unable to record a fault: the chain records it and the entries
+    # before it never verify again, so the loss shows (docs/security.md, The audit key).
+    console.audit.ensure_key(rekey=True)
     console.collections.ensure_open()
     terminal.runner.device_watch = DeviceWatch(console.faults, console.cashbox_removed)
     locked = console.faults.replay(terminal.runner.handle)
