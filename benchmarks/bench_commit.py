@@ -66,7 +66,10 @@ def raw_connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     for script in MIGRATIONS:
-        conn.executescript(script)
+        if callable(script):  # a migration step written as a function (offline_queue/schema.py)
+            script(conn)
+        else:
+            conn.executescript(script)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return conn
 

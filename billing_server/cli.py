@@ -1,7 +1,7 @@
 """The reference billing server's command line: ``billing-server`` (also ``kiosk billing-server``).
 
-``billing-server [--host] [--port] [--db] [--fault MODE[:ARG]] [--enrol-token T] [--tls-cert C
---tls-key K]`` serves until SIGINT/SIGTERM; ``billing-server settlement --db LEDGER --kiosk-id K
+``billing-server [--host] [--port] [--db] [--fault MODE[:ARG]] [--enrol-token T] [--admin]
+[--tls-cert C --tls-key K]`` serves until SIGINT/SIGTERM; ``billing-server settlement --db LEDGER --kiosk-id K
 --date D`` prints a kiosk's day straight from a ledger file. Bad input: one line naming the
 option and the bad value, exit 2 (docs/architecture.md, Command line).
 """
@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "printed at start)")
     parser.add_argument("--lookup-limit", type=_positive, default=LOOKUPS_PER_MINUTE,
                         metavar="N", help="account/card lookups per kiosk per minute (then 429)")
+    parser.add_argument("--admin", action="store_true",
+                        help="serve the test-only /_admin/* endpoints (fault injection, ledger "
+                             "dump) on loopback; never in production")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
     parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
 
@@ -159,7 +162,8 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             return EXIT_BAD_INPUT
     server = BillingServer(args.host, args.port, args.db, fault=args.fault, tls=tls,
                            enrol_token=getattr(args, "enrol_token", None),
-                           lookups_per_minute=getattr(args, "lookup_limit", LOOKUPS_PER_MINUTE))
+                           lookups_per_minute=getattr(args, "lookup_limit", LOOKUPS_PER_MINUTE),
+                           admin=getattr(args, "admin", False))
     try:
         server.start()
     except OSError as exc:

@@ -229,7 +229,7 @@ def heartbeat(obj: Any, path_kiosk: str) -> dict[str, Any]:
     req = _object(
         obj,
         {"kiosk_id", "software_version", "queue_depth", "oldest_pending_age_s", "devices"},
-        {"audit_head"},
+        {"audit_head", "audit_seq", "audit_prev"},
     )
     if _str(req, "kiosk_id", KIOSK_ID) != path_kiosk:
         raise _invalid("kiosk_id in the body differs from the path")
@@ -250,6 +250,14 @@ def heartbeat(obj: Any, path_kiosk: str) -> dict[str, Any]:
             raise _invalid("device names are at most 64 characters")
     if "audit_head" in req:
         _str(req, "audit_head", max_len=128)
+    if "audit_seq" in req:  # judged only with audit_head (docs/billing-api.yaml: Heartbeat)
+        _int(req, "audit_seq", 0, 2**53)
+    if "audit_prev" in req:
+        if not isinstance(req["audit_prev"], dict):
+            raise _invalid("audit_prev must be an object {seq, hash}")
+        prev = _object(req["audit_prev"], {"seq", "hash"}, set())
+        _int(prev, "seq", 0, 2**53)
+        _str(prev, "hash", max_len=128)
     return req
 
 

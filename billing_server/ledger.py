@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from billing_server.audit_anchor import Anchor, Verdict, judge
 from billing_server.seed import DemoAccount, DemoNotice
 from billing_server.contract import mask_account
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -32,6 +33,11 @@ CREATE UNIQUE INDEX payments_by_txn ON payments (txn_id);
 _V3 = """
 CREATE TABLE kiosk_keys (kiosk_id TEXT PRIMARY KEY, public_key TEXT NOT NULL,
     enrolled_at TEXT NOT NULL);
+"""
+# v4: each kiosk's audit chain head as last seen (billing_server/audit_anchor.py).
+_V4 = """
+CREATE TABLE kiosk_audit (kiosk_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, head TEXT NOT NULL,
+    flagged_reason TEXT, flagged_at TEXT, seen_at TEXT);
 """
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
@@ -121,12 +127,12 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 3")
+            if version not in (0, 1, 2, 3):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 4")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
-                         + _V3)
+                         + (_V3 if version < 3 else "") + _V4)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -276,6 +282,30 @@ class Ledger:
                 "INSERT OR REPLACE INTO heartbeats VALUES (?,?,?)",
                 (kiosk_id, received_at, json.dumps(body, ensure_ascii=False)),
             )
+
+    def audit_anchor(self, kiosk_id: str) -> Anchor | None:
+        row = self._conn.execute("SELECT seq, head, flagged_reason, flagged_at, seen_at FROM"
+                                 " kiosk_audit WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
+        return Anchor(*row) if row else None
+
+    def audit_heartbeat(self, kiosk_id: str, seq: int, head: str, prev: dict[str, Any] | None,
+                        now: str) -> Verdict:
+        """Judge a heartbeat's audit head against the stored one and keep the verdict."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                verdict = judge(self.audit_anchor(kiosk_id), seq, head, prev, now)
+                a = verdict.anchor
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO kiosk_audit VALUES (?,?,?,?,?,?)",
+                    (kiosk_id, a.seq, a.head, a.flagged_reason, a.flagged_at, a.seen_at))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        if verdict.status == "flagged":
+            log.warning("kiosk %s audit chain flagged: %s", kiosk_id, verdict.reason)
+        return verdict
 
     def idempotent(
         self, scope: str, kiosk_id: str, key: str, request_hash: str, action: Action

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from billing_server import auth, receipts
 from billing_server import contract as v
+from billing_server.audit_anchor import answer as anchor_answer
 from billing_server.faults import FaultSwitch, fault_from_json
 from billing_server.ledger import Ledger, LedgerError, Outcome, to_json_bytes, utc_now_iso
 
@@ -68,8 +69,11 @@ class BillingApi:
 
     def __init__(self, ledger: Ledger, faults: FaultSwitch,
                  now: Callable[[], datetime] | None = None, enrol_token: str = "",
-                 lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+                 lookups_per_minute: int = LOOKUPS_PER_MINUTE, admin: bool = False) -> None:
         self.ledger, self.faults = ledger, faults
+        # Test-only endpoints answer only when asked for at start (``--admin``): behind a local
+        # reverse proxy every request comes from 127.0.0.1 (docs/security.md, The test server).
+        self.admin = admin
         # The clock kiosk timestamps are judged by (created_at must be plausible).
         self.now = now or (lambda: datetime.now(timezone.utc))
         # A signature's created is judged by the wall clock at arrival (not the injectable
@@ -86,6 +90,8 @@ class BillingApi:
              "/v1/kiosks/{kiosk_id}/settlement", self.settlement),
             ("POST", re.compile(rf"/v1/kiosks/{seg}/heartbeat"),
              "/v1/kiosks/{kiosk_id}/heartbeat", self.heartbeat),
+            ("GET", re.compile(rf"/v1/kiosks/{seg}/audit"), "/v1/kiosks/{kiosk_id}/audit",
+             self.audit),
             ("POST", re.compile(rf"/v1/kiosks/{seg}/collections"),
              "/v1/kiosks/{kiosk_id}/collections", self.collection),
             ("GET", re.compile(r"/v1/notices"), "/v1/notices", self.notices),
@@ -120,6 +126,9 @@ class BillingApi:
                 resp = error(405, "method_not_allowed", f"{method} is not allowed here")
                 return Response(405, resp.body, {"Allow": template}), "405"
             return error(404, "not_found", "no such resource"), "404"
+        if template.startswith("/_admin") and not self.admin:
+            return error(403, "forbidden", "admin endpoints are off: start the server with "
+                         "--admin (tests and demos only)"), template
         if template.startswith("/_admin") and client_host not in ("127.0.0.1", "::1"):
             return error(403, "forbidden", "admin endpoints answer loopback only"), template
         req = Request(args, parse_qs(query, keep_blank_values=True), headers, raw)
@@ -188,7 +197,17 @@ class BillingApi:
         body = v.heartbeat(v.parse_json(req.raw), req.kiosk_id())
         now = utc_now_iso()
         self.ledger.store_heartbeat(body["kiosk_id"], body, now)
-        return json_response(200, {"ok": True, "server_time": now})
+        out: dict[str, Any] = {"ok": True, "server_time": now}
+        if "audit_seq" in body and "audit_head" in body:  # judged against the last one seen
+            verdict = self.ledger.audit_heartbeat(body["kiosk_id"], body["audit_seq"],
+                                                  body["audit_head"], body.get("audit_prev"), now)
+            out["audit"] = anchor_answer(verdict.anchor, verdict.status, verdict.reason)
+        return json_response(200, out)
+
+    def audit(self, req: Request) -> Response:
+        kiosk_id = req.kiosk_id()
+        return json_response(200, {"kiosk_id": kiosk_id}
+                             | anchor_answer(self.ledger.audit_anchor(kiosk_id)))
 
     def collection(self, req: Request) -> Response:
         key = req.idempotency_key()

@@ -237,13 +237,15 @@ class BillingServer:
                  fault: Fault | str | None = None,
                  now: Callable[[], datetime] | None = None,
                  tls: ssl.SSLContext | None = None, enrol_token: str | None = None,
-                 lookups_per_minute: int = LOOKUPS_PER_MINUTE) -> None:
+                 lookups_per_minute: int = LOOKUPS_PER_MINUTE, admin: bool = False) -> None:
         """``tls``: a server context (``server_context``) to serve HTTPS; None: plain HTTP.
+        ``admin``: serve the test-only ``/_admin/*`` endpoints (off unless asked for).
         ``enrol_token``: what kiosks enrol with (None: a fresh random one, ``.enrol_token``)."""
         self.host, self.db_path = host, Path(db_path)
         self.tls = tls
         self.enrol_token = enrol_token or secrets.token_urlsafe(24)
         self.lookups_per_minute = lookups_per_minute
+        self.admin = admin
         self._now = now
         self._port = port
         self.faults = FaultSwitch(parse_fault(fault) if isinstance(fault, str) else fault)
@@ -267,7 +269,8 @@ class BillingServer:
         try:
             self._httpd = _Server((self.host, self._port),
                                   BillingApi(self.ledger, self.faults, self._now,
-                                             self.enrol_token, self.lookups_per_minute),
+                                             self.enrol_token, self.lookups_per_minute,
+                                             admin=self.admin),
                                   self.tls)
         except OSError:
             self.ledger.close()

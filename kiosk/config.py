@@ -22,6 +22,8 @@ from drivers.card_reader.em4100.entry import Em4100Options
 from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
 from kiosk.flow.rules import FlowConfig
+from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
+from kiosk.staff.pins import MIN_N as MIN_SCRYPT_N
 from offline_queue.tls import TlsTrust, parse_pin
 
 
@@ -50,6 +52,9 @@ class KioskSection:
     state_dir: str = "var/devices"
     service_phone: str = "95598"
     duplicate_window_min: int = 30  # 0: no duplicate-payment warning
+    #: start even when the database or a key file is readable by group or others (a shared
+    #: backup folder); off by default: they hold PIN hashes, accounts and keys (docs/security.md)
+    allow_shared_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,20 @@ class BillingSection:
         """What every client of the billing API must verify (offline_queue/tls.py)."""
         pin = parse_pin(self.pin_sha256) if self.pin_sha256 else None
         return TlsTrust(self.ca_file or None, pin)
+
+
+@dataclass(frozen=True)
+class StaffSection:
+    """Staff logins (docs/security.md, PINs and Lockout)."""
+
+    #: scrypt cost of new PIN hashes: a power of two, at least 2**15 (kiosk.staff.pins.MIN_N)
+    scrypt_n: int = 2**17
+    #: wrong PINs per staff id before each further failure doubles the wait (from 30 s)
+    free_attempts: int = field(default=3, metadata=_range(1, 20))
+    #: wrong PINs terminal-wide (any ids) before the same
+    global_free_attempts: int = field(default=10, metadata=_range(1, 1000))
+    #: the terminal-wide count forgets one failure per this many seconds (a success does not)
+    global_decay_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,7 @@ class Config:
     kiosk: KioskSection = field(default_factory=KioskSection)
     billing: BillingSection = field(default_factory=BillingSection)
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
+    staff: StaffSection = field(default_factory=StaffSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
@@ -160,7 +180,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -173,6 +193,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         kiosk=_build(KioskSection, _table(raw, "kiosk"), "kiosk", KioskSection()),
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
+        staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
@@ -182,6 +203,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         raise ConfigError("billing.enrol_token: expected 16-128 letters, digits, '-' or '_'")
     _check_verify_url(cfg)
     _check_tls(cfg.billing)
+    _check_staff(cfg.staff)
     absent = [name for name, dev in devices.items() if not dev.enabled]
     for name in absent:
         key = ACCEPTS.get(name)
@@ -259,6 +281,13 @@ def _check_tls(billing: BillingSection) -> None:
             parse_pin(billing.pin_sha256)
         except ValueError as exc:
             raise ConfigError(f"billing.pin_sha256: {exc}") from None
+
+
+def _check_staff(staff: StaffSection) -> None:
+    n = staff.scrypt_n
+    if n < MIN_SCRYPT_N or n & (n - 1) or n > MAX_SCRYPT_N:
+        raise ConfigError(f"staff.scrypt_n: must be a power of two from {MIN_SCRYPT_N} to "
+                          f"{MAX_SCRYPT_N} (cheaper makes stolen PIN hashes quick to try), got {n}")
 
 
 def _check_limits(lim: FlowConfig) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
+from offline_queue.private import private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ def write_record(path: Path, record: Record) -> None:
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dirs(path.parent)
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         # One writer at a time (the terminal's commits, a staff CLI adopting): two writers that

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
+from offline_queue.private import touch_private
 
-MIGRATIONS: tuple[str, ...] = (
+def _v5_keyed_audit_and_decay(db: Database) -> None:
+    """v5: the audit chain is sealed with a key from here on (docs/security.md, The audit key):
+    the entries already there were hashed unkeyed, and how many is recorded so they still
+    verify as what they are, and no later entry can pass for one of them. The terminal-wide
+    failed-PIN counter decays with time, so it keeps when the last failure was."""
+    last = db.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+    if last:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_legacy_until', ?)",
+                   (str(last),))
+    db.execute("ALTER TABLE login_throttle ADD COLUMN last_failure_at REAL NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # v1
     """
     CREATE TABLE journal (
@@ -220,6 +233,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox DROP COLUMN method;
     ALTER TABLE outbox DROP COLUMN path;
     """,
+    _v5_keyed_audit_and_decay,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -236,6 +250,10 @@ def connect(path: str | Path, durable: bool = True) -> Database:
     ones durable too: the order of states never goes back. It saves one fsync per state change
     and so most of a backlog's drain time. The journal, payments and outbox rows themselves are
     only ever written through durable connections."""
+    if str(path) not in ("", ":memory:"):
+        # Created 0600 in 0700 folders before SQLite opens it: SQLite gives the -wal and -shm
+        # files the database file's own mode (docs/security.md, Files).
+        touch_private(path)
     # Each thread opens its own connection; the default check makes a violation fail loudly.
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -254,9 +272,13 @@ def migrate(db: Database) -> None:
     if version > SCHEMA_VERSION:
         raise IntegrityError(f"database schema v{version} is newer than this software (v{SCHEMA_VERSION})")
     for number in range(version, SCHEMA_VERSION):
+        step = MIGRATIONS[number]
         with db.atomic():
-            for statement in _split(MIGRATIONS[number]):
-                db.execute(statement)
+            if callable(step):
+                step(db)
+            else:
+                for statement in _split(step):
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
 
 

@@ -77,8 +77,12 @@ def public_from_b64(text: str) -> Ed25519PublicKey:
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` as a 0700 directory (created, or tightened if it was wider)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``path`` as a 0700 directory (created, or tightened if it was wider); missing parents
+    are made 0700 too whatever the umask (docs/security.md, Files). The reference server
+    shares this module alone, so it does not use offline_queue.private."""
+    for folder in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o700)
     return path

@@ -82,15 +82,20 @@ def db_source(args: argparse.Namespace) -> str:
     return "--db" if getattr(args, "db", None) else "kiosk.db"
 
 
-def open_db(args: argparse.Namespace, cfg: Config, durable: bool = True) -> Any:
-    """The configured journal database; a missing folder or an unopenable file is ConfigError
-    naming the option and the path."""
+def open_db(args: argparse.Namespace, cfg: Config, durable: bool = True,
+            create: bool = False) -> Any:
+    """The configured journal database; an unopenable file is ConfigError naming the option and
+    the path. ``create``: a command that sets a terminal up makes the folders (0700) it needs;
+    any other command on a missing folder says so (a typo must not start a new database).
+    A database or key file others can read is refused (docs/security.md, Files)."""
+    from kiosk.services.identity import refuse_shared
     from offline_queue.schema import connect
 
     path = Path(cfg.kiosk.db)
     name = db_source(args)
-    if not path.parent.is_dir():
+    if not path.parent.is_dir() and not create:
         raise ConfigError(f"{name}: folder {path.parent} does not exist (database {path})")
+    refuse_shared(cfg)
     try:
         return connect(path, durable=durable)
     except (OSError, sqlite3.DatabaseError) as exc:

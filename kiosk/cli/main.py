@@ -4,12 +4,15 @@ module per command group, and the dispatch that turns bad input into one line an
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 
+from kiosk import redact
 from kiosk.cli import devices, queue, receipt, reports, run_demo, server, simulate, staff
 from kiosk.cli.config_args import EXIT_BAD_INPUT, OneLineParser, common
 from kiosk.config import ConfigError
+from offline_queue.private import UMASK
 
 #: the command groups, in the order ``kiosk --help`` lists them
 GROUPS = (server, receipt, queue, simulate, run_demo, devices, staff, reports)
@@ -25,6 +28,10 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before anything is created or logged (docs/security.md): what the terminal writes is
+    # private whatever the shell's umask, and no log line carries an account, card or token.
+    os.umask(UMASK)
+    redact.install()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from kiosk.cli.staff_access import (EXIT_REFUSED, login, open_console, read_pin, shell_actor,
@@ -29,6 +30,12 @@ def register(sub: Any) -> None:
     p = staff_command(audit, "verify", "check the chain; non-zero and the first bad entry if broken",
                       cmd_audit_verify)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    key_folder(p)
+    key_folder(staff_command(audit, "rotate-key", "seal the entries from now on with a new audit "
+                             "key (the old one is kept to verify older entries)",
+                             cmd_audit_rotate_key))
+    key_folder(staff_command(audit, "new-key", "the audit key is lost: start a new one (the "
+                             "entries before are recorded as unverifiable)", cmd_audit_new_key))
     p = staff_command(audit, "show", "the latest entries", cmd_audit_show)
     p.add_argument("--limit", type=int, default=20, metavar="N",
                    help="how many of the latest entries (default 20)")
@@ -46,9 +53,14 @@ def register(sub: Any) -> None:
                    "high-water record is (overrides kiosk.state_dir)")
 
 
+def key_folder(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", help="the terminal's state directory, where keys/audit.key is "
+                   "(overrides kiosk.state_dir; docs/security.md, The audit key)")
+
+
 # ---------------------------------------------------------------- kiosk staff
 def cmd_staff_add(args: argparse.Namespace) -> int:
-    console = open_console(args)
+    console = open_console(args, create=True)
     console.auth.add_user(args.user, args.role, read_pin("new PIN: ", confirm=True), shell_actor())
     print(f"added {args.user} ({args.role})")
     return 0
@@ -88,6 +100,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     else:
         print(f"audit chain BROKEN at entry #{result.first_bad}: {result.reason}")
     return 0 if result.ok else EXIT_REFUSED
+
+
+def cmd_audit_rotate_key(args: argparse.Namespace) -> int:
+    entry = open_console(args).audit.rotate_key(shell_actor())
+    print(f"new audit key from entry #{entry.detail['from_seq']} (back up the key file: "
+          "docs/security.md)")
+    return 0
+
+
+def cmd_audit_new_key(args: argparse.Namespace) -> int:
+    audit = open_console(args).audit
+    if not audit.ensure_key(shell_actor(), rekey=True):
+        print("kiosk: the audit key is there: use `kiosk audit rotate-key`", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"new audit key {audit.keys.path}; entries up to #{audit.tip()[0] - 1} cannot be "
+          "verified any more")
+    return 0
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:

@@ -74,14 +74,15 @@ def shell_actor() -> str:
         return "cli:?"
 
 
-def open_console(args: argparse.Namespace, **options: Any) -> Any:
-    """A StaffConsole (it holds the config) on the configured database."""
+def open_console(args: argparse.Namespace, create: bool = False, **options: Any) -> Any:
+    """A StaffConsole (it holds the config) on the configured database; ``create``: its folders
+    are made if missing (``kiosk staff add`` sets up a new terminal)."""
     from kiosk.staff.console import StaffConsole
     from offline_queue.journal import Journal
 
     cfg = config(args, db=getattr(args, "db", None), api=getattr(args, "api", None),
                  state_dir=getattr(args, "state_dir", None))
-    db = open_db(args, cfg)
+    db = open_db(args, cfg, create=create)
     return StaffConsole(db, cfg, Journal(db, cfg.kiosk.id), **options)
 
 

@@ -9,7 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kiosk.config import Config
+from kiosk.config import Config, ConfigError
+from kiosk.staff.audit_keys import key_path as audit_key_path
+from offline_queue.private import exposure
 from offline_queue.signing import (ENROLLED_FILE, KEY_FILE, Enrolment, KioskAuth,
                                    load_or_create_key)
 
@@ -24,6 +26,18 @@ def keys_dir(cfg: Config) -> Path:
 
 def key_path(cfg: Config) -> Path:
     return keys_dir(cfg) / KEY_FILE
+
+
+def refuse_shared(cfg: Config) -> None:
+    """Start-up: the database and the key files must be private (docs/security.md, Files);
+    ConfigError naming the first that is not, unless ``kiosk.allow_shared_files``."""
+    if cfg.kiosk.allow_shared_files:
+        return
+    for path, what in ((Path(cfg.kiosk.db), "database"), (key_path(cfg), "kiosk key file"),
+                       (audit_key_path(cfg.kiosk.state_dir), "audit key file")):
+        problem = exposure(path, what)
+        if problem:
+            raise ConfigError(problem)
 
 
 def kiosk_auth(cfg: Config) -> KioskAuth:

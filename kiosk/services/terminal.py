@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from drivers import interfaces as d
@@ -20,7 +19,7 @@ from drivers.errors import DriverError
 from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
-from kiosk.services.identity import kiosk_auth, signed
+from kiosk.services.identity import kiosk_auth, refuse_shared, signed
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
@@ -116,8 +115,8 @@ class Terminal:
                 log.exception("handling %s failed", type(ev).__name__)
 
     def _start_up(self, power_up_wait_s: float) -> None:
-        Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
-        self.db = connect(self.config.kiosk.db)
+        refuse_shared(self.config)  # a database or key file others can read: docs/security.md
+        self.db = connect(self.config.kiosk.db)  # its folders made 0700, the file 0600
         problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
         if problem is not None:
             raise IntegrityError(f"database integrity check failed: {problem}")

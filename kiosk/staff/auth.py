@@ -1,10 +1,14 @@
-"""Staff users, roles and logins (docs/promises.md).
+"""Staff users, roles and logins (docs/promises.md, docs/security.md).
 
 Roles: *maintenance* (diagnostics, self-tests, logs, device configuration, faults) and
-*operator* (cash collection, takings and reports, reprints). A wrong PIN counts against the
-entered staff id and terminal-wide; past a few free attempts each failure doubles the wait,
-persisted so a restart does not reset it. A session ends after an idle period. Every login,
-failure, denial and expiry is written to the audit log. The clock is injectable (tests).
+*operator* (cash collection, takings and reports, reprints). Every attempt counts as a failure
+against the entered staff id and terminal-wide *before* its PIN is checked, in the same
+``BEGIN IMMEDIATE`` transaction that checks the lock, so attempts from any number of processes
+are serialised and no more than the free attempts are ever evaluated; a correct PIN then takes
+back its own count. Past the free attempts each failure doubles the wait, persisted so a restart
+does not reset it. A success clears only that staff id's count; the terminal-wide count decays
+with time. A session ends after an idle period. Every login, failure, denial and expiry is
+written to the audit log. The clock is injectable (tests).
 """
 
 from __future__ import annotations
@@ -73,6 +77,14 @@ class LockoutPolicy:
     base_delay_s: float = 30.0
     factor: float = 2.0
     max_delay_s: float = 3600.0
+    global_decay_s: float = 600.0  # the terminal-wide count forgets one failure per period
+
+    @classmethod
+    def of(cls, staff: Any) -> "LockoutPolicy":
+        """From the ``[staff]`` table (kiosk.config.StaffSection)."""
+        return cls(free_attempts=staff.free_attempts,
+                   global_free_attempts=staff.global_free_attempts,
+                   global_decay_s=staff.global_decay_s)
 
     def delay(self, failures: int, free: int) -> float:
         """Seconds to wait after the ``failures``-th failure: 0, …, 30, 60, 120 … up to an hour."""
@@ -121,7 +133,7 @@ class StaffAuth:
     # ---------------------------------------------------------------- the directory
     def add_user(self, user_id: str, role: Role | str, pin: str, actor: str) -> None:
         user_id, role = check_user_id(user_id), Role(role)
-        check_new_pin(pin)
+        check_new_pin(pin, user_id)
         if self._user(user_id) is not None:
             raise ValueError(f"staff id {user_id!r} already exists")
         now = self._stamp()
@@ -134,7 +146,7 @@ class StaffAuth:
     def set_pin(self, user_id: str, pin: str, actor: str) -> None:
         if self._user(user_id) is None:
             raise UnknownStaff(f"no staff id {user_id!r}")
-        check_new_pin(pin)
+        check_new_pin(pin, user_id)
         with a.immediate(self.db):
             self.db.execute("UPDATE staff_users SET pin_hash = ?, updated_at = ? WHERE user_id = ?",
                             (hash_pin(pin, self.params), self._stamp(), user_id))
@@ -171,40 +183,61 @@ class StaffAuth:
         """A session, or BadPin / LockedOut. While locked no PIN is even checked."""
         now = self.clock()
         user_key = f"user:{user_id}"
-        until = max(self._locked_until(user_key, now, self.policy.free_attempts),
-                    self._locked_until(GLOBAL_KEY, now, self.policy.global_free_attempts))
-        if until > now:
-            wait = int(until - now + 0.999)
-            self.audit.append(user_id[:32] or "?", "-", a.LOGIN_LOCKED, wait_s=wait)
+        pol = self.policy
+        wait = 0
+        with a.immediate(self.db):
+            until = max(self._locked_until(user_key, now, pol.free_attempts, None),
+                        self._locked_until(GLOBAL_KEY, now, pol.global_free_attempts,
+                                           pol.global_decay_s))
+            if until > now:
+                wait = int(until - now + 0.999)
+                self.audit.append(user_id[:32] or "?", "-", a.LOGIN_LOCKED, wait_s=wait)
+            else:
+                # Counted as a failure before the PIN is checked: a process killed during the
+                # check, or a parallel attempt, cannot get a free try (docs/security.md, Lockout).
+                failures = self._fail(user_key, now, pol.free_attempts, None)
+                self._fail(GLOBAL_KEY, now, pol.global_free_attempts, pol.global_decay_s)
+                user = self._user(user_id)
+        if wait:
             raise LockedOut(until, wait)
-        user = self._user(user_id)
         if user is None:
             dummy_verify(self.params)  # same time as a real check: ids are not revealed
             ok = False
         else:
             ok = verify_pin(pin, user[1])
         if not ok:
-            with a.immediate(self.db):
-                failures = self._fail(user_key, now, self.policy.free_attempts)
-                self._fail(GLOBAL_KEY, now, self.policy.global_free_attempts)
-                wait = self.policy.delay(failures, self.policy.free_attempts)
-                self.audit.append(user_id[:32] or "?", user[0] if user else "-", a.LOGIN_FAILED,
-                                  failures=failures, locked_for_s=int(wait), known=user is not None)
+            self.audit.append(user_id[:32] or "?", user[0] if user else "-", a.LOGIN_FAILED,
+                              failures=failures, known=user is not None,
+                              locked_for_s=int(pol.delay(failures, pol.free_attempts)))
             log.warning("staff login failed (%d in a row)", failures)
             raise BadPin("wrong staff id or PIN")
         role = Role(user[0])
         with a.immediate(self.db):
-            self.db.execute("DELETE FROM login_throttle WHERE key IN (?, ?)", (user_key, GLOBAL_KEY))
+            # Only this id's count is cleared; the terminal-wide one loses just this attempt's
+            # own count (it was no failure) and otherwise decays with time.
+            self.db.execute("DELETE FROM login_throttle WHERE key = ?", (user_key,))
+            self._unfail(GLOBAL_KEY, now, pol.global_free_attempts, pol.global_decay_s)
             self.audit.append(user_id, role.value, a.LOGIN)
         return StaffSession(user_id, role, now, now, self.idle_timeout_s)
 
-    def _locked_until(self, key: str, now: float, free: int) -> float:
-        row = self.db.execute("SELECT failures, locked_until FROM login_throttle WHERE key = ?",
-                              (key,)).fetchone()
+    def _counts(self, key: str, now: float, decay_s: float | None) -> tuple[int, float]:
+        """(failures, locked_until) of ``key``; with ``decay_s`` one failure is forgotten per
+        ``decay_s`` since the last one (a clock set back forgets nothing)."""
+        row = self.db.execute("SELECT failures, locked_until, last_failure_at FROM login_throttle"
+                              " WHERE key = ?", (key,)).fetchone()
         if row is None:
+            return 0, 0.0
+        failures = row[0]
+        if decay_s:
+            failures = max(0, failures - int(max(0.0, now - row[2]) // decay_s))
+        return failures, float(row[1])
+
+    def _locked_until(self, key: str, now: float, free: int, decay_s: float | None) -> float:
+        failures, locked_until = self._counts(key, now, decay_s)
+        if not locked_until:
             return 0.0
-        until = self._bounded(row[0], row[1], now, free)
-        if until < row[1]:  # the clock was set back: the wait restarts on the new time, once
+        until = self._bounded(failures, locked_until, now, free)
+        if until < locked_until:  # the clock was set back: the wait restarts on the new time, once
             self.db.execute("UPDATE login_throttle SET locked_until = ? WHERE key = ?", (until, key))
         return until
 
@@ -215,15 +248,24 @@ class StaffAuth:
         is kept, so the next wrong PIN waits the doubled delay again (no guessing is gained)."""
         return min(float(locked_until), now + self.policy.delay(failures, free))
 
-    def _fail(self, key: str, now: float, free: int) -> int:
-        row = self.db.execute("SELECT failures FROM login_throttle WHERE key = ?", (key,)).fetchone()
-        failures = (row[0] if row else 0) + 1
-        until = now + self.policy.delay(failures, free)
-        self.db.execute(
-            "INSERT INTO login_throttle (key, failures, locked_until) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET failures = excluded.failures,"
-            " locked_until = excluded.locked_until", (key, failures, until))
+    def _fail(self, key: str, now: float, free: int, decay_s: float | None) -> int:
+        failures = self._counts(key, now, decay_s)[0] + 1
+        self._store(key, failures, now + self.policy.delay(failures, free), now)
         return failures
+
+    def _unfail(self, key: str, now: float, free: int, decay_s: float | None) -> None:
+        failures, locked_until = self._counts(key, now, decay_s)
+        failures = max(0, failures - 1)
+        until = min(locked_until, now + self.policy.delay(failures, free))
+        self.db.execute("UPDATE login_throttle SET failures = ?, locked_until = ? WHERE key = ?",
+                        (failures, until, key))
+
+    def _store(self, key: str, failures: int, until: float, now: float) -> None:
+        self.db.execute(
+            "INSERT INTO login_throttle (key, failures, locked_until, last_failure_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures,"
+            " locked_until = excluded.locked_until, last_failure_at = excluded.last_failure_at",
+            (key, failures, until, now))
 
     # ---------------------------------------------------------------- using a session
     def check(self, session: StaffSession, perm: Permission, what: str = "") -> None:

@@ -19,13 +19,14 @@ from sqlite_utils import Database
 from kiosk.config import Config
 from kiosk.flow import events as e
 from kiosk.staff import audit as a
+from kiosk.staff import audit_keys
 from kiosk.staff.billing_queries import ApiHealth, ApiUnavailable, BillingProbe
 from kiosk.staff.auth import LockoutPolicy, Permission, StaffAuth, StaffSession
 from kiosk.staff.collection import BlindBatch, CollectionResult, CollectionService, CounterSource
 from kiosk.staff.diag import diagnose
 from kiosk.staff.errors import FaultNotClearable
 from kiosk.staff.faults import CASHBOX_CODES, LockingFault, LockingFaults, integrity_problem
-from kiosk.staff.pins import PRODUCTION, ScryptParams
+from kiosk.staff.pins import ScryptParams, scrypt_params
 from kiosk.staff.probe import DeviceView
 from kiosk.staff.report import DailyReports
 from kiosk.staff.report_format import report_job
@@ -48,7 +49,7 @@ class Printed:
 class StaffConsole:
     def __init__(self, db: Database, config: Config, journal: Journal, *,
                  db_path: str | None = None, clock: Callable[[], float] = time.time,
-                 params: ScryptParams = PRODUCTION, policy: LockoutPolicy | None = None,
+                 params: ScryptParams | None = None, policy: LockoutPolicy | None = None,
                  idle_timeout_s: float = 120.0, printer: Any = None,
                  post: Callable[[Any], None] | None = None, counters: CounterSource | None = None,
                  device_health: Callable[[], Mapping[str, Any]] | None = None) -> None:
@@ -58,8 +59,10 @@ class StaffConsole:
         self.outbox = Outbox(db)
         self.clock = clock
         self.now = lambda: datetime.fromtimestamp(self.clock()).astimezone()
-        self.audit = a.AuditLog(db, self.now)
-        self.auth = StaffAuth(db, self.audit, clock=clock, params=params, policy=policy,
+        self.audit = a.AuditLog(db, self.now, keys=audit_keys.configured(config))
+        self.auth = StaffAuth(db, self.audit, clock=clock,
+                              params=params or scrypt_params(config.staff.scrypt_n),
+                              policy=policy or LockoutPolicy.of(config.staff),
                               idle_timeout_s=idle_timeout_s)
         self.faults = LockingFaults(db, db_path if db_path is not None else config.kiosk.db,
                                     self.audit, self.now,

@@ -58,3 +58,10 @@ class FaultNotClearable(StaffError):
     """The fault cannot be cleared now (no such fault; the database still fails its check)."""
 
     code = "fault_not_clearable"
+
+
+class AuditKeyError(StaffError):
+    """The audit key file is missing where entries need it, unreadable or readable by others
+    (docs/security.md, The audit key)."""
+
+    code = "audit_key"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import configured
 from kiosk.staff.faults import LockingFaults
 from kiosk.staff.wiring import counter_source
 from offline_queue import highwater as hw
@@ -63,7 +64,7 @@ def guard_on_start(db: Database, config: Any, hub: Any = None) -> hw.HighWater:
     notes = validator_notes(config, hub)
     credits = hw.note_credits(db)
     fault = problem(db, config.kiosk.db, path, notes, credits)
-    faults = LockingFaults(db, config.kiosk.db, AuditLog(db))
+    faults = LockingFaults(db, config.kiosk.db, AuditLog(db, keys=configured(config)))
     if fault is not None:
         faults.raised(fault.device, fault.code, fault.reason)
         hw.remember_record(db, path)  # so ``kiosk faults clear`` finds the record it must adopt

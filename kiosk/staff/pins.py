@@ -1,6 +1,11 @@
 """PIN hashing with ``hashlib.scrypt`` (docs/promises.md): explicit cost and ``maxmem``, a
 per-user random salt, and the parameters stored with the hash so a later change of the default
-cost still verifies old hashes. Constant-time comparison."""
+cost still verifies old hashes. Constant-time comparison.
+
+The PIN policy (docs/security.md, PINs): whoever gets the hash file tries every PIN offline, so
+the space must be worth the scrypt cost: at least 6 digits, and none of the few PINs people
+pick first (one digit repeated, a run up or down, a short pattern repeated, the staff id's
+own digits)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from dataclasses import dataclass
 
 from kiosk.staff.errors import PinRejected
 
-MIN_PIN, MAX_PIN = 4, 12
+MIN_PIN, MAX_PIN = 6, 12
+#: the cheapest scrypt cost ``[staff] scrypt_n`` may set (docs/security.md, PINs)
+MIN_N = 2**15
 SALT_BYTES = 16
 KEY_BYTES = 32
 MAX_N = 2**20  # stored hashes above this cost are refused, not attempted
@@ -41,15 +48,29 @@ class ScryptParams:
 PRODUCTION = ScryptParams()
 
 
-def check_new_pin(pin: str) -> str:
-    """A PIN staff may choose: 4–12 digits, not one repeated digit, not a run like 1234/4321."""
+def scrypt_params(n: int) -> ScryptParams:
+    """The production r and p at cost ``n`` (``[staff] scrypt_n``), with room in ``maxmem``."""
+    return ScryptParams(n=n, maxmem=max(PRODUCTION.maxmem, 2 * 128 * PRODUCTION.r * n))
+
+
+def check_new_pin(pin: str, user_id: str = "") -> str:
+    """A PIN staff may choose, or PinRejected saying why in one line."""
     if not pin.isascii() or not pin.isdigit():
         raise PinRejected("a PIN is digits only")
-    if not MIN_PIN <= len(pin) <= MAX_PIN:
-        raise PinRejected(f"a PIN has {MIN_PIN} to {MAX_PIN} digits")
+    if len(pin) < MIN_PIN:
+        raise PinRejected(f"a PIN has at least {MIN_PIN} digits (this one has {len(pin)})")
+    if len(pin) > MAX_PIN:
+        raise PinRejected(f"a PIN has at most {MAX_PIN} digits")
     steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
-    if steps in ({0}, {1}, {9}):
-        raise PinRejected("this PIN is too easy to guess (repeated or consecutive digits)")
+    if steps == {0}:
+        raise PinRejected("a PIN may not be one digit repeated")
+    if steps in ({1}, {9}):
+        raise PinRejected("a PIN may not be a run of consecutive digits (like 123456 or 654321)")
+    if any(len(pin) % k == 0 and pin == pin[:k] * (len(pin) // k) for k in (2, 3, 4)):
+        raise PinRejected("a PIN may not be a short pattern repeated (like 121212)")
+    own = "".join(c for c in user_id if c.isascii() and c.isdigit())
+    if len(own) >= 3 and (own in pin or pin in own):
+        raise PinRejected("a PIN may not contain the digits of its staff id")
     return pin
 
 

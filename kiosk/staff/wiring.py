@@ -11,6 +11,7 @@ import logging
 from typing import Any, Callable, TypeVar
 
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import configured
 from kiosk.staff.collection import CounterSource
 from kiosk.staff.console import StaffConsole
 from kiosk.staff.faults import DeviceWatch
@@ -57,6 +58,10 @@ def attach_staff(terminal: Any, **console_options: Any) -> StaffConsole:
         counters=counter_source(terminal.config, terminal.hub, devices.validator),
         device_health=lambda: {n: v.health for n, v in live_views(by_name).items()},
         **console_options)
+    # Made at the first start. A key lost under an existing chain is replaced rather than
+    # leaving the terminal unable to record a fault: the chain records it and the entries
+    # before it never verify again, so the loss shows (docs/security.md, The audit key).
+    console.audit.ensure_key(rekey=True)
     console.collections.ensure_open()
     terminal.runner.device_watch = DeviceWatch(console.faults, console.cashbox_removed)
     locked = console.faults.replay(terminal.runner.handle)
@@ -74,7 +79,7 @@ def heartbeat_service(terminal: Any, sign: Callable[[T], T]) -> HeartbeatService
     db = connect(cfg.kiosk.db)  # its own connection: it runs on another thread
     by_name = devices_by_name(terminal.devices)
     service = HeartbeatService(
-        cfg.kiosk.id, Outbox(db), AuditLog(db),
+        cfg.kiosk.id, Outbox(db), AuditLog(db, keys=configured(cfg)),
         HttpGateway(cfg.billing.url, connect_timeout=cfg.billing.connect_timeout_s,
                     read_timeout=cfg.billing.read_timeout_s, tls=cfg.billing.tls()),
         lambda: {n: v.health for n, v in live_views(by_name).items()})

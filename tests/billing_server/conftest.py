@@ -32,7 +32,8 @@ D2 = (datetime.now(_CST) - timedelta(days=1)).date().isoformat()
 @pytest.fixture
 def billing_server(tmp_path: Path) -> Iterator[BillingServer]:
     """A running server: ``.url``, ``.db_path``, ``.set_fault(mode, **kw)``, ``.stop()``."""
-    server = BillingServer("127.0.0.1", 0, tmp_path / "billing.db", enrol_token=TEST_TOKEN).start()
+    server = BillingServer("127.0.0.1", 0, tmp_path / "billing.db", enrol_token=TEST_TOKEN,
+                           admin=True).start()  # the tests read the ledger over /_admin
     try:
         yield server
     finally:

@@ -121,6 +121,12 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
             "oldest_pending_age_s": None, "devices": {"printer": {"status": "ok"}}}
     call("POST", h, "/v1/kiosks/KIOSK-001/heartbeat", 200, body=beat)
     call("POST", h, "/v1/kiosks/KIOSK-001/heartbeat", 400, body={**beat, "queue_depth": "0"})
+    au = "/v1/kiosks/{kiosk_id}/audit"
+    assert call("GET", au, "/v1/kiosks/KIOSK-001/audit", 200)["status"] == "unknown"
+    anchored = call("POST", h, "/v1/kiosks/KIOSK-001/heartbeat", 200,
+                    body={**beat, "audit_head": "ab" * 32, "audit_seq": 3})
+    assert anchored["audit"]["status"] == "ok"
+    assert call("GET", au, "/v1/kiosks/KIOSK-001/audit", 200)["seq"] == 3
 
     c = "/v1/kiosks/{kiosk_id}/collections"
     batch = {"kiosk_id": "KIOSK-001", "batch_id": "B-1", "opened_at": f"{D1}T08:00:00+08:00",
@@ -155,7 +161,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
 
     # Admin answers loopback only; over loopback we cannot be anyone else, so ask the API directly.
     ledger_conn = Ledger(billing_server.db_path)
-    api = BillingApi(ledger_conn, FaultSwitch())
+    api = BillingApi(ledger_conn, FaultSwitch(), admin=True)
     for method, path in (("GET", "/_admin/ledger"), ("GET", "/_admin/fault"),
                          ("POST", "/_admin/fault")):
         resp, _ = api.handle(method, path, "", {}, b'{"mode": "none"}', "192.0.2.7")
@@ -166,6 +172,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
     # Signed operations: 401 unsigned, 403 from a key no kiosk enrolled
     concrete = {acct: f"/v1/accounts/{ACCT}", card: f"/v1/cards/{CARD}",
                 s: "/v1/kiosks/KIOSK-001/settlement", h: "/v1/kiosks/KIOSK-001/heartbeat",
+                "/v1/kiosks/{kiosk_id}/audit": "/v1/kiosks/KIOSK-001/audit",
                 c: cpath, "/v1/kiosks/{kiosk_id}/enrol": "/v1/kiosks/KIOSK-001/enrol"}
     stranger = requests.Session()
     stranger.auth = signing.KioskAuth(signing.Ed25519PrivateKey.generate(), "KIOSK-NOPE")

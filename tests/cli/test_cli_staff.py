@@ -19,6 +19,7 @@ from drivers.coin_acceptor.cctalk.simulator import CcTalkSimulator
 from drivers.printer.escpos.simulator import EscPosSimulator
 from billing_server.seed import DEMO_ACCOUNTS
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import AuditKeys, key_path
 from kiosk.staff.auth import StaffAuth
 from kiosk.staff.faults import LockingFaults
 from offline_queue.journal import Journal
@@ -46,12 +47,17 @@ def write_config(path, db, api=DEAD_API, devices: dict[str, tuple[str, str]] | N
     return str(path)
 
 
+def state_audit(db_path, db=None) -> AuditLog:
+    """The audit log as the CLI sees it: the key in the state folder write_config names."""
+    return AuditLog(db or connect(db_path), keys=AuditKeys(key_path(Path(db_path).parent / "state")))
+
+
 @pytest.fixture
 def setup(tmp_path):
     """A database with two staff ids (cheap test hashes; the CLI reads the cost from each hash)."""
     db_path = tmp_path / "k.db"
     db = connect(db_path)
-    auth = StaffAuth(db, AuditLog(db), params=CHEAP)
+    auth = StaffAuth(db, state_audit(db_path, db), params=CHEAP)
     auth.add_user("op1", "operator", OP_PIN, "test")
     auth.add_user("mt1", "maintenance", MT_PIN, "test")
     return db_path, db, write_config(tmp_path / "k.toml", db_path)
@@ -60,16 +66,16 @@ def setup(tmp_path):
 # ---------------------------------------------------------------- kiosk staff
 def test_staff_add_list_passwd_remove(tmp_path):
     cfg = write_config(tmp_path / "k.toml", tmp_path / "k.db")
-    assert run("staff", "add", "op9", "--role", "operator", "--config", cfg, stdin="4826\n").returncode == 0
+    assert run("staff", "add", "op9", "--role", "operator", "--config", cfg, stdin="482619\n").returncode == 0
     listed = json.loads(run("staff", "list", "--json", "--config", cfg).stdout)
     assert [(u["user_id"], u["role"]) for u in listed] == [("op9", "operator")]
     stored = sqlite3.connect(tmp_path / "k.db").execute("SELECT pin_hash FROM staff_users").fetchone()[0]
-    assert stored.startswith(f"scrypt${2**17}$8$1$") and "4826" not in stored  # production cost
-    weak = run("staff", "passwd", "op9", "--config", cfg, stdin="1111\n")
+    assert stored.startswith(f"scrypt${2**17}$8$1$") and "482619" not in stored  # production cost
+    weak = run("staff", "passwd", "op9", "--config", cfg, stdin="111111\n")
     assert weak.returncode == 1 and "pin_rejected" in weak.stderr
-    dup = run("staff", "add", "op9", "--role", "maintenance", "--config", cfg, stdin="4826\n")
+    dup = run("staff", "add", "op9", "--role", "maintenance", "--config", cfg, stdin="482619\n")
     assert dup.returncode == 2 and "already exists" in dup.stderr
-    bad_role = run("staff", "add", "x", "--role", "boss", "--config", cfg, stdin="4826\n")
+    bad_role = run("staff", "add", "x", "--role", "boss", "--config", cfg, stdin="482619\n")
     assert bad_role.returncode == 2
     assert run("staff", "remove", "op9", "--config", cfg).returncode == 0
     assert json.loads(run("staff", "list", "--json", "--config", cfg).stdout) == []
@@ -95,7 +101,7 @@ def _tamper(db_path, sql: str) -> None:
 ])
 def test_audit_verify_names_the_first_bad_entry(setup, how, sql, bad):
     db_path, db, cfg = setup
-    log = AuditLog(db)
+    log = state_audit(db_path, db)
     for i in range(4):
         log.append("op1", "operator", "reprint", txn_id=f"T{i}")
     ok = run("audit", "verify", "--config", cfg)
@@ -262,7 +268,7 @@ def test_collect_close_status_count_blind(setup):
 
 def test_faults_list_and_clear(setup):
     db_path, db, cfg = setup
-    LockingFaults(db, db_path, AuditLog(db)).raised("bill_validator", "acceptor_jam", "jammed")
+    LockingFaults(db, db_path, state_audit(db_path, db)).raised("bill_validator", "acceptor_jam", "jammed")
     listed = json.loads(run("faults", "list", "--json", "--config", cfg).stdout)
     assert [(f["device"], f["code"]) for f in listed] == [("bill_validator", "acceptor_jam")]
     op = run("faults", "clear", "bill_validator", "acceptor_jam", "--user", "op1", "--config", cfg,

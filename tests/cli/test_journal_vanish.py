@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import AuditKeys, key_path
 from kiosk.staff.auth import StaffAuth
 from offline_queue.crash import CRASH_EXIT_CODE
 from offline_queue.highwater import read_record
@@ -63,7 +64,7 @@ def test_removed_wal_locks_until_staff_clear(run_kiosk, tmp_path, billing_server
 
     # The staff ids were in the lost database too: the shell account adds one again.
     conn = connect(db)
-    StaffAuth(conn, AuditLog(conn), params=CHEAP).add_user("mt1", "maintenance", MT_PIN, "test")
+    StaffAuth(conn, AuditLog(conn, keys=AuditKeys(key_path(state))), params=CHEAP).add_user("mt1", "maintenance", MT_PIN, "test")
     cleared = subprocess.run(
         [sys.executable, "-m", "kiosk", "faults", "clear", "journal", "replaced", "--user", "mt1",
          "--db", str(db), "--state-dir", str(state)],

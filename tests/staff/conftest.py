@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pathlib import Path
 
 from kiosk.config import Config
 from kiosk.staff.console import StaffConsole
@@ -17,7 +18,7 @@ from tests.billing_server.conftest import billing_server  # noqa: F401 - a real 
 CST = timezone(timedelta(hours=8))
 #: tests only: production is n=2**17 (kiosk.staff.pins.PRODUCTION)
 CHEAP = ScryptParams(n=2**8, r=8, p=1, maxmem=16 * 1024 * 1024)
-OP_PIN, MT_PIN = "2580", "1357"
+OP_PIN, MT_PIN = "258046", "135792"
 
 
 class FakeTime:
@@ -64,7 +65,8 @@ def make_config(db_path, url: str = "http://127.0.0.1:9") -> Config:
 
     cfg = Config()
     return dataclasses.replace(
-        cfg, kiosk=dataclasses.replace(cfg.kiosk, id="KIOSK-T1", db=str(db_path)),
+        cfg, kiosk=dataclasses.replace(cfg.kiosk, id="KIOSK-T1", db=str(db_path),
+                                       state_dir=str(Path(db_path).parent / "state")),
         billing=dataclasses.replace(cfg.billing, url=url, connect_timeout_s=1.0, read_timeout_s=2.0))
 
 

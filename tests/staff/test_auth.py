@@ -36,19 +36,19 @@ def test_production_cost_is_strong_and_needs_explicit_maxmem():
 
 
 def test_production_hash_round_trips_once():
-    stored = hash_pin("2580")
+    stored = hash_pin("258046")
     assert stored.startswith(f"scrypt${2**17}$8$1$")
-    assert verify_pin("2580", stored) and not verify_pin("2581", stored)
+    assert verify_pin("258046", stored) and not verify_pin("258047", stored)
 
 
 def test_hash_has_per_user_salt_and_rejects_doctored_rows():
-    one, two = hash_pin("2580", CHEAP), hash_pin("2580", CHEAP)
-    assert one != two and verify_pin("2580", one) and verify_pin("2580", two)
+    one, two = hash_pin("258046", CHEAP), hash_pin("258046", CHEAP)
+    assert one != two and verify_pin("258046", one) and verify_pin("258046", two)
     parts = one.split("$")
-    assert not verify_pin("2580", "$".join(["bcrypt", *parts[1:]]))
-    assert not verify_pin("2580", "$".join([parts[0], str(2**30), *parts[2:]]))  # no 2**30 DoS
-    assert not verify_pin("2580", "garbage")
-    assert not verify_pin("2580", "$".join([*parts[:4], "!!notbase64", parts[5]]))
+    assert not verify_pin("258046", "$".join(["bcrypt", *parts[1:]]))
+    assert not verify_pin("258046", "$".join([parts[0], str(2**30), *parts[2:]]))  # no 2**30 DoS
+    assert not verify_pin("258046", "garbage")
+    assert not verify_pin("258046", "$".join([*parts[:4], "!!notbase64", parts[5]]))
 
 
 @pytest.mark.parametrize("pin", ["123", "1111", "1234", "9876", "12a4", "１２５８", "1" * 13, ""])
@@ -184,10 +184,10 @@ def test_logged_out_session_is_dead(console):
 
 
 def test_removed_user_cannot_log_in_and_pin_change_works(console):
-    console.auth.set_pin("op1", "4826", "test")
+    console.auth.set_pin("op1", "482619", "test")
     with pytest.raises(BadPin):
         console.login("op1", OP_PIN)
-    console.login("op1", "4826")
+    console.login("op1", "482619")
     console.auth.remove_user("op1", "test")
     with pytest.raises(BadPin):
-        console.login("op1", "4826")
+        console.login("op1", "482619")

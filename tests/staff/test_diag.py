@@ -115,7 +115,7 @@ def test_heartbeat_carries_the_audit_chain_head(billing_server, console, db):
     assert hb["audit_head"] == console.audit.head() and len(hb["audit_head"]) == 64
     assert hb["devices"]["printer"] == {"status": "fault", "reason": "paper out"}
     assert hb["queue_depth"] == 0 and hb["oldest_pending_age_s"] is None
-    console.login("op1", "2580")  # a new audit entry moves the head
+    console.login("op1", "258046")  # a new audit entry moves the head
     svc.send_once()
     assert billing_server.ledger.dump()["heartbeats"][0]["audit_head"] == console.audit.head()
     billing_server.stop()
@@ -165,7 +165,7 @@ def test_console_diagnostics_for_the_screen(console):
             return H(S.FAULT, "paper out")
 
     views = live_views({"printer": Printer(), "bill_validator": None})
-    mt = console.login("mt1", "1357")
+    mt = console.login("mt1", "135792")
     report = console.diagnostics(mt, views, recent_log=["12:00 WARNING printer: paper low"])
     assert report["recent_log"] == ["12:00 WARNING printer: paper low"]
     entries = {e["name"]: e for e in report["entries"]}
@@ -175,4 +175,4 @@ def test_console_diagnostics_for_the_screen(console):
     assert entries["billing_api"]["status"] == "unknown" and report["status"] == "fault"
     assert console.audit.entries(limit=1)[0].action == "diagnostics"
     with pytest.raises(PermissionDenied):
-        console.diagnostics(console.login("op1", "2580"), views)
+        console.diagnostics(console.login("op1", "258046"), views)

@@ -11,8 +11,9 @@ import shutil
 import pytest
 
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import AuditKeys
 from kiosk.staff.console import StaffConsole
-from kiosk.staff.errors import FaultNotClearable, PermissionDenied
+from kiosk.staff.errors import AuditKeyError, FaultNotClearable, PermissionDenied
 from kiosk.staff.faults import LockingFaults
 from kiosk.staff.journal_guard import guard_on_start
 from offline_queue import highwater as hw
@@ -42,7 +43,7 @@ def pay(journal: Journal, sid: str) -> None:
 
 
 def journal_faults(db, db_path):
-    return [(f.device, f.code) for f in LockingFaults(db, db_path, AuditLog(db)).active()
+    return [(f.device, f.code) for f in LockingFaults(db, db_path, AuditLog(db, keys=AuditKeys.of_key(b"k" * 32))).active()
             if f.device == "journal"]
 
 
@@ -196,8 +197,14 @@ def test_clear_refuses_a_record_in_another_place(db, db_path, cfg, tmp_path):
         guard_on_start(db, cfg)
     elsewhere = dataclasses.replace(cfg, kiosk=dataclasses.replace(
         cfg.kiosk, state_dir=str(tmp_path / "elsewhere")))
-    console = console_for(db, elsewhere)
-    with pytest.raises(FaultNotClearable, match="state-dir"):
+    console_for(db, cfg)
+    console = StaffConsole(db, elsewhere, Journal(db, cfg.kiosk.id), params=CHEAP)
+    # the audit key is not there either: not even the login is accepted (docs/security.md)
+    with pytest.raises(AuditKeyError, match="state-dir"):
         console.clear_fault(console.login("mt1", MT_PIN), "journal", "behind")
     assert not (tmp_path / "elsewhere").exists()
+    (tmp_path / "elsewhere" / "keys").mkdir(parents=True, mode=0o700)
+    shutil.copy2(tmp_path / "state" / "keys" / "audit.key", tmp_path / "elsewhere" / "keys")
+    with pytest.raises(FaultNotClearable, match="state-dir"):
+        console.clear_fault(console.login("mt1", MT_PIN), "journal", "behind")
     assert journal_faults(db, db_path) == [("journal", "behind")]
