@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from drivers import registry
+from drivers.bill_validator.ccnet.entry import CcnetOptions
+from drivers.bill_validator.essp.entry import EsspOptions
 from drivers.bill_validator.id003.entry import Id003Options
 from drivers.card_reader.em4100.entry import Em4100Options
+from drivers.card_reader.pn532.entry import Pn532Options
 from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
 from kiosk.flow.rules import FlowConfig
@@ -80,7 +83,8 @@ class ReceiptsSection:
 # ---------------------------------------------------------------- per-protocol device options
 # Each protocol's options type, its defaults and which device may speak it are its registry
 # entry (drivers/registry.py); the names below are kept for the callers that build options.
-DeviceOptions = Id003Options | CcTalkOptions | Em4100Options | EscPosOptions
+DeviceOptions = (Id003Options | CcnetOptions | EsspOptions | CcTalkOptions | Em4100Options
+                 | Pn532Options | EscPosOptions)
 #: an absent cash device takes its accepted denominations with it
 ACCEPTS = {"bill_validator": "accepted_notes_minor", "coin_acceptor": "accepted_coins_minor"}
 
@@ -345,7 +349,7 @@ def _check_meta(value: Any, where: str, meta: Mapping[str, Any]) -> None:
         raise ConfigError(f"{where}: {value!r} is not one of {choices}")
     if "pattern" in meta and not meta["pattern"].fullmatch(value):
         raise ConfigError(f"{where}: {value!r} does not match {meta['pattern'].pattern} "
-                          "(e.g. KIOSK-0001)")
+                          f"(e.g. {meta.get('example', 'KIOSK-0001')})")
 
 
 def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
@@ -354,30 +358,41 @@ def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
     values: dict[str, Any] = {}
     for name, value in table.items():
         where = f"{prefix}.{name}"
-        default = getattr(defaults, name)
         meta = fields[name].metadata
-        if "channels" in meta:
-            value = _channels(value, where, meta["channels"])
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        elif isinstance(default, int):
-            value = _int(value, where, minimum=0)
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{where}: expected a positive number of seconds, got {value!r}")
-            value = float(value)
-        elif isinstance(default, str):
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-        elif isinstance(default, (frozenset, tuple)):
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: expected a list of integers, got {value!r}")
-            items = [_int(v, f"{where}[{i}]", minimum=1) for i, v in enumerate(value)]
-            value = frozenset(items) if isinstance(default, frozenset) else tuple(items)
-        elif isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: expected a table")
-        _check_meta(value, where, meta)
-        values[name] = value
+        try:
+            values[name] = _value(value, where, getattr(defaults, name), meta)
+        except ConfigError:
+            if not meta.get("secret"):
+                raise
+            # A key is never echoed, not even a mistyped one (docs/promises.md).
+            raise ConfigError(f"{where}: must be {meta.get('example', 'valid')} (the value "
+                              "is a secret and not shown)") from None
     return dataclasses.replace(defaults, **values)
+
+
+def _value(value: Any, where: str, default: Any, meta: Mapping[str, Any]) -> Any:
+    """One option's value checked against its default's type and its field metadata."""
+    if "channels" in meta:
+        value = _channels(value, where, meta["channels"])
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif isinstance(default, int):
+        value = _int(value, where, minimum=0)
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{where}: expected a positive number of seconds, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    elif isinstance(default, (frozenset, tuple)):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of integers, got {value!r}")
+        items = [_int(v, f"{where}[{i}]", minimum=1) for i, v in enumerate(value)]
+        value = frozenset(items) if isinstance(default, frozenset) else tuple(items)
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table")
+    _check_meta(value, where, meta)
+    return value
