@@ -201,6 +201,16 @@ class Driver(Protocol):
 
 
 @runtime_checkable
+class Identifies(Protocol):
+    """Optional for any driver: what the device said about itself on the wire (firmware,
+    serial number, bill table or channels), for ``kiosk devices`` and ``kiosk diag``.
+    ``identity()`` (any thread) returns a JSON-ready mapping with at least ``protocol``; values
+    the device has not reported yet are None or empty. Never a secret (a key) in it."""
+
+    def identity(self) -> Mapping[str, object]: ...
+
+
+@runtime_checkable
 class BillValidator(Driver, Protocol):
     """A note acceptor with an escrow.
 

@@ -224,6 +224,34 @@ def without_devices(cfg: Config, names: Iterable[str]) -> Config:
         limits=dataclasses.replace(cfg.limits, **gone))
 
 
+def simulator_options(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Per protocol, the keyword arguments that make its ``sim://`` simulator match the
+    configured device (same channels, address, key): a :class:`drivers.simhub.SimulatorHub`
+    built with them serves a device the configured driver agrees with."""
+    out = {}
+    for device, dev in cfg.devices.items():
+        if dev.url in (f"sim://{dev.protocol}", f"sim://{registry.device_alias(device)}"):
+            out[dev.protocol] = registry.entry(dev.protocol).sim_options(dev.options)
+    return out
+
+
+def with_simulated(cfg: Config, device: str, protocol: str) -> Config:
+    """``cfg`` with ``device`` on the in-process simulator of ``protocol`` (``kiosk simulate
+    --validator``). The device keeps its configured options when it already spoke that
+    protocol; otherwise they belonged to another protocol and the new one's defaults apply."""
+    supported = registry.DEVICES.get(device, ())
+    if protocol not in supported:
+        raise ConfigError(f"{device}: no protocol {protocol!r} (supported: "
+                          f"{', '.join(supported)})")
+    old = cfg.devices.get(device) or DEFAULT_DEVICES[device]
+    options = old.options if old.protocol == protocol else None
+    dev = DeviceSection(f"sim://{protocol}", protocol, poll_interval_ms=old.poll_interval_ms,
+                        options=options)
+    out = dataclasses.replace(cfg, devices={**cfg.devices, device: dev})
+    _check_accepted(out)
+    return out
+
+
 def _device(name: str, table: dict[str, Any]) -> DeviceSection:
     where = f"devices.{name}"
     default = DEFAULT_DEVICES[name]
@@ -355,19 +383,30 @@ def _check_meta(value: Any, where: str, meta: Mapping[str, Any]) -> None:
 def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     _no_unknown(table, set(fields), prefix + ".")
-    values: dict[str, Any] = {}
-    for name, value in table.items():
-        where = f"{prefix}.{name}"
-        meta = fields[name].metadata
-        try:
-            values[name] = _value(value, where, getattr(defaults, name), meta)
-        except ConfigError:
-            if not meta.get("secret"):
-                raise
-            # A key is never echoed, not even a mistyped one (docs/promises.md).
-            raise ConfigError(f"{where}: must be {meta.get('example', 'valid')} (the value "
-                              "is a secret and not shown)") from None
+    values = {name: _option(fields[name], value, f"{prefix}.{name}", defaults)
+              for name, value in table.items()}
     return dataclasses.replace(defaults, **values)
+
+
+def replace_option(options: Any, name: str, value: Any, where: str) -> Any:
+    """``options`` with ``name`` set to ``value``, checked as in the file; ConfigError naming
+    ``where`` (a command-line flag) when the value is bad or the protocol has no such option."""
+    fields = {f.name: f for f in dataclasses.fields(options)}
+    if name not in fields:
+        raise ConfigError(f"{where}: the protocol has no option {name}")
+    return dataclasses.replace(options, **{name: _option(fields[name], value, where, options)})
+
+
+def _option(f: dataclasses.Field[Any], value: Any, where: str, defaults: Any) -> Any:
+    meta = f.metadata
+    try:
+        return _value(value, where, getattr(defaults, f.name), meta)
+    except ConfigError:
+        if not meta.get("secret"):
+            raise
+        # A key is never echoed, not even a mistyped one (docs/promises.md).
+        raise ConfigError(f"{where}: must be {meta.get('example', 'valid')} (the value is a "
+                          "secret and not shown)") from None
 
 
 def _value(value: Any, where: str, default: Any, meta: Mapping[str, Any]) -> Any:
