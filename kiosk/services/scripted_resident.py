@@ -86,6 +86,10 @@ def _one_session(term, rng, account_no, card, validator, card_sim, timeout, repo
     identified = lambda s: s.phase == Phase.ACCOUNT or bool(s.message)  # noqa: E731
     reached = False
     if card and card_sim is not None:
+        # The same card back before the reader saw it go is the same tap (drivers/interfaces.py,
+        # CardReader): the next resident waits for the reader to let go of it first.
+        reader = term.manager.driver("card_reader")
+        term.pump(lambda s: getattr(reader, "current_card", None) != card, timeout)
         card_sim.present(card)
         reached = term.pump(identified, timeout)
         card_sim.remove()
