@@ -13,6 +13,7 @@ times.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -122,7 +123,7 @@ def phase(t: Timing, seconds: float, interval: float) -> dict[str, Any]:
     finally:
         driver.stop()
         sim.stop()
-    periods = [b - a for a, b in zip(polls, polls[1:])]
+    periods = [b - a for a, b in itertools.pairwise(polls)]
     result: dict[str, Any] = {"poll_periods": len(periods), "notes_credited": len(latencies)}
     for label, values in (("poll_period", periods), ("credit_latency", latencies),
                           ("stack_to_credit", stack_to_credit)):

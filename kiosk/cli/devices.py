@@ -122,7 +122,7 @@ def identity_of(driver: Any) -> dict[str, Any] | None:
         return None
     try:
         return dict(driver.identity())
-    except Exception as exc:  # an identity the device will not give is a detail, not a fault
+    except Exception as exc:  # noqa: BLE001 - an identity not given is a detail, not a fault
         return {"error": str(exc) or type(exc).__name__}
 
 

@@ -15,12 +15,32 @@ from drivers.bill_validator.essp import protocol as essp
 from drivers.card_reader.pn532 import protocol as pn532
 from drivers.transport import open_port
 from kiosk.cli.devices import identity_text, make_simulator
-from kiosk.config import (CcnetOptions, ConfigError, EsspOptions, Pn532Options, config_from_dict,
-                          simulator_options, with_simulated)
+from kiosk.config import (
+    CcnetOptions,
+    ConfigError,
+    EsspOptions,
+    Pn532Options,
+    config_from_dict,
+    simulator_options,
+    with_simulated,
+)
 from tests.cli.conftest import kiosk
-from tests.cli.test_cli_devices import bench  # noqa: F401 - fixture
+from tests.cli.test_cli_devices import Bench
 
 SITE_KEY = "89ABCDEF01234567"
+
+
+@pytest.fixture
+def bench():
+    started: list[Bench] = []
+
+    def start(*args: str) -> Bench:
+        started.append(Bench(*args))
+        return started[-1]
+
+    yield start
+    for b in started:
+        b.kill()
 
 
 def refused(raw: dict, *keys: str) -> str:
@@ -210,3 +230,18 @@ def test_devices_essp_identity_and_no_key_in_the_report(tmp_path):
     assert bv["status"] == "ok", bv  # the simulator was given the configured key
     assert bv["identity"]["firmware"] == "0430" and bv["identity"]["serial_number"] == 0x01020304
     assert SITE_KEY not in proc.stdout + proc.stderr
+
+
+def test_diag_json_shows_the_identity_on_sim_urls(tmp_path):
+    from tests.cli.test_cli_staff import diag, write_config
+
+    cfg = write_config(tmp_path / "k.toml", tmp_path / "k.db", devices={
+        "bill_validator": ("sim://essp", "essp"), "card_reader": ("sim://pn532", "pn532")})
+    assert diag(cfg, "--no-devices")["bill_validator"]["firmware"] is None  # nothing opened
+    report = diag(cfg)
+    bv, cr = report["bill_validator"], report["card_reader"]
+    assert bv["protocol"] == "essp" and bv["status"] == "ok", bv
+    assert bv["firmware"]["serial_number"] == 0x01020304
+    assert bv["firmware"]["channels"] == {"1": 100, "2": 500, "3": 1000, "4": 2000, "5": 5000,
+                                          "6": 10000}
+    assert cr["firmware"]["protocol"] == "pn532" and cr["firmware"]["firmware"] != "?"
