@@ -194,7 +194,7 @@ def test_devices_json_default_config_all_simulators_ok():
     devices = {d["name"]: d for d in report["devices"]}
     assert set(devices) == {"bill_validator", "coin_acceptor", "card_reader", "printer"}
     for dev in devices.values():
-        assert set(dev) == {"name", "url", "protocol", "status", "reason"}
+        assert set(dev) == {"name", "url", "protocol", "status", "reason", "identity"}
         assert dev["status"] == "ok", dev
         assert dev["url"].startswith("sim://")
     assert devices["bill_validator"]["protocol"] == "id003"
