@@ -203,12 +203,13 @@ class Driver(Protocol):
 @runtime_checkable
 class Identified(Protocol):
     """Optional for every driver: ``identity()`` (any thread) says what the device reported
-    about itself -- at least ``"protocol"``, and where the device tells them ``"firmware"``,
-    ``"serial_number"`` and the like -- as strings, for the operator (``kiosk devices``,
-    ``kiosk diag``). Never money and never a reason to refuse service; a key the device has
-    not (yet) reported is absent, not guessed. Test with ``isinstance(driver, Identified)``."""
+    about itself on the wire -- at least ``"protocol"``, and where the device tells them its
+    firmware, serial number, bill table or channels -- as a JSON-ready mapping, for the operator
+    (``kiosk devices``, ``kiosk diag``). Never money, never a secret (a key), and never a reason
+    to refuse service; a value the device has not reported yet is absent or empty, not guessed.
+    Test with ``isinstance(driver, Identified)``."""
 
-    def identity(self) -> dict[str, str]: ...
+    def identity(self) -> Mapping[str, object]: ...
 
 
 @runtime_checkable

@@ -12,8 +12,11 @@ Adding a protocol: docs/adding-a-protocol.md.
 
 from __future__ import annotations
 
+from drivers.bill_validator.ccnet.entry import ENTRY as CCNET
+from drivers.bill_validator.essp.entry import ENTRY as ESSP
 from drivers.bill_validator.id003.entry import ENTRY as ID003
 from drivers.card_reader.em4100.entry import ENTRY as EM4100
+from drivers.card_reader.pn532.entry import ENTRY as PN532
 from drivers.coin_acceptor.cctalk.entry import ENTRY as CCTALK
 from drivers.printer.escpos.entry import ENTRY as ESCPOS
 from drivers.protocol_entry import DriverSetup, ProtocolEntry
@@ -22,7 +25,7 @@ __all__ = ["DEVICES", "ENTRIES", "DriverSetup", "ProtocolEntry", "device_alias",
            "for_device", "sim_entry", "sim_names"]
 
 #: every protocol; a device's first entry is its default protocol
-ENTRIES: tuple[ProtocolEntry, ...] = (ID003, CCTALK, EM4100, ESCPOS)
+ENTRIES: tuple[ProtocolEntry, ...] = (ID003, CCNET, ESSP, CCTALK, EM4100, PN532, ESCPOS)
 _BY_PROTOCOL = {e.protocol: e for e in ENTRIES}
 #: device → the protocols it may speak (the default first)
 DEVICES: dict[str, tuple[str, ...]] = {}

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from drivers import registry
+from drivers.bill_validator.ccnet.entry import CcnetOptions
+from drivers.bill_validator.essp.entry import EsspOptions
 from drivers.bill_validator.id003.entry import Id003Options
 from drivers.card_reader.em4100.entry import Em4100Options
+from drivers.card_reader.pn532.entry import Pn532Options
 from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
 from kiosk.flow.rules import FlowConfig
@@ -99,7 +102,8 @@ class ReceiptsSection:
 # ---------------------------------------------------------------- per-protocol device options
 # Each protocol's options type, its defaults and which device may speak it are its registry
 # entry (drivers/registry.py); the names below are kept for the callers that build options.
-DeviceOptions = Id003Options | CcTalkOptions | Em4100Options | EscPosOptions
+DeviceOptions = (Id003Options | CcnetOptions | EsspOptions | CcTalkOptions | Em4100Options
+                 | Pn532Options | EscPosOptions)
 #: an absent cash device takes its accepted denominations with it
 ACCEPTS = {"bill_validator": "accepted_notes_minor", "coin_acceptor": "accepted_coins_minor"}
 
@@ -242,6 +246,34 @@ def without_devices(cfg: Config, names: Iterable[str]) -> Config:
         limits=dataclasses.replace(cfg.limits, **gone))
 
 
+def simulator_options(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Per protocol, the keyword arguments that make its ``sim://`` simulator match the
+    configured device (same channels, address, key): a :class:`drivers.simhub.SimulatorHub`
+    built with them serves a device the configured driver agrees with."""
+    out = {}
+    for device, dev in cfg.devices.items():
+        if dev.url in (f"sim://{dev.protocol}", f"sim://{registry.device_alias(device)}"):
+            out[dev.protocol] = registry.entry(dev.protocol).sim_options(dev.options)
+    return out
+
+
+def with_simulated(cfg: Config, device: str, protocol: str) -> Config:
+    """``cfg`` with ``device`` on the in-process simulator of ``protocol`` (``kiosk simulate
+    --validator``). The device keeps its configured options when it already spoke that
+    protocol; otherwise they belonged to another protocol and the new one's defaults apply."""
+    supported = registry.DEVICES.get(device, ())
+    if protocol not in supported:
+        raise ConfigError(f"{device}: no protocol {protocol!r} (supported: "
+                          f"{', '.join(supported)})")
+    old = cfg.devices.get(device) or DEFAULT_DEVICES[device]
+    options = old.options if old.protocol == protocol else None
+    dev = DeviceSection(f"sim://{protocol}", protocol, poll_interval_ms=old.poll_interval_ms,
+                        options=options)
+    out = dataclasses.replace(cfg, devices={**cfg.devices, device: dev})
+    _check_accepted(out)
+    return out
+
+
 def _device(name: str, table: dict[str, Any]) -> DeviceSection:
     where = f"devices.{name}"
     default = DEFAULT_DEVICES[name]
@@ -374,39 +406,61 @@ def _check_meta(value: Any, where: str, meta: Mapping[str, Any]) -> None:
         raise ConfigError(f"{where}: {value!r} is not one of {choices}")
     if "pattern" in meta and not meta["pattern"].fullmatch(value):
         raise ConfigError(f"{where}: {value!r} does not match {meta['pattern'].pattern} "
-                          "(e.g. KIOSK-0001)")
+                          f"(e.g. {meta.get('example', 'KIOSK-0001')})")
 
 
 def _build(cls: type, table: dict[str, Any], prefix: str, defaults: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     _no_unknown(table, set(fields), prefix + ".")
-    values: dict[str, Any] = {}
-    for name, value in table.items():
-        where = f"{prefix}.{name}"
-        default = getattr(defaults, name)
-        meta = fields[name].metadata
-        if "channels" in meta:
-            value = _channels(value, where, meta["channels"])
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        elif isinstance(default, int):
-            value = _int(value, where, minimum=0)
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{where}: expected a positive number of seconds, got {value!r}")
-            value = float(value)
-        elif isinstance(default, str):
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
-        elif isinstance(default, (frozenset, tuple)):
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: expected a list of integers, got {value!r}")
-            items = [_int(v, f"{where}[{i}]", minimum=1) for i, v in enumerate(value)]
-            value = frozenset(items) if isinstance(default, frozenset) else tuple(items)
-        elif isinstance(default, dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: expected a table")
-        _check_meta(value, where, meta)
-        values[name] = value
+    values = {name: _option(fields[name], value, f"{prefix}.{name}", defaults)
+              for name, value in table.items()}
     return dataclasses.replace(defaults, **values)
+
+
+def replace_option(options: Any, name: str, value: Any, where: str) -> Any:
+    """``options`` with ``name`` set to ``value``, checked as in the file; ConfigError naming
+    ``where`` (a command-line flag) when the value is bad or the protocol has no such option."""
+    fields = {f.name: f for f in dataclasses.fields(options)}
+    if name not in fields:
+        raise ConfigError(f"{where}: the protocol has no option {name}")
+    return dataclasses.replace(options, **{name: _option(fields[name], value, where, options)})
+
+
+def _option(f: dataclasses.Field[Any], value: Any, where: str, defaults: Any) -> Any:
+    meta = f.metadata
+    try:
+        return _value(value, where, getattr(defaults, f.name), meta)
+    except ConfigError:
+        if not meta.get("secret"):
+            raise
+        # A key is never echoed, not even a mistyped one (docs/promises.md).
+        raise ConfigError(f"{where}: must be {meta.get('example', 'valid')} (the value is a "
+                          "secret and not shown)") from None
+
+
+def _value(value: Any, where: str, default: Any, meta: Mapping[str, Any]) -> Any:
+    """One option's value checked against its default's type and its field metadata."""
+    if "channels" in meta:
+        value = _channels(value, where, meta["channels"])
+    elif isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif isinstance(default, int):
+        value = _int(value, where, minimum=0)
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{where}: expected a positive number of seconds, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    elif isinstance(default, (frozenset, tuple)):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of integers, got {value!r}")
+        items = [_int(v, f"{where}[{i}]", minimum=1) for i, v in enumerate(value)]
+        value = frozenset(items) if isinstance(default, frozenset) else tuple(items)
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table")
+    _check_meta(value, where, meta)
+    return value

@@ -214,3 +214,21 @@ def test_runner_cli_writes_the_report(tmp_path, capsys):
     assert "bench_commit" in runner.discover() and "bench_drain" in runner.discover()
     with pytest.raises(SystemExit):
         runner.main(["--only", "no_such_benchmark", "--out", str(out)])
+
+
+@pytest.mark.parametrize("protocol", ["id003", "ccnet", "essp"])
+def test_validator_poll_benchmarks_credit_every_note(protocol):
+    import importlib
+
+    from benchmarks import validator_poll
+
+    assert runner.discover([f"{protocol}_poll"]) == [f"bench_{protocol}_poll"]
+    timing = importlib.import_module(f"benchmarks.bench_{protocol}_poll").TIMING
+    result = validator_poll.run(timing, seconds=0.6, interval=0.03, load=0)
+    assert result["benchmark"] == f"{protocol}_poll"
+    for phase in ("quiet", "loaded"):
+        numbers = result[phase]
+        assert numbers["cycle_errors"] == 0 and numbers["notes_credited"] >= 1
+        assert numbers["poll_periods"] >= 2 and numbers["driver_stats"]["polls"] >= 2
+        assert numbers["credit_latency_p50_ratio"] is not None
+        assert numbers["stack_to_credit_p99_s"] >= numbers["stack_to_credit_p50_s"] > 0

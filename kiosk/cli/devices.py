@@ -23,7 +23,7 @@ from typing import Any, Callable
 from drivers import registry
 from kiosk.cli.config_args import common, config
 from kiosk.cli.staff_access import login, open_console, staff_command, user_option
-from kiosk.config import ConfigError
+from kiosk.config import ConfigError, replace_option, simulator_options
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("sim", help="a device simulator on a pty, commands on stdin")
     common(p)
     p.add_argument("device", metavar="DEVICE", help=", ".join(SIM_PROTOCOLS))
-    p.add_argument("--protocol",
-                   help="default: the device's protocol (id003, cctalk, em4100, escpos)")
+    p.add_argument("--protocol", help="default: the device's default protocol; " + "; ".join(
+        f"{alias}: {', '.join(protocols)}" for alias, protocols in SIM_PROTOCOLS.items()))
     p.add_argument("--state", metavar="FILE", help="non-volatile counters (default: in memory)")
+    p.add_argument("--fixed-key", metavar="HEX",
+                   help="eSSP: the fixed half of the AES key, 16 hex digits (default: "
+                        "devices.bill_validator.fixed_key, else ITL's factory key)")
     p.set_defaults(func=cmd_sim)
 
     p = staff_command(sub, "diag", "device, API, queue, database and disk diagnostics", cmd_diag)
@@ -82,12 +85,13 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
     from kiosk.services.devices import open_device
 
     with tempfile.TemporaryDirectory(prefix="kiosk-devices-") as state_dir:
-        hub = SimulatorHub(state_dir)
+        hub = SimulatorHub(state_dir, **simulator_options(cfg))
         manager = DeviceManager(
             cfg.devices, lambda name: open_device(name, cfg.devices[name]),
             post=lambda event: None,  # a report: the events themselves are not needed
             reconnect=False,
         )
+        identities: dict[str, Any] = {}
         try:
             manager.start(supervise=False)
             deadline = time.monotonic() + wait_s
@@ -96,14 +100,44 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
                                                       for h in health.values()):
                 time.sleep(0.05)
                 health = manager.health()
+            for name in cfg.devices:
+                identities[name] = identity_of(manager.driver(name))
         finally:
             manager.stop()
             hub.stop()
     return [
         {"name": name, "url": dev.url, "protocol": dev.protocol,
-         "status": health[name].state.value, "reason": health[name].reason}
+         "status": health[name].state.value, "reason": health[name].reason,
+         "identity": identities.get(name)}
         for name, dev in cfg.devices.items()
     ]
+
+
+def identity_of(driver: Any) -> dict[str, Any] | None:
+    """What a driver that identifies itself (drivers/interfaces.py, ``Identifies``) read from
+    its device; None for the others."""
+    from drivers.interfaces import Identifies
+
+    if not isinstance(driver, Identifies):
+        return None
+    try:
+        return dict(driver.identity())
+    except Exception as exc:  # noqa: BLE001 - an identity not given is a detail, not a fault
+        return {"error": str(exc) or type(exc).__name__}
+
+
+def identity_text(identity: dict[str, Any] | None) -> str:
+    """One line: ``firmware=… serial_number=… bill_table=1:100,…`` (protocol left out)."""
+    if not identity:
+        return ""
+    parts = []
+    for key, value in identity.items():
+        if key == "protocol" or value in (None, "", {}):
+            continue
+        if isinstance(value, dict):
+            value = ",".join(f"{k}:{v}" for k, v in value.items())
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -124,11 +158,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
     for dev in devices:
         print(f"  {dev['name']:15} {dev['url']:28} {dev['protocol']:7} {dev['status']:9} "
               f"{dev['reason']}")
+        if dev["identity"]:
+            print(f"  {'':15} {identity_text(dev['identity'])}")
     return 0
 
 
 # ------------------------------------------------------------ kiosk sim
-def make_simulator(device: str, protocol: str | None, state: str | None, cfg: Any) -> Any:
+def make_simulator(device: str, protocol: str | None, state: str | None, cfg: Any,
+                   fixed_key: str | None = None) -> Any:
     """The simulator for ``device``; ConfigError (one line) for anything unknown."""
     if device not in SIM_PROTOCOLS:
         raise ConfigError(f"sim: unknown device {device!r} (known: {', '.join(SIM_PROTOCOLS)})")
@@ -146,8 +183,12 @@ def make_simulator(device: str, protocol: str | None, state: str | None, cfg: An
     # config credits what the simulator reports.
     dev = cfg.devices.get(device.replace("-", "_"))
     entry = registry.entry(protocol)
-    if dev is not None and dev.protocol == protocol:
-        kwargs.update(entry.sim_options(dev.options))
+    options = dev.options if dev is not None and dev.protocol == protocol else entry.options()
+    if fixed_key is not None:
+        if protocol != "essp":
+            raise ConfigError(f"--fixed-key: only the essp simulator takes a key, not {protocol}")
+        options = replace_option(options, "fixed_key", fixed_key, "--fixed-key")
+    kwargs.update(entry.sim_options(options))
     try:
         return entry.simulator()(**kwargs)
     except ValueError as exc:
@@ -174,7 +215,7 @@ def serve_commands(sim: Any, stdin: Any, stdout: Any) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    sim = make_simulator(args.device, args.protocol, args.state, config(args))
+    sim = make_simulator(args.device, args.protocol, args.state, config(args), args.fixed_key)
     path = sim.start_on_pty()
     try:
         sys.stdout.write(f"PORT {path}\n")

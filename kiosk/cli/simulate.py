@@ -8,9 +8,10 @@ import os
 import sys
 from typing import Any
 
+from drivers import registry
 from kiosk.cli.config_args import EXIT_LOCKED, common, config, db_option, enrol_option
 from kiosk.cli.server import seeded_residents
-from kiosk.config import ConfigError
+from kiosk.config import ConfigError, simulator_options, with_simulated
 
 
 def register(sub: Any) -> None:
@@ -27,6 +28,9 @@ def register(sub: Any) -> None:
                    help="device poll interval (overrides devices.*.poll_interval_ms; default 100)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed of the residents' random choices (default 1)")
+    p.add_argument("--validator", choices=registry.DEVICES["bill_validator"],
+                   help="the residents pay through this protocol's simulator (sim://PROTOCOL; "
+                        "default: devices.bill_validator as configured)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     enrol_option(p)
     p.set_defaults(func=cmd_simulate)
@@ -42,8 +46,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise ConfigError("--sessions: must be 0 or more")
     cfg = config(args, db=args.db, api=args.api, kiosk_id=args.kiosk_id,
                  state_dir=args.state_dir, poll_ms=args.poll_ms, enrol_token=args.enrol_token)
+    if args.validator:
+        cfg = with_simulated(cfg, "bill_validator", args.validator)
     os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
-    term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+    term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir, **simulator_options(cfg)))
     try:
         term.start()
     except IntegrityError as exc:  # a locking fault (journal, integrity): no cash is taken

@@ -51,10 +51,9 @@ def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed
     """``accounts``: (account_no, card uid or None) pairs to pick from."""
     rng = random.Random(seed)
     report = SimulationReport(kiosk_id=term.config.kiosk.id, reconciled_at_start=term.reconciliation)
-    validator = term.hub.get("bill-validator") if term.hub else None
+    validator = _simulator(term, "bill_validator")
     # Without a card reader (disabled in config) every resident types the account number.
-    has_reader = "card_reader" in term.config.devices
-    card_sim = term.hub.get("card-reader") if term.hub and has_reader else None
+    card_sim = _simulator(term, "card_reader")
     for _ in range(n):
         report.sessions += 1
         account_no, card = rng.choice(accounts)
@@ -72,11 +71,25 @@ def run_sessions(term: Any, n: int, accounts: list[tuple[str, str | None]], seed
     return report
 
 
+def _simulator(term: Any, device: str) -> Any:
+    """The simulator the configured ``device`` talks to (its ``sim://`` name: the protocol's
+    own, ``sim://ccnet``, or the device's default); None without a hub or the device."""
+    dev = term.config.devices.get(device)
+    if term.hub is None or dev is None:
+        return None
+    url = dev.url
+    return term.hub.get(url.rsplit("sim://", 1)[1] if "sim://" in url else device.replace("_", "-"))
+
+
 def _one_session(term, rng, account_no, card, validator, card_sim, timeout, report) -> bool:
     runner = term.runner
     identified = lambda s: s.phase == Phase.ACCOUNT or bool(s.message)  # noqa: E731
     reached = False
     if card and card_sim is not None:
+        # The same card back before the reader saw it go is the same tap (drivers/interfaces.py,
+        # CardReader): the next resident waits for the reader to let go of it first.
+        reader = term.manager.driver("card_reader")
+        term.pump(lambda s: getattr(reader, "current_card", None) != card, timeout)
         card_sim.present(card)
         reached = term.pump(identified, timeout)
         card_sim.remove()

@@ -20,6 +20,7 @@ from drivers import interfaces as d
 from drivers.bill_validator.id003.link import nudge_pty
 from drivers.manager import DeviceManager
 from drivers.transport import SimulatorHub
+from kiosk.config import simulator_options
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def _stats(driver: Any) -> dict[str, Any]:
 
 
 def _identity(driver: Any) -> dict[str, Any] | None:
+    if isinstance(driver, d.Identifies):  # what the driver read at start-up (drivers/interfaces.py)
+        return dict(driver.identity())
     identify = getattr(driver, "identify", None)
     if not callable(identify):
         return None
@@ -78,7 +81,7 @@ class DeviceProbe:
 
     def start(self, wait_s: float = 2.0) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-diag-")
-        self.hub = SimulatorHub(self._tmp.name)
+        self.hub = SimulatorHub(self._tmp.name, **simulator_options(self.cfg))
         self.manager = DeviceManager(self.cfg.devices, self._open, post=self._post, reconnect=False)
         self.manager.start(supervise=False)
         deadline = time.monotonic() + wait_s

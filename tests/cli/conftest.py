@@ -32,10 +32,13 @@ def run_kiosk():
 class Books:
     """Every place money is recorded, read after the fact."""
 
-    def __init__(self, db_path: Path, state_dir: Path, server) -> None:
+    def __init__(self, db_path: Path, state_dir: Path, server,
+                 validator_state: str = "bill-validator.json") -> None:
         self.db = sqlite3.connect(db_path)
         self.state_dir = state_dir
         self.server = server
+        #: the validator simulator's state file (drivers/simhub.py, state_name)
+        self.validator_state = validator_state
 
     def journal_payments(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT txn_id, amount_minor FROM payments"))
@@ -50,7 +53,7 @@ class Books:
         return {p["txn_id"]: p["amount_minor"] for p in self.server.ledger.payments()}
 
     def device_stacked_minor(self) -> int:
-        path = self.state_dir / "bill-validator.json"
+        path = self.state_dir / self.validator_state
         if not path.exists():
             return 0
         stacked = json.loads(path.read_text())["counters"]["stacked"]

@@ -15,7 +15,7 @@ from kiosk.config import ConfigError, config_from_dict, load_config
     ("[limits]\nmax_tnx_minor = 100\n", "limits.max_tnx_minor"),  # a typo
     ("[kiosk]\nid = \"\"\n", "kiosk.id"),
     ("[billing]\nurl = \"ftp://x\"\n", "billing.url"),
-    ("[devices.bill_validator]\nurl = \"sim://bill-validator\"\nprotocol = \"essp\"\n", "devices.bill_validator.protocol"),
+    ("[devices.bill_validator]\nurl = \"sim://bill-validator\"\nprotocol = \"mdb\"\n", "devices.bill_validator.protocol"),
     ("[devices.bill_validator]\nurl = \"x\"\nprotocol = \"id003\"\nchannels = { \"0x61\" = 1.5 }\n", "devices.bill_validator.channels"),
     ("[devices.toaster]\nurl = \"x\"\nprotocol = \"x\"\n", "devices.toaster"),
     ("[limits]\naccepted_notes_minor = [100, \"50\"]\n", "limits.accepted_notes_minor[1]"),

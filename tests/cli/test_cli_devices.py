@@ -157,7 +157,7 @@ def test_sim_state_file_keeps_counters_between_runs(bench, tmp_path):
 @pytest.mark.parametrize("args, needle", [
     (["toaster"], "unknown device 'toaster'"),
     (["printer", "--protocol", "id003"], "no 'id003' simulator"),
-    (["bill-validator", "--protocol", "ccnet"], "no 'ccnet' simulator"),
+    (["bill-validator", "--protocol", "pn532"], "no 'pn532' simulator"),
     (["coin-acceptor", "--state", "/nonexistent-dir/x.json"], "does not exist"),
 ])
 def test_sim_bad_input_is_one_line_and_exit_2(args, needle):
@@ -194,7 +194,7 @@ def test_devices_json_default_config_all_simulators_ok():
     devices = {d["name"]: d for d in report["devices"]}
     assert set(devices) == {"bill_validator", "coin_acceptor", "card_reader", "printer"}
     for dev in devices.values():
-        assert set(dev) == {"name", "url", "protocol", "status", "reason"}
+        assert set(dev) == {"name", "url", "protocol", "status", "reason", "identity"}
         assert dev["status"] == "ok", dev
         assert dev["url"].startswith("sim://")
     assert devices["bill_validator"]["protocol"] == "id003"
@@ -218,7 +218,7 @@ def test_devices_text_report_and_bad_config(tmp_path):
     for name in ("serial ports:", "bill_validator", "coin_acceptor", "card_reader", "printer"):
         assert name in proc.stdout
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('[devices.bill_validator]\nprotocol = "ccnet"\n')
+    cfg.write_text('[devices.bill_validator]\nprotocol = "mdb"\n')
     proc = kiosk("devices", "--config", str(cfg), timeout=30)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -1,5 +1,6 @@
-"""Kill -9 a running ``kiosk simulate`` at random moments, ≥ 200 times, then restart once and
-check every book agrees: device counters, journal, outbox and the server's ledger.
+"""Kill -9 a running ``kiosk simulate`` at random moments, ≥ 200 times on ID-003 and 12 times
+on each other bill validator protocol (``--validator``), then restart once and check every book
+agrees: device counters, journal, outbox and the server's ledger.
 
 Each kill waits for progress first: the run must have completed a payment of its own (a
 non-recovered row in the journal's ``payments``) before it is killed, at a random point in the
@@ -20,11 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from drivers.simhub import state_name
 from tests.cli.conftest import ROOT
 from tests.conftest import wait_until
 from tests.billing_server.conftest import TEST_TOKEN
 
 KILLS = int(os.environ.get("KIOSK_KILL9_COUNT", "200"))
+#: the other validator protocols share the machinery; 12 kills keep each run near a minute
+PROTOCOL_KILLS = min(KILLS, 12)
 #: bounds a hang only: a run on a loaded machine may need many seconds for its first payment
 PROGRESS_TIMEOUT = 180.0
 #: a kill lands this long (at most) after the run's first payment: one to three sessions, so
@@ -47,15 +51,19 @@ def fresh_payments(db_path: Path) -> int:
 
 
 @pytest.mark.slow
-def test_random_kill9_never_loses_or_doubles_money(tmp_path, billing_server, books_for, run_kiosk):
+@pytest.mark.parametrize(("protocol", "kills"), [("id003", KILLS), ("ccnet", PROTOCOL_KILLS),
+                                                 ("essp", PROTOCOL_KILLS)])
+def test_random_kill9_never_loses_or_doubles_money(protocol, kills, tmp_path, billing_server,
+                                                   books_for, run_kiosk):
     rng = random.Random(20261121)
     db = tmp_path / "kiosk.db"
     args = ["simulate", "--sessions", "1000", "--json", "--db", str(db),
             "--state-dir", str(tmp_path / "devices"), "--api", billing_server.url,
-            "--enrol-token", TEST_TOKEN, "--poll-ms", "10", "--kiosk-id", "KIOSK-KILL9"]
+            "--enrol-token", TEST_TOKEN, "--poll-ms", "10", "--kiosk-id", "KIOSK-KILL9",
+            "--validator", protocol]
     env = {k: v for k, v in os.environ.items() if k != "KIOSK_CRASH_AT"}
     stderr_path = tmp_path / "last-run.stderr"
-    for i in range(KILLS):
+    for i in range(kills):
         before = fresh_payments(db)
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen([sys.executable, "-m", "kiosk", *args, "--seed", str(i)],
@@ -71,11 +79,13 @@ def test_random_kill9_never_loses_or_doubles_money(tmp_path, billing_server, boo
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        if i % 50 == 25:
+        every = min(50, kills)
+        if i % every == every // 2:
             billing_server.set_fault("drop", count=2)  # some kills land with answers lost, too
     billing_server.set_fault("none")
     final = run_kiosk(*args[:2], "0", *args[3:], timeout=300)
     assert final.returncode == 0, final.stderr[-2000:]
-    books = books_for(db, tmp_path / "devices", billing_server)
-    assert len(books.journal_payments()) >= KILLS, "a run was killed before its payment"
+    books = books_for(db, tmp_path / "devices", billing_server,
+                      validator_state=state_name(protocol))
+    assert len(books.journal_payments()) >= kills, "a run was killed before its payment"
     books.assert_consistent()

@@ -10,6 +10,7 @@ import threading
 import pytest
 import serial
 
+from drivers import registry
 from drivers.bill_validator.ccnet import protocol as p
 from drivers.bill_validator.ccnet.driver import LINE_SETTINGS, CcnetDriver
 from drivers.bill_validator.ccnet.simulator import CcnetSimulator
@@ -72,13 +73,18 @@ def sim(tmp_path, clock):
     simulator.stop()
 
 
+def open_driver(path: str, **options) -> CcnetDriver:
+    """A driver on its own 8N1 port (closed by ``stop()``), as the terminal builds one."""
+    return CcnetDriver("bv", open_port(path, LINE_SETTINGS), p.cny_channels(), owns_port=True,
+                       **options)
+
+
 @pytest.fixture
 def make_driver():
     started: list[CcnetDriver] = []
 
     def make(simulator: CcnetSimulator, events: Events | None = None, **options) -> CcnetDriver:
-        driver = CcnetDriver.open("bv", simulator.port_path, p.cny_channels(),
-                                  **{**FAST, **options})
+        driver = open_driver(simulator.port_path, **{**FAST, **options})
         if events is not None:
             driver.start(events)
             started.append(driver)
@@ -106,15 +112,18 @@ def insert_and_escrow(sim: CcnetSimulator, events: Events, yuan: int, count: int
 
 
 # ---------------------------------------------------------------- line settings, start-up
-def test_driver_opens_the_port_8n1(sim):
-    driver = CcnetDriver.open("bv", sim.port_path, p.cny_channels())
+def test_registry_opens_the_port_8n1(sim):
+    entry = registry.entry("ccnet")
+    port = open_port(sim.port_path, entry.line_settings(entry.options()))
+    driver = entry.open_driver(registry.DriverSetup("bv", port, entry.options()))
     try:
-        port = driver.port
+        assert driver.port is port and driver.owns_port
         assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (
             9600, serial.EIGHTBITS, serial.PARITY_NONE, serial.STOPBITS_ONE)
-        assert driver.health().state is HealthState.UNKNOWN
+        assert driver.health().state is HealthState.UNKNOWN and driver.threads == ()
     finally:
         driver.stop()
+    assert not port.is_open
 
 
 def test_driver_corrects_a_port_opened_8e1(sim):
@@ -135,7 +144,11 @@ def test_start_up_follows_the_manual_sequence_and_reads_the_device(running):
     seen = sim.commands_seen
     assert seen[:5] == [p.POLL, p.RESET, p.GET_BILL_TABLE, p.IDENTIFICATION,
                         p.ENABLE_BILL_TYPES]
-    assert driver.identity == sim.identity
+    assert driver.device_identity == sim.identity
+    assert driver.threads and all(t.is_alive() for t in driver.threads)
+    ident = driver.identity()
+    assert (ident["firmware"], ident["serial_number"]) == ("SM-CN1715", "41K123456789")
+    assert ident["bill_table"] == p.CNY_TYPE_VALUES
     assert [t.value_minor() for t in driver.bill_table[:6]] == sorted(ALL_CNY)
     assert "enabled=00003F" in sim.status_line()
     wait_polls(driver, 3)

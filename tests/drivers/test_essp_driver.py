@@ -12,6 +12,7 @@ from drivers.bill_validator.essp.simulator import CNY_CHANNELS, EsspSimulator
 from drivers.interfaces import (ChannelMap, DeviceFault, DeviceFaultCleared, DeviceStatus,
                                 HealthState, NoteCredited, NoteEscrowed, NoteRejected,
                                 NoteReturned, NoteStacked, PowerUp)
+from drivers.transport import open_port
 from tests.conftest import wait_until
 from tests.drivers.test_id003_driver import Events, wait_polls
 
@@ -32,8 +33,9 @@ def make_driver():
     started: list[EsspDriver] = []
 
     def make(simulator, events=None, **options):
-        driver = EsspDriver.open("bv", simulator.port_path, ChannelMap(dict(CNY_CHANNELS)),
-                                 **{**FAST, **options})
+        driver = EsspDriver("bv", open_port(simulator.port_path, LINE_SETTINGS),
+                            ChannelMap(dict(CNY_CHANNELS)), owns_port=True,
+                            **{**FAST, **options})
         if events is not None:
             driver.start(events)
             started.append(driver)

@@ -37,13 +37,16 @@ def test_entry_names_a_simulator(entry) -> None:
 
 
 def test_each_device_lists_its_default_first() -> None:
-    assert registry.DEVICES == {"bill_validator": ("id003",), "coin_acceptor": ("cctalk",),
-                                "card_reader": ("em4100",), "printer": ("escpos",)}
+    assert registry.DEVICES == {"bill_validator": ("id003", "ccnet", "essp"),
+                                "coin_acceptor": ("cctalk",),
+                                "card_reader": ("em4100", "pn532"), "printer": ("escpos",)}
     assert registry.sim_entry("coin-acceptor").protocol == "cctalk"
     with pytest.raises(KeyError, match="no simulator for 'coin_acceptor'"):
         registry.sim_entry("coin_acceptor")
-    with pytest.raises(KeyError, match="unknown protocol 'ccnet'"):
-        registry.entry("ccnet")
+    assert registry.sim_entry("bill-validator").protocol == "id003"
+    assert registry.sim_entry("card-reader").protocol == "em4100"
+    with pytest.raises(KeyError, match="unknown protocol 'mdb'"):
+        registry.entry("mdb")
 
 
 def test_printer_line_follows_its_configured_speed() -> None:

@@ -96,3 +96,31 @@ def test_unknown_name_and_no_hub_are_one_clear_error(tmp_path) -> None:
 def test_spy_refuses_to_wrap_a_port_that_is_not_native() -> None:
     with pytest.raises(serial.SerialException, match="wraps a native port"):
         serial.serial_for_url("spy://loop://")
+
+
+def test_spy_around_sim_dumps_a_ccnet_exchange_and_each_protocol_has_its_own_state(
+        tmp_path) -> None:
+    from drivers.bill_validator.ccnet import protocol as cc
+    from drivers.bill_validator.ccnet.simulator import CcnetSimulator
+
+    dump = tmp_path / "wire.txt"
+    hub = SimulatorHub(str(tmp_path))
+    port = serial.serial_for_url(f"spy://sim://ccnet?file={dump}", baudrate=9600, timeout=0.05)
+    try:
+        port.write(cc.encode(cc.POLL))
+        reader, frames = cc.FrameReader(), []
+        for _ in range(40):
+            frames += reader.feed(port.read(16))
+            if frames:
+                break
+        assert frames and frames[0].cmd == cc.POWER_UP
+        assert isinstance(hub.get("ccnet"), CcnetSimulator)
+        assert hub.get("ccnet") is not hub.get("bill-validator")  # ID-003 stays the default
+        assert hub.get("essp").state_file.path == tmp_path / "bill-validator-essp.json"
+        assert hub.get("pn532").state_file.path == tmp_path / "card-reader-pn532.json"
+    finally:
+        port.close()
+        hub.stop()
+    lines = dump.read_text().splitlines()
+    assert any(" TX " in line and "02 03 06 33" in line for line in lines)
+    assert any(" RX " in line and "02 03 06 10" in line for line in lines)

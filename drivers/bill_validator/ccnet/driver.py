@@ -29,7 +29,6 @@ from drivers.interfaces import (
     HealthState, NoteCredited, NoteEscrowed, NoteRejected, NoteReturned, NoteStacked, Post,
     PowerUp,
 )
-from drivers.transport import SimulatorHub, open_port
 
 __all__ = ["BILL_TABLE_FAULT", "COMM_FAULT", "LINE_SETTINGS", "CcnetDriver"]
 
@@ -65,6 +64,7 @@ class CcnetDriver:
         address: int = p.ADDR_BILL_VALIDATOR,
         country: str | None = None,
         minor_per_major: int = 100,
+        owns_port: bool = False,
     ) -> None:
         self.name = name
         self.port = port
@@ -86,7 +86,8 @@ class CcnetDriver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._post_cb: Post | None = None
-        self._owns_port = False
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._needs_init = True
         self._link_down = False
         self._state: int | None = None
@@ -94,16 +95,8 @@ class CcnetDriver:
         self._table_fault: str | None = None
         self._cycle: _Cycle | None = None
         #: read from the device at start-up (for ``kiosk devices`` / ``kiosk diag``)
-        self.identity: p.Identity | None = None
+        self.device_identity: p.Identity | None = None
         self.bill_table: tuple[p.BillType, ...] | None = None
-
-    @classmethod
-    def open(cls, name: str, url: str, channels: ChannelMap,
-             hub: SimulatorHub | None = None, **options: Any) -> CcnetDriver:
-        """Open ``url`` as a CCNET line (9600 8N1) and build a driver that owns the port."""
-        driver = cls(name, open_port(url, LINE_SETTINGS, hub), channels, **options)
-        driver._owns_port = True
-        return driver
 
     # ------------------------------------------------------------ public API (any thread)
     def start(self, post: Post) -> None:
@@ -121,8 +114,23 @@ class CcnetDriver:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self._owns_port:
+        if self.owns_port:
             self.port.close()
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The poll thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
+
+    def identity(self) -> dict[str, Any]:
+        """What the unit said about itself at start-up (IDENTIFICATION and GET BILL TABLE);
+        None values until it has answered."""
+        ident, table = self.device_identity, self.bill_table
+        return {"protocol": "ccnet",
+                "firmware": ident.part_number if ident else None,
+                "serial_number": ident.serial_number if ident else None,
+                "bill_table": {t: e.value_minor(self.minor_per_major)
+                               for t, e in enumerate(table) if not e.empty} if table else {}}
 
     def enable(self, denominations_minor: frozenset[int]) -> None:
         self._commands.append(("enable", frozenset(denominations_minor)))
@@ -200,7 +208,7 @@ class CcnetDriver:
         ident = self._request(p.IDENTIFICATION, "data:0")  # some firmware sends a longer block
         if ident is not None:
             try:
-                self.identity = p.decode_identity(ident.body[:p.IDENTITY_LEN])
+                self.device_identity = p.decode_identity(ident.body[:p.IDENTITY_LEN])
             except p.FrameError as exc:
                 log.warning("%s: identification unreadable: %s", self.name, exc)
         self._command(p.ENABLE_BILL_TYPES, bytes(6))

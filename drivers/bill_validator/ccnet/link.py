@@ -18,12 +18,10 @@ from typing import Any
 import serial
 
 from drivers.bill_validator.ccnet import protocol as p
-from drivers.transport import LineSettings
 
 log = logging.getLogger(__name__)
 
-#: CCNET line (section 2.1 "Data format"): 9600 baud, 8 data bits, no parity, 1 stop bit.
-LINE_SETTINGS = LineSettings(baudrate=9600, parity=serial.PARITY_NONE)
+LINE_SETTINGS = p.LINE
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
 STAT_KEYS = ("frames_ok", "frames_bad", "timeouts", "retries", "unexpected", "port_errors",
              "naks_received", "naks_sent", "acks_sent")

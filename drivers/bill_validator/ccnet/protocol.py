@@ -18,6 +18,10 @@ from typing import Iterable
 
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
+from drivers.line import LineSettings
+
+#: CCNET line (section 2.1 "Data format"): 9600 baud, 8 data bits, no parity, 1 stop bit.
+LINE = LineSettings(baudrate=9600, parity="N")
 
 SYNC = 0x02
 ADDR_BILL_VALIDATOR = 0x03  # CCNET manual, section 2.4 "Peripheral addresses"
@@ -233,6 +237,19 @@ class BillType:
 
 
 EMPTY_BILL_TYPE = BillType(0, "\x00\x00\x00", 0)
+
+
+def bill_type_for(value_minor: int, country: str, minor_per_major: int = 100) -> BillType:
+    """The table entry (digit x 10^power major units, section 5.4) worth ``value_minor``;
+    ValueError when its significant digits do not fit the one digit byte."""
+    if value_minor <= 0:
+        raise ValueError("a bill is worth more than nothing")
+    digit, power = value_minor, -(len(str(minor_per_major)) - 1)  # minor_per_major: 10^n
+    while digit % 10 == 0:
+        digit, power = digit // 10, power + 1
+    if digit > 0xFF:
+        raise ValueError(f"{value_minor} minor units do not fit a bill table entry")
+    return BillType(digit, country, power)
 
 
 def decode_bill_table(data: bytes) -> tuple[BillType, ...]:

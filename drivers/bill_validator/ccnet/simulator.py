@@ -73,8 +73,10 @@ class CcnetSimulator(SimulatorBase):
                  bill_table: tuple[p.BillType, ...] | None = None,
                  identity: p.Identity | None = None,
                  escrow_timeout: float = ESCROW_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 address: int = p.ADDR_BILL_VALIDATOR) -> None:
         super().__init__(state_path)
+        self.address = address
         table = list(bill_table if bill_table is not None else p.CNY_BILL_TABLE)
         self.bill_table = table + [p.EMPTY_BILL_TYPE] * (p.BILL_TYPES - len(table))
         self.identity = identity or p.Identity("SM-CN1715", "41K123456789", bytes(7))
@@ -125,7 +127,7 @@ class CcnetSimulator(SimulatorBase):
         frames = self._reader.feed(data)
         out = b"".join(self._answer(frame) for frame in frames)
         if self._reader.frames_bad > bad and not frames:
-            out += p.encode(p.NAK)  # section 2.3: a frame with a bad CRC is NAKed
+            out += self._frame(p.NAK)  # section 2.3: a frame with a bad CRC is NAKed
         return out
 
     def on_tick(self) -> bytes:
@@ -135,12 +137,15 @@ class CcnetSimulator(SimulatorBase):
         self._escrow_clock()
         return b""
 
+    def _frame(self, cmd: int, data: bytes = b"") -> bytes:
+        return p.encode(cmd, data, self.address)
+
     @property
     def host_frames_bad(self) -> int:
         return self._reader.frames_bad
 
     def _answer(self, frame: p.Frame) -> bytes:
-        if frame.address != p.ADDR_BILL_VALIDATOR:
+        if frame.address != self.address:
             return b""  # another peripheral on the bus
         cmd = frame.cmd
         if cmd == p.ACK and not frame.data:
@@ -155,9 +160,9 @@ class CcnetSimulator(SimulatorBase):
         self.commands_seen.append(cmd)
         if self.nak_commands > 0:
             self.nak_commands -= 1
-            return p.encode(p.NAK)
+            return self._frame(p.NAK)
         if p.COMMAND_DATA_LEN.get(cmd) != len(frame.data):
-            reply, data_answer = p.encode(p.ILLEGAL_COMMAND), True
+            reply, data_answer = self._frame(p.ILLEGAL_COMMAND), True
         else:
             reply, data_answer = self._command_answer(cmd, frame.data)
         self._awaiting_ack = data_answer
@@ -169,20 +174,20 @@ class CcnetSimulator(SimulatorBase):
 
     def _command_answer(self, cmd: int, data: bytes) -> tuple[bytes, bool]:
         """(answer frame, whether it is a data answer the controller must ACK)."""
-        ack = p.encode(p.ACK)
+        ack = self._frame(p.ACK)
         if cmd == p.POLL:
             return self._report_state(), True
         if cmd == p.RESET:
             self._reset()
             return ack, False
         if cmd == p.GET_STATUS:
-            return p.encode(self._enabled[0], self._enabled[1:] + self.security), True
+            return self._frame(self._enabled[0], self._enabled[1:] + self.security), True
         if cmd == p.IDENTIFICATION:
-            return p.from_body(self.identity.encode()).encode(), True
+            return p.from_body(self.identity.encode(), self.address).encode(), True
         if cmd == p.GET_BILL_TABLE:
-            return p.from_body(p.encode_bill_table(self.bill_table)).encode(), True
+            return p.from_body(p.encode_bill_table(self.bill_table), self.address).encode(), True
         if self._power_up:
-            return p.encode(p.ILLEGAL_COMMAND), True  # nothing else before a RESET
+            return self._frame(p.ILLEGAL_COMMAND), True  # nothing else before a RESET
         if cmd == p.SET_SECURITY:
             self.security = bytes(data)
             return ack, False
@@ -192,7 +197,7 @@ class CcnetSimulator(SimulatorBase):
         note = self.state["note"]
         busy = bool(set(self.state["faults"]) - {"stacker_full"})
         if busy or not note or note["stage"] not in IN_ESCROW:
-            return p.encode(p.ILLEGAL_COMMAND), True
+            return self._frame(p.ILLEGAL_COMMAND), True
         if cmd == p.STACK:
             self._set_stage("stacking")
         elif cmd == p.RETURN:
@@ -239,7 +244,7 @@ class CcnetSimulator(SimulatorBase):
             self.busy_polls -= 1
         elif code in (p.ACCEPTING, p.STACKING, p.RETURNING, p.REJECTING):
             self._advance(self.state["note"])
-        return p.encode(code, data)
+        return self._frame(code, data)
 
     def _escrow_clock(self) -> None:
         note = self.state["note"]
@@ -414,23 +419,13 @@ class CcnetSimulator(SimulatorBase):
         if verb == "clear":
             self.clear_faults()
             return "ok: faults cleared"
-        if verb == "noise":
-            data = bytes.fromhex("".join(args))
-            if not data:
-                raise ValueError("usage: noise <hex bytes>")
-            self.inject(data)
-            return f"ok: injected {len(data)} bytes"
-        if verb in ("drop", "corrupt", "ignore-ack", "delay", "busy", "nak"):
+        if verb in ("corrupt", "ignore-ack", "busy", "nak"):
             if len(args) != 1 or not args[0].isdigit():
                 raise ValueError(f"usage: {verb} <n>")
             n = int(args[0])
-            attr = {"drop": "drop_replies", "corrupt": "corrupt_replies",
-                    "ignore-ack": "ignore_acks", "busy": "busy_polls",
-                    "nak": "nak_commands"}.get(verb)
-            if attr is None:
-                self.reply_delay = n / 1000
-            else:
-                setattr(self, attr, n)
+            attr = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks",
+                    "busy": "busy_polls", "nak": "nak_commands"}[verb]
+            setattr(self, attr, n)
             return f"ok: {verb} {n}"
         if verb == "escrow-timeout":
             self.escrow_timeout = float(args[0])

@@ -15,12 +15,9 @@ from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from drivers.bill_validator.essp.protocol import STEX, crc16
+from drivers.bill_validator.essp.protocol import DEFAULT_FIXED_KEY, STEX, crc16  # noqa: F401
 from drivers.errors import FrameError
 
-#: ITL's published default fixed key; units leave the factory with it (manual, "Encryption
-#: Keys") -- a site sets its own, and config should carry that one.
-DEFAULT_FIXED_KEY = "0123456701234567"
 _MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)  # exact below 3.3e24
 
 

@@ -30,7 +30,6 @@ from drivers.interfaces import (ChannelMap, DeviceEvent, DeviceFault, DeviceFaul
                                 DeviceStatus, EventsLost, Health, HealthState, NoteCredited,
                                 NoteEscrowed, NoteRejected, NoteReturned, NoteStacked, Post,
                                 PowerUp)
-from drivers.transport import SimulatorHub, open_port
 
 __all__ = ["COMM_FAULT", "CRYPTO_FAULT", "LINE_SETTINGS", "EsspDriver"]
 
@@ -73,7 +72,7 @@ class EsspDriver:
     def __init__(self, name: str, port: Any, channels: ChannelMap, poll_interval: float = 0.1,
                  reply_timeout: float = 0.3, retries: int = 3, hold_power_up: bool = False,
                  fixed_key: str | bytes = crypto.DEFAULT_FIXED_KEY, address: int = 0,
-                 max_protocol: int = 8) -> None:
+                 max_protocol: int = 8, owns_port: bool = False) -> None:
         self.name = name
         self.port = port
         self.channels = channels
@@ -93,7 +92,8 @@ class EsspDriver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._post_cb: Post | None = None
-        self._owns_port = False
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._needs_init = True
         self._first_contact = True  # this instance has not yet said where the note is
         self._deferred: list[str] = []  # power-up actions waiting for release_power_up()
@@ -107,14 +107,6 @@ class EsspDriver:
         self.setup: p.Setup | None = None
         self.serial_number: int | None = None
         self.protocol_version: int | None = None
-
-    @classmethod
-    def open(cls, name: str, url: str, channels: ChannelMap,
-             hub: SimulatorHub | None = None, **options: Any) -> EsspDriver:
-        """Open ``url`` as an eSSP line (9600 8N2) and build a driver that owns the port."""
-        driver = cls(name, open_port(url, LINE_SETTINGS, hub), channels, **options)
-        driver._owns_port = True
-        return driver
 
     # ------------------------------------------------------------ public API (any thread)
     def start(self, post: Post) -> None:
@@ -132,8 +124,13 @@ class EsspDriver:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if self._owns_port:
+        if self.owns_port:
             self.port.close()
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The poll thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
 
     def enable(self, denominations_minor: frozenset[int]) -> None:
         self._commands.append(("enable", frozenset(denominations_minor)))

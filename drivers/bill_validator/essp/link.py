@@ -19,13 +19,10 @@ import serial
 from drivers.bill_validator.essp import protocol as p
 from drivers.bill_validator.essp.crypto import CryptoError, Session
 from drivers.ptypair import nudge_pty
-from drivers.transport import LineSettings
 
 log = logging.getLogger(__name__)
 
-#: SSP line: 9600 baud, 8 data bits, no parity, 2 stop bits (manual, "Hardware Layer").
-LINE_SETTINGS = LineSettings(baudrate=9600, parity=serial.PARITY_NONE,
-                             stopbits=serial.STOPBITS_TWO)
+LINE_SETTINGS = p.LINE
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
 STAT_KEYS = ("frames_ok", "frames_bad", "stuffing_errors", "bytes_dropped", "timeouts",
              "retries", "unexpected", "port_errors", "crypto_refused", "replays_refused")

@@ -13,6 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from drivers.errors import FrameError
+from drivers.line import LineSettings
+
+#: SSP line: 9600 baud, 8 data bits, no parity, 2 stop bits (manual, "Hardware Layer").
+LINE = LineSettings(baudrate=9600, parity="N", stopbits=2)
+#: ITL's published default fixed key; units leave the factory with it (manual, "Encryption
+#: Keys") -- a site sets its own, and config should carry that one.
+DEFAULT_FIXED_KEY = "0123456701234567"
 
 STX = 0x7F
 STEX = 0x7E  # first data byte of an encrypted packet (manual, "Encryption Layer")

@@ -409,17 +409,13 @@ class EsspSimulator(SimulatorBase):
                 raise ValueError("usage: wrong-key on|off")
             self.wrong_key = args == ["on"]
             return f"ok: wrong-key {args[0]}"
-        if verb in ("replay", "hold-timeout", "ignore-ack", "drop", "corrupt", "delay"):
+        if verb in ("replay", "hold-timeout", "ignore-ack", "corrupt"):
             if len(args) != 1 or not args[0].replace(".", "", 1).isdigit():
                 raise ValueError(f"usage: {verb} <n>")
             n = float(args[0]) if verb == "hold-timeout" else int(float(args[0]))
             attr = {"replay": "replay_replies", "hold-timeout": "hold_timeout",
-                    "ignore-ack": "ignore_acks", "drop": "drop_replies",
-                    "corrupt": "corrupt_replies"}.get(verb)
-            if attr is None:
-                self.reply_delay = n / 1000
-            else:
-                setattr(self, attr, n)
+                    "ignore-ack": "ignore_acks", "corrupt": "corrupt_replies"}[verb]
+            setattr(self, attr, n)
             return f"ok: {verb} {args[0]}"
         return None
 
@@ -444,12 +440,6 @@ class EsspSimulator(SimulatorBase):
         if verb == "clear":
             self.clear_faults()
             return "ok: faults cleared"
-        if verb == "noise":
-            data = bytes.fromhex("".join(args))
-            if not data:
-                raise ValueError("usage: noise <hex bytes>")
-            self.inject(data)
-            return f"ok: injected {len(data)} bytes"
         if verb == "power-cycle":
             self.power_cycle()
             return "ok: power cycled; next poll reports SLAVE RESET"
@@ -461,31 +451,3 @@ class EsspSimulator(SimulatorBase):
             return HELP
         answer = self._command_line(verb, args)
         return answer if answer is not None else f"error: unknown command {verb!r} (try help)"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m drivers.bill_validator.essp.simulator [--fixed-key HEX] [--state FILE]``:
-    first line ``PORT /dev/pts/N``, then one bench command per line on stdin."""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fixed-key", default=crypto.DEFAULT_FIXED_KEY)
-    parser.add_argument("--state", default=None)
-    args = parser.parse_args(argv)
-    sim = EsspSimulator(state_path=args.state, fixed_key=args.fixed_key)
-    sys.stdout.write(f"PORT {sim.start_on_pty()}\n")
-    sys.stdout.flush()
-    try:
-        for line in sys.stdin:
-            if line.strip().lower() in ("quit", "exit"):
-                break
-            sys.stdout.write(" ".join(sim.command(line.strip()).splitlines()) + "\n")
-            sys.stdout.flush()
-    finally:
-        sim.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

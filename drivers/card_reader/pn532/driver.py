@@ -77,7 +77,7 @@ class Pn532Driver:
 
     def __init__(self, name: str, port: Any, poll_interval: float = 0.2,
                  removal_polls: int = 2, ack_timeout: float = 0.1, answer_timeout: float = 0.5,
-                 retry_interval: float = 1.0) -> None:
+                 retry_interval: float = 1.0, owns_port: bool = False) -> None:
         if poll_interval <= 0 or ack_timeout <= 0 or answer_timeout <= 0 or retry_interval <= 0:
             raise ValueError("intervals and timeouts must be positive")
         if removal_polls < 1:
@@ -89,7 +89,8 @@ class Pn532Driver:
         self.retry_interval = retry_interval
         self.link = Link(name, port, ack_timeout, answer_timeout)
         self.firmware: p.Firmware | None = None
-        self._owns_port = False
+        #: close ``port`` on stop() (the driver was given it to keep)
+        self.owns_port = owns_port
         self._line = threading.RLock()
         self._ready = False  # woken and configured since the last link failure
         self._current: p.Target | None = None
@@ -99,15 +100,20 @@ class Pn532Driver:
         self._post: Post | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.stats: dict[str, int] = {"polls": 0, "taps": 0, "removals": 0, "bad_answers": 0}
+        self._counts: dict[str, int] = {"polls": 0, "taps": 0, "removals": 0, "bad_answers": 0}
 
     @property
     def current_card(self) -> str | None:
         card = self._current
         return card.uid_hex if card else None
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """The line's counters (``port_errors`` among them) and the poll's own."""
+        return {**self.link.all_stats(), **self._counts}
+
     def all_stats(self) -> dict[str, int]:
-        return {**self.link.all_stats(), **self.stats}
+        return self.stats
 
     def identity(self) -> dict[str, str]:
         """What ``kiosk devices``/``kiosk diag`` can show."""
@@ -130,7 +136,7 @@ class Pn532Driver:
             self._thread.join(timeout)
             self._thread = None
         self._health = Health(HealthState.UNKNOWN, "stopped")
-        if self._owns_port:
+        if self.owns_port:
             try:
                 self.port.close()
             except Exception:  # closing a dead port must not stop the shutdown
@@ -138,6 +144,11 @@ class Pn532Driver:
 
     def health(self) -> Health:
         return self._health
+
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The poll thread while started (the device manager watches it for a crash)."""
+        return (self._thread,) if self._thread is not None else ()
 
     # ------------------------------------------------------------ poll thread
     def _emit(self, event: DeviceEvent) -> None:
@@ -157,7 +168,7 @@ class Pn532Driver:
                 self._link_failed(exc)
                 wait = self.retry_interval
             except FrameError as exc:  # a well-framed answer with nonsense inside: no event
-                self.stats["bad_answers"] += 1
+                self._counts["bad_answers"] += 1
                 log.warning("%s: unusable answer: %s", self.name, exc)
             except Exception:  # a bug in a handler must not stop the reader
                 log.exception("%s: unexpected error", self.name)
@@ -180,7 +191,7 @@ class Pn532Driver:
         log.info("%s: %s", self.name, self.firmware)
 
     def _list(self) -> list[p.Target]:
-        self.stats["polls"] += 1
+        self._counts["polls"] += 1
         frame = self.link.transact(p.IN_LIST_PASSIVE_TARGET, p.in_list_passive_target(), 2)
         return p.parse_list_passive_target(frame)
 
@@ -200,14 +211,14 @@ class Pn532Driver:
         if self._current is not None:
             self._removed()  # swapped for another card without an empty poll in between
         self._current = target
-        self.stats["taps"] += 1
+        self._counts["taps"] += 1
         log.info("%s: card %s presented", self.name, p.mask_uid(target.uid_hex))
         self._emit(CardPresented(self.name, target.uid_hex))
 
     def _removed(self) -> None:
         card, self._current = self._current, None
         if card is not None:
-            self.stats["removals"] += 1
+            self._counts["removals"] += 1
             log.info("%s: card %s removed", self.name, p.mask_uid(card.uid_hex))
             self._emit(CardRemoved(self.name, card.uid_hex))
 

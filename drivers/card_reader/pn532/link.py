@@ -23,13 +23,10 @@ import serial
 
 from drivers.card_reader.pn532 import protocol as p
 from drivers.errors import LinkTimeout, PortError
-from drivers.transport import LineSettings
 
 log = logging.getLogger(__name__)
 
-#: HSU: 115200 baud, 8 data bits, no parity, 1 stop bit (UM0701-02, section 6.2: the HSU
-#: default speed).
-LINE_SETTINGS = LineSettings(baudrate=115200)
+LINE_SETTINGS = p.LINE
 PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
 STAT_KEYS = ("commands", "retries", "timeouts", "no_ack", "unexpected", "syntax_errors",
              "port_errors", "aborts")

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from drivers.errors import FrameError
+from drivers.line import LineSettings
+
+#: HSU: 115200 baud, 8 data bits, no parity, 1 stop bit (UM0701-02, section 6.2: the HSU
+#: default speed).
+LINE = LineSettings(baudrate=115200)
 
 TFI_HOST = 0xD4  # host controller -> PN532 (6.2.1.1)
 TFI_PN532 = 0xD5  # PN532 -> host controller (6.2.1.1)

@@ -292,24 +292,14 @@ class Pn532Simulator(SimulatorBase):
                 raise ValueError("usage: block <n> (card present)")
             p.check_block(int(args[0]))
             return card.blocks[int(args[0])].hex().upper()
-        if verb == "noise":
-            data = bytes.fromhex("".join(args))
-            if not data:
-                raise ValueError("usage: noise <hex bytes>")
-            self.inject(data)
-            return f"ok: injected {len(data)} bytes"
-        if verb in ("tear", "drop", "corrupt", "delay"):
+        if verb in ("tear", "corrupt"):
             if len(args) != 1 or not args[0].isdigit():
                 raise ValueError(f"usage: {verb} <n>")
             n = int(args[0])
             if verb == "tear":
                 self.tear_after = n
-            elif verb == "drop":
-                self.drop_replies = n
-            elif verb == "corrupt":
-                self.corrupt_replies = n
             else:
-                self.reply_delay = n / 1000
+                self.corrupt_replies = n
             return f"ok: {verb} {n}"
         if verb == "power-cycle":
             self.power_cycle()
