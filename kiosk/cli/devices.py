@@ -114,11 +114,11 @@ def device_report(cfg: Any, wait_s: float = COME_UP_S) -> list[dict[str, str]]:
 
 
 def identity_of(driver: Any) -> dict[str, Any] | None:
-    """What a driver that identifies itself (drivers/interfaces.py, ``Identifies``) read from
+    """What a driver that identifies itself (drivers/interfaces.py, ``Identified``) read from
     its device; None for the others."""
-    from drivers.interfaces import Identifies
+    from drivers.interfaces import Identified
 
-    if not isinstance(driver, Identifies):
+    if not isinstance(driver, Identified):
         return None
     try:
         return dict(driver.identity())

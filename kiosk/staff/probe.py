@@ -43,7 +43,7 @@ def _stats(driver: Any) -> dict[str, Any]:
 
 
 def _identity(driver: Any) -> dict[str, Any] | None:
-    if isinstance(driver, d.Identifies):  # what the driver read at start-up (drivers/interfaces.py)
+    if isinstance(driver, d.Identified):  # what the driver read at start-up (drivers/interfaces.py)
         return dict(driver.identity())
     identify = getattr(driver, "identify", None)
     if not callable(identify):
