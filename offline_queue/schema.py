@@ -11,6 +11,36 @@ from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
 
+
+def _v5_prepaid() -> str:
+    """v5, self-contained: one row per prepaid payment (its last step, the utility's token) and
+    the append-only log of every step of its card write (docs/prepaid.md)."""
+    return """
+CREATE TABLE prepaid_writes (
+    txn_id TEXT PRIMARY KEY,
+    account_no TEXT NOT NULL,
+    card_uid TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
+    state TEXT NOT NULL,
+    token TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX prepaid_writes_open ON prepaid_writes(card_uid) WHERE state NOT IN ('done');
+CREATE TABLE prepaid_steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    txn_id TEXT NOT NULL REFERENCES prepaid_writes(txn_id),
+    step TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE TRIGGER prepaid_steps_append_only_u BEFORE UPDATE ON prepaid_steps
+    BEGIN SELECT RAISE(ABORT, 'prepaid_steps is append-only'); END;
+CREATE TRIGGER prepaid_steps_append_only_d BEFORE DELETE ON prepaid_steps
+    BEGIN SELECT RAISE(ABORT, 'prepaid_steps is append-only'); END;
+"""
+
+
 MIGRATIONS: tuple[str, ...] = (
     # v1
     """
@@ -220,6 +250,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox DROP COLUMN method;
     ALTER TABLE outbox DROP COLUMN path;
     """,
+    # v5: prepaid purchases written to the card (offline_queue/prepaid.py)
+    _v5_prepaid(),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
