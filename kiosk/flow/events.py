@@ -199,3 +199,13 @@ class ReceiptFailed(Event):
 class TimerExpired(Event):
     name: str
     token: int = 0  # which start of the timer fired: the shell drops one restarted meanwhile
+
+
+@dataclass(frozen=True)
+class CardWriteChanged(Event):
+    """A prepaid purchase's card write (docs/prepaid.md), by transaction id: ``writing`` (keep
+    the card on the reader), ``card_needed`` (put it back), ``deferred`` (re-write slip printed:
+    the next tap of the card finishes it), ``done``, ``stuck`` (staff)."""
+
+    txn_id: str
+    status: str

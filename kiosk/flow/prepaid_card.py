@@ -195,3 +195,25 @@ def plan(state: CardState, token: PurchaseToken) -> Plan:
 def slot_holds(state: CardState, slot: int, token: PurchaseToken) -> bool:
     """Read back: the slot holds exactly this purchase and it is the card's current one."""
     return state.records[slot] == token and state.current_slot == slot
+
+
+def token_from_answer(answer: object, txn_id: str, card_uid: str,
+                      amount_minor: int) -> PurchaseToken:
+    """The utility's answer (docs/billing-api.yaml PrepaidToken) as a card record, once it
+    proves it is for this payment and this card. ValueError: not usable."""
+    if not isinstance(answer, dict):
+        raise ValueError("the token answer is not an object")
+    if answer.get("txn_id") != txn_id or str(answer.get("card_uid", "")).upper() != card_uid.upper():
+        raise ValueError("the token is for another payment or card")
+    if answer.get("amount_minor") != amount_minor or type(amount_minor) is not int:
+        raise ValueError("the token names another amount")
+    mac = answer.get("mac")
+    if not isinstance(mac, str) or len(mac) != 2 * MAC_BYTES:
+        raise ValueError("the token's MAC is not 8 bytes of hex")
+    try:
+        mac_bytes = bytes.fromhex(mac)
+    except ValueError:
+        raise ValueError("the token's MAC is not hex") from None
+    return PurchaseToken(answer.get("purchase_no"), answer.get("sequence"),  # type: ignore[arg-type]
+                         answer.get("units_centi_kwh"), answer.get("cumulative_centi_kwh"),  # type: ignore[arg-type]
+                         answer.get("key_id"), mac_bytes)  # type: ignore[arg-type]
