@@ -116,6 +116,7 @@ def test_card_torn_inside_each_block_write(tmp_path, write_no, tear):
                 rig.sim.tear_after = tear  # the card leaves after `tear` bytes of this write
 
         rig.before_write = before
+        rig.statuses.clear()
         txn = rig.pay()
         rig.writer.start(txn)
         _pull_then_return(rig, txn, old)
