@@ -17,6 +17,8 @@ class AccountInfo:
     from_cache: bool = False
     #: this terminal's payments not yet in the answer, already taken off the arrears shown
     netted_minor: int = 0
+    #: a prepaid meter: the payment buys electricity written to the card (docs/prepaid.md)
+    prepaid: bool = False
 
 
 @dataclass(frozen=True)

@@ -385,3 +385,23 @@ def slip_lines(w: PrepaidWrite) -> d.PrintJob:
         "Paid. The electricity is not on your card yet:",
         "tap the same card on this terminal again.",
     ))
+
+
+def for_terminal(db: Any, billing: Any, kiosk_id: str, card: Any, printer: Any,
+                 post: Callable[[Any], None]) -> PrepaidWriter:
+    """The writer as the terminal wires it: the journal's connection (the deciding thread's),
+    the billing gateway's token request, the printer for re-write slips."""
+    gateway = billing.gateway
+
+    def fetch(txn_id: str, card_uid: str) -> Any:
+        return gateway.prepaid_token(kiosk_id, txn_id, card_uid)
+
+    def slip(w: PrepaidWrite) -> None:
+        if printer is None:
+            return
+        try:
+            printer.print_job(slip_lines(w))
+        except Exception as exc:  # the journal keeps the write owed; the slip is a courtesy
+            log.warning("prepaid %s: re-write slip not printed: %s", w.txn_id, exc)
+
+    return PrepaidWriter(PrepaidBook(db), card, fetch, post, print_slip=slip)
