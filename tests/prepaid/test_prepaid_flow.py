@@ -55,3 +55,21 @@ def test_the_receipt_waits_for_the_card_write():
     for status in ("done", "deferred", "stuck"):
         s3, _ = advance(s, e.CardWriteChanged("S1", status))
         assert advance(s3, e.TimerExpired("screen"))[0].phase == Phase.RATING
+
+
+def test_the_receipt_screen_says_what_the_card_write_needs():
+    from kiosk.ui.i18n import Translator
+    from kiosk.ui.present import CARD_WRITE, UiState, present
+
+    tr = Translator("en")
+    s = replace(tapped(), phase=Phase.RECEIPT, txn_id="S1", receipt_no="R1", printed=True)
+    assert present(s, tr._, UiState()).card_write_text == ""
+    texts = {st: present(replace(s, card_write=st), tr._, UiState()).card_write_text
+             for st in ("writing", "card_needed", "deferred", "done", "stuck")}
+    assert "keep your card on the reader" in texts["writing"]
+    assert "put your card back" in texts["card_needed"]
+    assert len(set(texts.values())) == 5 and all(texts.values())
+    zh = Translator("zh_CN")
+    assert all(zh._(CARD_WRITE[st]) != CARD_WRITE[st] for st in CARD_WRITE)  # translated
+    refused = present(replace(tapped(), message="prepaid_needs_online"), tr._, UiState())
+    assert "network is down" in refused.message
