@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from drivers import interfaces as d
@@ -83,7 +83,6 @@ class _Job:
     waiting: bool = False  # for the card to come back
     probing: bool = False  # the read out is a probe: the card gone again is no news
     slip_printed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Schedule = Callable[[float, Any], None]
