@@ -18,7 +18,8 @@ KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # txn_id, batch_id, feedback_id
 DENOMINATION = re.compile(r"[1-9][0-9]{0,8}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
-CARD_UID = re.compile(r"[0-9A-Fa-f]{10}")
+# EM4100 cards report 5 bytes; MIFARE Classic cards (the prepaid ones) 4 or 7
+CARD_UID = re.compile(r"[0-9A-Fa-f]{10}|[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ACCOUNT_LENGTH = 10
 MAX_AMOUNT_MINOR = 10_000_000  # ¥100,000: far above any kiosk's cap, far below overflow
@@ -193,7 +194,7 @@ def account_no(text: str) -> str:
 
 def card_uid(text: str) -> str:
     if not CARD_UID.fullmatch(text):
-        raise BadRequest("malformed_card", "a card id is 10 hexadecimal characters")
+        raise BadRequest("malformed_card", "a card id is 8, 10 or 14 hexadecimal characters")
     return text.upper()
 
 

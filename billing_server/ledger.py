@@ -14,15 +14,15 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from billing_server.audit_anchor import Anchor, Verdict, judge
-from billing_server.seed import DemoAccount, DemoNotice
+from billing_server.seed import DEMO_PREPAID_CARDS, DemoAccount, DemoNotice
 from billing_server.contract import mask_account
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -38,6 +38,18 @@ CREATE TABLE kiosk_keys (kiosk_id TEXT PRIMARY KEY, public_key TEXT NOT NULL,
 _V4 = """
 CREATE TABLE kiosk_audit (kiosk_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, head TEXT NOT NULL,
     flagged_reason TEXT, flagged_at TEXT, seen_at TEXT);
+"""
+# v5: prepaid meters (docs/prepaid.md): which accounts have one, each prepaid card's sequence
+# and cumulative units, and the purchase token issued once per payment (billing_server/prepaid.py).
+_V5 = """
+ALTER TABLE accounts ADD COLUMN prepaid INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE prepaid_cards (card_uid TEXT PRIMARY KEY,
+    account_no TEXT NOT NULL REFERENCES accounts(account_no),
+    sequence INTEGER NOT NULL DEFAULT 0, cumulative INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE prepaid_tokens (purchase_no INTEGER PRIMARY KEY, txn_id TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL, card_uid TEXT NOT NULL, sequence INTEGER NOT NULL,
+    units INTEGER NOT NULL, cumulative INTEGER NOT NULL, issued_at TEXT NOT NULL,
+    UNIQUE (card_uid, sequence));
 """
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
@@ -127,12 +139,12 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2, 3):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 4")
+            if version not in (0, 1, 2, 3, 4):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 5")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
-                         + (_V3 if version < 3 else "") + _V4)
+                         + (_V3 if version < 3 else "") + (_V4 if version < 4 else "") + _V5)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -146,7 +158,8 @@ class Ledger:
             self._conn.close()
 
     def seed(
-        self, accounts: Iterable[DemoAccount], cards: dict[str, str], notices: Iterable[DemoNotice]
+        self, accounts: Iterable[DemoAccount], cards: dict[str, str], notices: Iterable[DemoNotice],
+        prepaid_cards: Mapping[str, str] = DEMO_PREPAID_CARDS,
     ) -> None:
         """Insert what is missing; never resets a balance that payments have already moved."""
         now = utc_now_iso()
@@ -156,12 +169,20 @@ class Ledger:
             try:
                 for a in accounts:
                     c.execute(
-                        "INSERT OR IGNORE INTO accounts VALUES (?,?,?,?,?,?)",
+                        "INSERT OR IGNORE INTO accounts (account_no, holder_masked, "
+                        "address_masked, arrears_minor, balance_minor, updated_at, prepaid) "
+                        "VALUES (?,?,?,?,?,?,?)",
                         (a.account_no, a.holder_masked, a.address_masked, a.arrears_minor,
-                         a.balance_minor, now),
+                         a.balance_minor, now, int(a.prepaid)),
                     )
+                    if a.prepaid:  # a ledger from before v4 holds the account already
+                        c.execute("UPDATE accounts SET prepaid = 1 WHERE account_no = ?",
+                                  (a.account_no,))
                 for uid, account_no in cards.items():
                     c.execute("INSERT OR IGNORE INTO cards VALUES (?,?)", (uid, account_no))
+                for uid, account_no in prepaid_cards.items():
+                    c.execute("INSERT OR IGNORE INTO prepaid_cards (card_uid, account_no) "
+                              "VALUES (?,?)", (uid, account_no))
                 for n in notices:
                     for lang, title, body in (("zh", n.title_zh, n.body_zh),
                                               ("en", n.title_en, n.body_en)):
@@ -187,13 +208,15 @@ class Ledger:
 
     def account(self, account_no: str) -> dict[str, Any] | None:
         return self._one(
-            "SELECT account_no, holder_masked, address_masked, arrears_minor, balance_minor "
-            "FROM accounts WHERE account_no = ?",
+            "SELECT account_no, holder_masked, address_masked, arrears_minor, balance_minor, "
+            "prepaid FROM accounts WHERE account_no = ?",
             (account_no,),
         )
 
     def card(self, card_uid: str) -> dict[str, Any] | None:
-        return self._one("SELECT card_uid, account_no FROM cards WHERE card_uid = ?", (card_uid,))
+        return self._one("SELECT card_uid, account_no FROM cards WHERE card_uid = ? UNION ALL "
+                         "SELECT card_uid, account_no FROM prepaid_cards WHERE card_uid = ?",
+                         (card_uid, card_uid))
 
     def notices(self, lang: str, now_iso: str) -> list[dict[str, Any]]:
         rows = self._all(

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from billing_server import auth, receipts
+from billing_server import auth, prepaid, receipts
 from billing_server import contract as v
 from billing_server.audit_anchor import answer as anchor_answer
 from billing_server.faults import FaultSwitch, fault_from_json
@@ -86,6 +86,7 @@ class BillingApi:
             ("GET", re.compile(rf"/v1/accounts/{seg}"), "/v1/accounts/{account_no}", self.account),
             ("GET", re.compile(rf"/v1/cards/{seg}"), "/v1/cards/{card_uid}", self.card),
             ("POST", re.compile(r"/v1/payments"), "/v1/payments", self.payment),
+            ("POST", re.compile(r"/v1/prepaid/tokens"), "/v1/prepaid/tokens", self.prepaid_token),
             ("GET", re.compile(rf"/v1/kiosks/{seg}/settlement"),
              "/v1/kiosks/{kiosk_id}/settlement", self.settlement),
             ("POST", re.compile(rf"/v1/kiosks/{seg}/heartbeat"),
@@ -174,7 +175,8 @@ class BillingApi:
         row = self.ledger.account(account_no)
         if row is None:
             return error(404, "unknown_account", "no account with this number")
-        return json_response(200, {**row, "currency": "CNY", "as_of": utc_now_iso()})
+        return json_response(200, {**row, "prepaid": bool(row["prepaid"]), "currency": "CNY",
+                                   "as_of": utc_now_iso()})
 
     def card(self, req: Request) -> Response:
         row = self.ledger.card(v.card_uid(req.args[0]))
@@ -187,6 +189,15 @@ class BillingApi:
         body = v.payment(v.parse_json(req.raw), self.now())
         req.key_must_equal(key, body["txn_id"], "txn_id")
         return outcome_response(self.ledger.record_payment(body, v.request_hash(body)))
+
+    def prepaid_token(self, req: Request) -> Response:
+        key = req.idempotency_key()
+        body = prepaid.parse_request(v.parse_json(req.raw))
+        req.key_must_equal(key, body["txn_id"], "txn_id")
+        try:
+            return outcome_response(prepaid.issue(self.ledger, body))
+        except prepaid.PaymentNotRecorded as exc:  # not yet delivered: ask again after it is
+            return error(409, exc.code, str(exc))
 
     def settlement(self, req: Request) -> Response:
         kiosk_id = req.kiosk_id()

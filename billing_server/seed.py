@@ -20,6 +20,7 @@ class DemoAccount:
     address_masked: str
     arrears_minor: int
     balance_minor: int
+    prepaid: bool = False  # has a prepaid meter: buys electricity onto its card (docs/prepaid.md)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount(make_account_number("310100007"), "杨*", "供电营业厅西侧**号", 0, 23_450),
     DemoAccount(make_account_number("310100008"), "黄*强", "河滨新村7栋**室", 100_000, 0),
     DemoAccount(make_account_number("310100009"), "周*兰", "河滨新村9栋**室", 7_720, 0),
+    DemoAccount(make_account_number("310100010"), "吴*军", "东风村六组**号", 0, 0, prepaid=True),
+    DemoAccount(make_account_number("310100011"), "郑*梅", "幸福小区8栋**室", 0, 0, prepaid=True),
 )
 
 # Card uid (10 upper-case hex chars, as an EM4100 reader reports it) → account number.
@@ -55,6 +58,15 @@ DEMO_CARDS: Mapping[str, str] = MappingProxyType(
         "3D4E5F6071": DEMO_ACCOUNTS[3].account_no,
         "4E5F607182": DEMO_ACCOUNTS[4].account_no,
         "5F60718293": DEMO_ACCOUNTS[6].account_no,
+    }
+)
+
+# Prepaid cards: MIFARE Classic UIDs (4 or 7 bytes, as the PN532 reports them) → account. The
+# purchase is written to the card (docs/prepaid.md); the card also identifies the account.
+DEMO_PREPAID_CARDS: Mapping[str, str] = MappingProxyType(
+    {
+        "1A2B3C4D": DEMO_ACCOUNTS[9].account_no,
+        "04A1B2C3D4E5F6": DEMO_ACCOUNTS[10].account_no,
     }
 )
 

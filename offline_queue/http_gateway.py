@@ -136,6 +136,31 @@ class HttpGateway:
             raise _untrusted(status, text, why)
         return DeliveryReceipt(status, text)
 
+    def prepaid_token(self, kiosk_id: str, txn_id: str, card_uid: str) -> dict[str, Any]:
+        """docs/billing-api.yaml postPrepaidToken: the purchase token of a delivered payment.
+        PermanentError: refused for good (422, 400); RetryableError: ask again later (the
+        payment not delivered yet, 409 payment_not_recorded; transport; 5xx)."""
+        body = canonical_json({"kiosk_id": kiosk_id, "txn_id": txn_id, "card_uid": card_uid})
+        try:
+            resp = self.http.request(
+                "POST", self.base_url + "/v1/prepaid/tokens", data=body, timeout=self.timeout,
+                headers={"Idempotency-Key": txn_id, "Content-Type": "application/json",
+                         "Accept": "application/json"}, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise RetryableError(f"transport: {type(exc).__name__}: {exc}") from exc
+        text = resp.content.decode("utf-8", errors="replace")
+        if resp.status_code in (400, 422):
+            raise _status_error(PermanentError, resp.status_code, text)
+        if resp.status_code not in (200, 201):
+            raise _status_error(RetryableError, resp.status_code, text)
+        try:
+            answer = resp.json()
+        except ValueError:
+            raise RetryableError("token answer is not JSON") from None
+        if not isinstance(answer, dict):
+            raise RetryableError("token answer is not an object")
+        return answer
+
     # ---------------------------------------------------------------- lookups
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:

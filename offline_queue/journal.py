@@ -15,6 +15,7 @@ from offline_queue.crash import crash_point
 from offline_queue.elapsed import ElapsedClock
 from offline_queue.gateway import PAYMENT, Encoder
 from offline_queue.http_gateway import encode as contract_encode
+from offline_queue.prepaid import open_write
 from offline_queue.schema import immediate
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,11 @@ class Journal:
     # ---- the payment
     def commit_payment(self, session_id: str, account_no: str,
                        notes: Mapping[int, int] | Tally, coins: Mapping[int, int] | Tally,
-                       amount_minor: int, offline: bool, recovered: bool = False) -> PaymentRecord:
+                       amount_minor: int, offline: bool, recovered: bool = False,
+                       prepaid_card: str = "") -> PaymentRecord:
         """Journal row + payment row + outbox row, one transaction. Idempotent per session.
-        ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one."""
+        ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one.
+        ``prepaid_card``: the card this purchase is written to, owed in the same transaction."""
         existing = self.payment_for_session(session_id)
         if existing is not None:
             return existing
@@ -219,6 +222,8 @@ class Journal:
                 (PAYMENT, txn_id, account_no, body, amount_minor, now.timestamp(),
                  self.elapsed.persist()),
             )
+            if prepaid_card:
+                open_write(self.db, txn_id, account_no, prepaid_card, amount_minor, created_at)
             root = session_id.split(".")[0]
             self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
             if root == session_id:

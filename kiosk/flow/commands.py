@@ -93,6 +93,7 @@ class CommitPayment(Command):
     coins: tuple[tuple[int, int], ...]
     amount_minor: int
     offline: bool
+    prepaid_card: str = ""  # the card this purchase is written to (docs/prepaid.md)
 
 
 @dataclass(frozen=True)

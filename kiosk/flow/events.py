@@ -17,6 +17,8 @@ class AccountInfo:
     from_cache: bool = False
     #: this terminal's payments not yet in the answer, already taken off the arrears shown
     netted_minor: int = 0
+    #: a prepaid meter: the payment buys electricity written to the card (docs/prepaid.md)
+    prepaid: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,3 +201,13 @@ class ReceiptFailed(Event):
 class TimerExpired(Event):
     name: str
     token: int = 0  # which start of the timer fired: the shell drops one restarted meanwhile
+
+
+@dataclass(frozen=True)
+class CardWriteChanged(Event):
+    """A prepaid purchase's card write (docs/prepaid.md), by transaction id: ``writing`` (keep
+    the card on the reader), ``card_needed`` (put it back), ``deferred`` (re-write slip printed:
+    the next tap of the card finishes it), ``done``, ``stuck`` (staff)."""
+
+    txn_id: str
+    status: str

@@ -71,3 +71,15 @@ def readiness_refusal(validator_ok: bool, faults: frozenset) -> str | None:
     if not validator_ok:
         return "validator_unavailable"
     return None
+
+
+def prepaid_refusal(prepaid: bool, card_uid: str, offline: bool) -> str | None:
+    """A prepaid purchase needs the utility's token and the card it is written to
+    (docs/prepaid.md, "Offline"): refused up front, before any cash is taken."""
+    if not prepaid:
+        return None
+    if not card_uid:
+        return "prepaid_needs_card"
+    if offline:
+        return "prepaid_needs_online"
+    return None

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
 from kiosk.flow.account import AccountNumberError, check_account_number
-from kiosk.flow.rules import FlowConfig, amount_refusal, escrow_decision, readiness_refusal
+from kiosk.flow.rules import (FlowConfig, amount_refusal, escrow_decision, prepaid_refusal,
+                              readiness_refusal)
 
 
 class Phase(str, enum.Enum):
@@ -33,6 +34,8 @@ class Phase(str, enum.Enum):
 CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT})
 
 IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
+#: a prepaid card write the receipt screen waits for (kiosk/services/prepaid_writer.py)
+CARD_BUSY = frozenset({"writing", "card_needed"})
 #: the locking fault a failed journal write raises; staff clear it like a device fault
 JOURNAL_FAULT = ("journal", "write_failed")
 
@@ -69,6 +72,9 @@ class Session:
     on_screen_receipt: bool = False
     #: asked the devices (CheckReadiness) and not yet answered: an amount chosen meanwhile waits
     readiness_pending: bool = False
+    #: the card tapped to start (a prepaid purchase is written to it) and its write's status
+    card_uid: str = ""
+    card_write: str = ""
 
     @property
     def credited_minor(self) -> int:
@@ -165,6 +171,10 @@ def _cleared(s: Session, ev: e.DeviceCleared) -> Result:
     return s, []
 
 
+def _card_write(s: Session, ev: e.CardWriteChanged) -> Result:
+    return (replace(s, card_write=ev.status), []) if ev.txn_id == s.txn_id and s.txn_id else (s, [])
+
+
 def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result:
     tender = "note" if isinstance(ev, e.NoteCredited) else "coin"
     if s.phase == Phase.INSERTING and not s.committed:
@@ -196,6 +206,7 @@ _GLOBAL = {
     e.DeviceCleared: _cleared,
     e.NoteCredited: _credit_any_phase,
     e.CoinCredited: _credit_any_phase,
+    e.CardWriteChanged: _card_write,
 }
 
 
@@ -210,13 +221,13 @@ def _idle(s: Session, ev: e.Event) -> Result:
 def _identify(s: Session, ev: e.Event) -> Result:
     timer = c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)
     if isinstance(ev, e.CardTapped):
-        return replace(s, message=""), [c.LookupCard(s.session_id, ev.card_uid), timer]
+        return replace(s, message="", card_uid=ev.card_uid), [c.LookupCard(s.session_id, ev.card_uid), timer]
     assert isinstance(ev, e.AccountEntered)
     try:
         account_no = check_account_number(ev.text)
     except AccountNumberError as err:
         return replace(s, message=f"malformed_account:{err.reason}"), [timer]
-    return replace(s, message=""), [c.LookupAccount(s.session_id, account_no), timer]
+    return replace(s, message="", card_uid=""), [c.LookupAccount(s.session_id, account_no), timer]
 
 
 def _identifying(s: Session, ev: e.Event) -> Result:
@@ -244,6 +255,9 @@ def _choosing_common(s: Session, ev: e.Event) -> Result:
 
 def _account(s: Session, ev: e.Event) -> Result:
     if isinstance(ev, e.ContinuePressed):
+        refusal = prepaid_refusal(bool(s.account and s.account.prepaid), s.card_uid, s.offline)
+        if refusal:
+            return replace(s, message=refusal), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
         return replace(s, phase=Phase.AMOUNT, message="", readiness_pending=True), [
             c.CheckReadiness(s.session_id),
             c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s),
@@ -340,6 +354,7 @@ def _end_insertion(s: Session, force: bool = False) -> Result:
             s.tally("coin"),
             s.credited_minor,
             s.offline,
+            s.card_uid if s.account.prepaid else "",
         )
         return replace(s, phase=Phase.COMMITTING, committed=True), cmds + [commit]
     return replace(s, phase=Phase.CANCELLED), cmds + [
@@ -365,6 +380,9 @@ def _receipt(s: Session, ev: e.Event) -> Result:
         return replace(s, printed=True), []
     if isinstance(ev, e.ReceiptFailed):
         return replace(s, printed=False, message=f"print_failed:{ev.reason}"), []
+    if isinstance(ev, e.TimerExpired) and ev.name == SCREEN_TIMER and s.card_write in CARD_BUSY:
+        # the card is being written or asked back: the screen stays (docs/prepaid.md)
+        return s, [c.StartTimer(SCREEN_TIMER, s.config.receipt_timeout_s)]
     if isinstance(ev, e.ContinuePressed) or (isinstance(ev, e.TimerExpired) and ev.name == SCREEN_TIMER):
         return replace(s, phase=Phase.RATING), [c.StartTimer(SCREEN_TIMER, s.config.receipt_timeout_s)]
     return s, []

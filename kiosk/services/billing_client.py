@@ -120,4 +120,5 @@ def _account_info(body: dict[str, Any]) -> AccountInfo:
         arrears_minor=body.get("arrears_minor"),
         balance_minor=body.get("balance_minor"),
         as_of=str(body.get("as_of", "")),
+        prepaid=body.get("prepaid") is True,
     )

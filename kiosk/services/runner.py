@@ -85,6 +85,8 @@ class SessionRunner:
         self.receipt_signer: Callable[[ReceiptData], str] | None = None
         #: the receipt of the session on screen, read here so no other thread reads the journal
         self.receipt: ReceiptData | None = None
+        #: writes prepaid purchases to cards (kiosk/services/prepaid_writer.py; the terminal sets it)
+        self.prepaid: Any = None
         #: the coin acceptor's event counter at the last coin journaled (a reconnect resumes)
         self.coin_event_counter: int | None = journal.coin_event_counter()
         self._readiness_for = ""  # the session waiting for a fresh printer reading
@@ -147,7 +149,11 @@ class SessionRunner:
         if isinstance(event, d.DeviceEvent):
             if self.device_watch is not None:
                 self.device_watch(event)
+            if self._prepaid_takes(event):
+                return
             event = self.translate(event)
+        elif self._prepaid_takes(event):
+            return
         elif isinstance(event, lookups.LookupDone):
             event = self._lookup_done(event)
         elif isinstance(event, Reprint):
@@ -184,6 +190,17 @@ class SessionRunner:
             if self.on_journal_failed is not None:
                 self.on_journal_failed(str(exc))
             self._follow(e.JournalFailed(str(exc)))
+
+    def _prepaid_takes(self, event: Any) -> bool:
+        """A card write's own step, or the tap of a card a write waits for (docs/prepaid.md)."""
+        if self.prepaid is None or isinstance(event, e.Event):
+            return False
+        try:
+            return bool(self._write(self.prepaid.offer, event))
+        except WriteFailed as exc:  # a step not journaled must not be taken: lock
+            log.critical("journal write failed: %s; the terminal locks", exc)
+            self._follow(e.JournalFailed(str(exc)))
+            return True
 
     def execute(self, cmd: c.Command) -> None:
         self._commands[type(cmd)](cmd)
@@ -351,9 +368,11 @@ class SessionRunner:
     def _commit_payment(self, cmd: c.CommitPayment) -> None:
         record = self._write(
             self.journal.commit_payment, cmd.session_id, cmd.account_no, cmd.notes, cmd.coins,
-            cmd.amount_minor, cmd.offline)
+            cmd.amount_minor, cmd.offline, False, cmd.prepaid_card)
         self._follow(self.queue_state())
         self._follow(e.PaymentCommitted(cmd.session_id, record.txn_id, record.receipt_no))
+        if cmd.prepaid_card and self.prepaid is not None:
+            self._write(self.prepaid.start, record.txn_id)  # the payment is committed first
 
     def queue_state(self, online: bool | None = None) -> e.QueueChanged:
         stats = self.outbox.stats()

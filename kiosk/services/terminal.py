@@ -23,6 +23,7 @@ from kiosk.services.identity import kiosk_auth, refuse_shared, signed
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
+from kiosk.services import prepaid_writer
 from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.faults import check_on_start
 from kiosk.staff.journal_guard import guard_on_start
@@ -174,6 +175,11 @@ class Terminal:
                           self.config.kiosk.service_phone)
         self.staff = attach_staff(self)  # persisted locks back on before any event is handled
         self.runner.on_journal_failed = self._persist_journal_fault
+        if self.devices.card is not None:  # prepaid purchases owed to cards resume (docs/prepaid.md)
+            self.runner.prepaid = prepaid_writer.for_terminal(
+                self.db, self.billing, self.config.kiosk.id, self.devices.card,
+                self.devices.printer, self.events.post)
+            self.runner.prepaid.resume_pending()
         for ev in held:
             self.events.post(ev)
         self.runner.post_queue_state()

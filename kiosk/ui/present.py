@@ -38,6 +38,16 @@ STEP_NAMES = (N_("Card"), N_("Amount"), N_("Pay"), N_("Receipt"))
 #: a countdown is shown once this little is left of the idle timer
 IDLE_WARNING_S = 15
 
+#: a prepaid purchase's card write (kiosk/services/prepaid_writer.py), as the receipt screen says it
+CARD_WRITE = {
+    "writing": N_("Writing the electricity to your card. Please keep your card on the reader."),
+    "card_needed": N_("Your card was taken away too soon. Please put your card back on the reader."),
+    "deferred": N_("Your payment is recorded. Take the slip: tap the same card here again and "
+                   "the electricity will be written to it."),
+    "done": N_("The electricity is on your card. You can take your card now."),
+    "stuck": N_("Your payment is recorded, but the card could not be written. Please call the "
+                "service phone with your receipt."),
+}
 MESSAGES = {
     "malformed_account:empty": N_("Please enter your account number."),
     "malformed_account:not_digits": N_("An account number has digits only."),
@@ -55,6 +65,11 @@ MESSAGES = {
         "The network is down and this card is not known here. "
         "Please enter your account number instead."),
     "lookup_failed": N_("We could not look up your account just now. Please try again."),
+    "prepaid_needs_card": N_(
+        "Prepaid electricity is written to your card: please tap your prepaid card to start."),
+    "prepaid_needs_online": N_(
+        "Prepaid electricity cannot be bought while the network is down: the purchase needs "
+        "the power company. Please try again later."),
     "amount_invalid": N_("Please choose an amount."),
     "amount_below_minimum": N_("The amount is below the minimum of {minimum}."),
     "amount_above_maximum": N_("One payment can be at most {maximum}."),
@@ -151,6 +166,7 @@ class Display:
     show_qr: bool = False
     qr: str = ""
     can_reprint: bool = False
+    card_write_text: str = ""  # a prepaid purchase being written to the card
     # ended / out of service
     ended_text: str = ""
     fault_text: str = ""
@@ -294,6 +310,7 @@ def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     else:
         d.print_text = _("The printer could not print. Your payment is recorded: keep the receipt "
                          "number or photograph the QR code.")
+    d.card_write_text = _(CARD_WRITE[s.card_write]) if s.card_write in CARD_WRITE else ""
     d.show_qr = s.printed is False and bool(d.qr)
     # a second copy; when printing failed the QR code on screen is the receipt (staff can reprint)
     d.can_reprint = s.phase == Phase.RECEIPT and s.printed is True and not ui.reprinting

@@ -29,7 +29,7 @@ from typing import Any
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
-from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, UNSEEDED_ACCOUNT
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_PREPAID_CARDS, UNSEEDED_ACCOUNT
 from tests.billing_server.conftest import TEST_TOKEN, AnyKioskAuth
 
 
@@ -112,9 +112,30 @@ def _own_id(body: dict[str, Any], key_field: str) -> str:
     return current if current.endswith(suffix) else current[:128 - len(suffix)] + suffix
 
 
+#: (kiosk_id, txn_id) of positive payments sent to a prepaid account, and that account's card:
+#: a token request is plausible only for a payment the server may have booked
+_PREPAID_PAYMENTS: list[tuple[str, str, str]] = []
+_PREPAID_CARD_OF = {acct: uid for uid, acct in DEMO_PREPAID_CARDS.items()}
+
+
+def _prepaid_token_body(case: Any) -> None:
+    body = dict(case.body)
+    if not _PREPAID_PAYMENTS:
+        return
+    pick = zlib.crc32(json.dumps(body, sort_keys=True, default=str).encode())
+    kiosk, txn, card = _PREPAID_PAYMENTS[pick % len(_PREPAID_PAYMENTS)]
+    case.body = {**body, "kiosk_id": kiosk, "txn_id": txn, "card_uid": card}
+    if case.headers is not None and "Idempotency-Key" in case.headers \
+            and _positive(case, "header"):
+        case.headers = {**case.headers, "Idempotency-Key": txn}
+
+
 def _plausible(case: Any) -> None:
     path = case.operation.path
     params = dict(case.path_parameters or {})
+    if path == "/v1/prepaid/tokens" and isinstance(case.body, dict) and _positive(case, "body"):
+        _prepaid_token_body(case)
+        return
     if isinstance(case.body, dict) and _positive(case, "body"):
         body = dict(case.body)
         kiosk = params.get("kiosk_id") if _positive(case, "path") else None
@@ -126,6 +147,10 @@ def _plausible(case: Any) -> None:
         if key_field and isinstance(body.get(key_field), str) and case.headers is not None \
                 and "Idempotency-Key" in case.headers and _positive(case, "header"):
             case.headers = {**case.headers, "Idempotency-Key": body[key_field]}
+        card = _PREPAID_CARD_OF.get(body.get("account_no"))  # type: ignore[arg-type]
+        if path == "/v1/payments" and card and isinstance(body.get("txn_id"), str) \
+                and isinstance(body.get("kiosk_id"), str):
+            _PREPAID_PAYMENTS.append((body["kiosk_id"], body["txn_id"], card))
     if path == "/v1/accounts/{account_no}" and "account_no" in params \
             and _positive(case, "path"):
         case.path_parameters = {**params, "account_no": _account(params["account_no"])}

@@ -16,7 +16,7 @@ from billing_server.server import MAX_BODY
 from billing_server.faults import FaultSwitch
 from billing_server.ledger import Ledger
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES, UNSEEDED_ACCOUNT
-from billing_server.seed import UNSEEDED_CARD
+from billing_server.seed import DEMO_PREPAID_CARDS, UNSEEDED_CARD
 from kiosk.flow.account import AccountNumberError, check_account_number
 from billing_server.routes import UNSIGNED
 from offline_queue import signing
@@ -153,11 +153,26 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
     call("POST", f, f, 400, body={**fb, "rating": 9}, key="F-1")
     call("GET", "/v1/health", "/v1/health", 200)
 
+    # prepaid (docs/prepaid.md): a token only for a recorded payment of a prepaid account
+    pp = "/v1/prepaid/tokens"
+    pre_acct, pre_card = next(iter(DEMO_PREPAID_CARDS.values())), next(iter(DEMO_PREPAID_CARDS))
+    want = {"kiosk_id": "KIOSK-001", "txn_id": "T-PP-1", "card_uid": pre_card}
+    call("POST", pp, pp, 409, body=want, key="T-PP-1")  # the payment has not arrived yet
+    pre_pay = make_payment(txn_id="T-PP-1", account_no=pre_acct)
+    call("POST", p, p, 201, body=pre_pay, key="T-PP-1")
+    token = call("POST", pp, pp, 201, body=want, key="T-PP-1")
+    assert call("POST", pp, pp, 201, body=want, key="T-PP-1") == token
+    call("POST", pp, pp, 409, body={**want, "card_uid": "04A1B2C3D4E5F6"}, key="T-PP-1")
+    call("POST", pp, pp, 400, body={**want, "card_uid": "XYZ"}, key="T-PP-1")
+    call("POST", pp, pp, 422, body={**want, "txn_id": "T-0001"}, key="T-0001")  # not prepaid
+    call("POST", pp, pp, 413, raw=b"0" * (MAX_BODY + 1), key="T-PP-2")
+    call("POST", pp, pp, 411, raw=json.dumps(want).encode(), key="T-PP-1", chunked=True)
+
     call("POST", "/_admin/fault", "/_admin/fault", 200, body={"mode": "delay", "seconds": 0})
     call("POST", "/_admin/fault", "/_admin/fault", 400, body={"mode": "melt"})
     call("GET", "/_admin/fault", "/_admin/fault", 200)
     ledger = call("GET", "/_admin/ledger", "/_admin/ledger", 200)
-    assert [p["txn_id"] for p in ledger["payments"]] == ["T-0001"]
+    assert [p["txn_id"] for p in ledger["payments"]] == ["T-0001", "T-PP-1"]
 
     # Admin answers loopback only; over loopback we cannot be anyone else, so ask the API directly.
     ledger_conn = Ledger(billing_server.db_path)
