@@ -71,15 +71,15 @@ def test_refusals_change_nothing(ledger):
     assert token(ledger, "T-4")["sequence"] == 1  # nothing was used up by the refusals
 
 
-def test_a_v3_ledger_migrates_with_its_data(tmp_path):
+def test_a_v4_ledger_migrates_with_its_data(tmp_path):
     path = tmp_path / "old.db"
     led = Ledger(path)
     led.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
     pay(led, "T-OLD", 1_000, account_no=DEMO_ACCOUNTS[0].account_no)
     led.close()
-    with closing(sqlite3.connect(path)) as c:  # back to v3: drop what v4 added
+    with closing(sqlite3.connect(path)) as c:  # back to v4: drop what v5 added
         c.executescript("DROP TABLE prepaid_tokens; DROP TABLE prepaid_cards;"
-                        "ALTER TABLE accounts DROP COLUMN prepaid; PRAGMA user_version=3;")
+                        "ALTER TABLE accounts DROP COLUMN prepaid; PRAGMA user_version=4;")
     led = Ledger(path)
     led.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
     try:
