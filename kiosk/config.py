@@ -72,6 +72,12 @@ class BillingSection:
 
 
 @dataclass(frozen=True)
+class StaffSection:
+    #: a staff session (screen or control-socket request) ends after this long without use
+    idle_timeout_s: float = field(default=120.0, metadata=_range(15, 3600))
+
+
+@dataclass(frozen=True)
 class ReceiptsSection:
     #: where a receipt's QR points ("": ``<billing.url>/v1/receipts/verify``)
     verify_url: str = ""
@@ -114,6 +120,7 @@ class Config:
     billing: BillingSection = field(default_factory=BillingSection)
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
+    staff: StaffSection = field(default_factory=StaffSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -160,7 +167,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "limits", "staff", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -174,6 +181,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
+        staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):

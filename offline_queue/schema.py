@@ -4,14 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
 
-MIGRATIONS: tuple[str, ...] = (
+
+
+def _v5_staff_cards_and_resolutions(db: Database) -> None:
+    """v5: staff cards (only a keyed hash of the card id is stored, docs/architecture.md, Staff)
+    and what people decided about dead payments (re-addressed to a corrected account, or to be
+    refunded), kept until each is settled (docs/promises.md, dead payments)."""
+    for statement in _split("""
+    CREATE TABLE staff_cards (
+        card_mac TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES staff_users(user_id) ON DELETE CASCADE,
+        registered_at TEXT NOT NULL,
+        registered_by TEXT NOT NULL
+    );
+    CREATE TABLE payment_resolutions (
+        txn_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('readdressed', 'refund')),
+        new_txn_id TEXT UNIQUE,
+        new_account TEXT,
+        phone TEXT,
+        decided_at TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        settled_at TEXT,
+        settled_by TEXT,
+        CHECK ((kind = 'readdressed') = (new_txn_id IS NOT NULL)),
+        CHECK ((kind = 'refund') = (phone IS NOT NULL))
+    );
+    """):
+        db.execute(statement)
+
+
+MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # v1
     """
     CREATE TABLE journal (
@@ -220,6 +250,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox DROP COLUMN method;
     ALTER TABLE outbox DROP COLUMN path;
     """,
+    _v5_staff_cards_and_resolutions,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -254,9 +285,13 @@ def migrate(db: Database) -> None:
     if version > SCHEMA_VERSION:
         raise IntegrityError(f"database schema v{version} is newer than this software (v{SCHEMA_VERSION})")
     for number in range(version, SCHEMA_VERSION):
+        step = MIGRATIONS[number]
         with db.atomic():
-            for statement in _split(MIGRATIONS[number]):
-                db.execute(statement)
+            if callable(step):
+                step(db)
+            else:
+                for statement in _split(step):
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {number + 1}")
 
 

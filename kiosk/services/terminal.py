@@ -14,8 +14,9 @@ from typing import Any, Callable
 from drivers import interfaces as d
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
-from kiosk.flow.session import JOURNAL_FAULT, Session
+from kiosk.flow.session import JOURNAL_FAULT, Phase, Session
 from kiosk.services.billing_client import BillingClient
+from kiosk.services.control_ops import TerminalControl
 from drivers.errors import DriverError
 from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 DEVICE_ROLES = {"validator": "bill_validator", "coins": "coin_acceptor", "card": "card_reader",
                 "printer": "printer"}
 
+#: where a staff card opens the PIN pad: nobody's session is under way
+STAFF_CARD_PHASES = frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE})
+
 
 @dataclass(frozen=True)
 class _Call:
@@ -51,7 +55,7 @@ class Terminal:
     def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True,
                  events: Any = None,
                  timers_factory: Callable[[Callable[[Any], None]], Any] | None = None,
-                 deciding_thread: bool = False) -> None:
+                 deciding_thread: bool = False, serve_control: bool = True) -> None:
         """``events`` (post/get) and ``timers_factory(post)``: the app passes Kivy-clock timers.
         ``deciding_thread``: start-up and every decision run on a thread of their own (the app);
         otherwise on the thread that calls ``start`` and ``pump`` (headless runs, tests)."""
@@ -59,6 +63,15 @@ class Terminal:
         self.deciding_thread = deciding_thread
         #: sees every event before the runner; False drops it (the app's staff self-tests)
         self.event_filter: Callable[[Any], bool] | None = None
+        #: each sees every event first and True keeps it from the runner (a staff tool waiting
+        #: for a card tap, a staff card on the attract screen)
+        self.interceptors: list[Callable[[Any], bool]] = []
+        #: called with the staff id when a registered staff card is tapped on the attract or
+        #: out-of-service screen (the app opens the PIN pad for that user)
+        self.on_staff_card: list[Callable[[str], None]] = []
+        #: the control socket staff tools talk to (kiosk.services.control); None when not served
+        self.control: Any = None
+        self.serve_control = serve_control
         self.printer_watch: PrinterWatch | None = None
         self._decider: threading.Thread | None = None
         self._settled = threading.Condition()
@@ -173,7 +186,9 @@ class Terminal:
         self._release_power_up()
         print_fault_slips(self.journal, self.devices.printer, self.config.kiosk.id,
                           self.config.kiosk.service_phone)
-        self.staff = attach_staff(self)  # persisted locks back on before any event is handled
+        self.staff = attach_staff(self, idle_timeout_s=self.config.staff.idle_timeout_s)
+        # persisted locks are back on before any event is handled
+        self.interceptors.append(self._staff_card)
         self.runner.on_journal_failed = self._persist_journal_fault
         for ev in held:
             self.events.post(ev)
@@ -182,6 +197,23 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+        if self.serve_control:
+            self.control = TerminalControl(self)
+            self.control.start()
+
+    def _staff_card(self, ev: Any) -> bool:
+        """A registered staff card on the attract or out-of-service screen opens the PIN pad
+        for its user; any other card (a resident's) goes to the runner as always."""
+        if not isinstance(ev, d.CardPresented) or not self.on_staff_card:
+            return False
+        if self.runner.session.phase not in STAFF_CARD_PHASES:
+            return False
+        user = self.staff.cards.user_for(ev.card_uid)
+        if user is None:
+            return False
+        for listener in list(self.on_staff_card):
+            listener(user)
+        return True
 
     def _persist_journal_fault(self, reason: str) -> None:
         """Record the lock where staff clear faults; when the database refuses that too, the
@@ -266,6 +298,9 @@ class Terminal:
         if isinstance(ev, _Call):
             ev.fn()
             return
+        for intercept in list(self.interceptors):
+            if intercept(ev):
+                return
         if isinstance(ev, SyncResult):
             if ev.delivered or ev.retried or ev.dead or ev.circuit_open:
                 self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
@@ -320,6 +355,9 @@ class Terminal:
             self._settled.notify_all()
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         self._stop.set()
         if self._decider is not None and self._decider is not threading.current_thread():
             self._decider.join(timeout=10)
