@@ -255,11 +255,15 @@ def _diag_by_terminal(args: argparse.Namespace) -> bool:
     if args.self_test:
         raise ConfigError("--self-test: the running terminal holds the devices; run self-tests "
                           "from its staff screen, or stop it first")
-    billing = cfg.billing
-    api = BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
-                       read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls()).health()
-    answer = ask_terminal(args, "diag", user=args.user, api=api.as_dict(), ports=list_ports(),
-                          recent_log=tail_file(args.log, args.lines) if args.log else [])
+    fields: dict[str, Any] = {}
+    if args.api:  # another API than the terminal's own: checked from here
+        billing = cfg.billing
+        fields["api"] = BillingProbe(
+            billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
+            read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls()).health().as_dict()
+    answer = ask_terminal(args, "diag", user=args.user, ports=list_ports(),
+                          recent_log=tail_file(args.log, args.lines) if args.log else [],
+                          **fields)
     if answer is None:
         return False
     report = answer["report"]

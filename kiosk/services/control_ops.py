@@ -19,7 +19,7 @@ from drivers import interfaces as d
 from kiosk.services.control import ControlServer, Reply, socket_path
 from kiosk.services.identity import signed
 from kiosk.staff.auth import Permission
-from kiosk.staff.billing_queries import ApiHealth
+from kiosk.staff.billing_queries import ApiHealth, BillingProbe
 from kiosk.staff.errors import StaffError
 from kiosk.staff.probe import live_views
 from kiosk.staff.wiring import devices_by_name
@@ -110,13 +110,16 @@ class TerminalControl:
              reply: Reply) -> None:
         try:
             answer = fn(request, session, reply)
-        except (StaffError, ValueError) as exc:
+        except (StaffError, ValueError, KeyError) as exc:
             answer = refusal(exc)
-        finally:
-            if session is not None:
-                self.t.staff.logout(session)
-        if answer is not None:
-            reply(answer)
+        except Exception as exc:  # the answer says so; the terminal goes on deciding
+            log.exception("control op %s failed", request.get("op"))
+            answer = {"ok": False, "error": "internal", "message": str(exc)}
+        if answer is None:
+            return  # answered later (a probe, a sync pass, a card tap) by a later _run or reply
+        if session is not None:
+            self.t.staff.logout(session)
+        reply(answer)
 
     # ---------------------------------------------------------------- the ops
     def _status(self, r: dict[str, Any], s: Any, reply: Reply) -> dict[str, Any]:
@@ -131,9 +134,25 @@ class TerminalControl:
         fault = self.t.staff.clear_fault(s, str(r["device"]), str(r["code"]))
         return {"ok": True, "fault": fault.as_dict()}
 
-    def _diag(self, r: dict[str, Any], s: Any, reply: Reply) -> dict[str, Any]:
+    def _diag(self, r: dict[str, Any], s: Any, reply: Reply) -> dict[str, Any] | None:
+        if isinstance(r.get("api"), dict):
+            return self._diag_report(r, s, ApiHealth(**r["api"]))
+        # The terminal's own billing API, checked on a thread of its own (HTTP never runs on
+        # the deciding thread); the report is made back on the deciding thread.
+        billing = self.t.config.billing
+
+        def probe() -> None:
+            api = BillingProbe(billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
+                               read_timeout=min(billing.read_timeout_s, 5.0),
+                               tls=billing.tls()).health()
+            self.t.call_soon(lambda: self._run(lambda *_: self._diag_report(r, s, api), r, s,
+                                               reply))
+
+        threading.Thread(target=probe, name="diag-api", daemon=True).start()
+        return None
+
+    def _diag_report(self, r: dict[str, Any], s: Any, api: ApiHealth) -> dict[str, Any]:
         console = self.t.staff
-        api = ApiHealth(**r["api"]) if isinstance(r.get("api"), dict) else None
         views = live_views(devices_by_name(self.t.devices))
         report = console.diagnostics_report(views, api, ports=r.get("ports"),
                                             recent_log=r.get("recent_log") or [])
