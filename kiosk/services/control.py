@@ -11,11 +11,13 @@ from another thread (a sync pass, a card tap)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +34,24 @@ def socket_path(state_dir: str | os.PathLike[str]) -> Path:
     return Path(state_dir) / SOCKET_NAME
 
 
+#: a Unix socket address holds about 107 bytes (unix(7), sun_path)
+MAX_ADDRESS = 100
+
+
+@contextlib.contextmanager
+def _address(path: Path) -> Iterator[str]:
+    """An address for ``path`` that fits: a long one goes through the folder's descriptor
+    (/proc/self/fd/N/name, Linux), so a deep state directory still works."""
+    if len(os.fsencode(str(path))) <= MAX_ADDRESS:
+        yield str(path)
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
 class ControlUnavailable(Exception):
     """No terminal answers on the socket (not running, or a socket left by a crash)."""
 
@@ -45,7 +65,8 @@ def ask(path: str | os.PathLike[str], request: dict[str, Any],
     sock.settimeout(timeout)
     try:
         try:
-            sock.connect(str(path))
+            with _address(Path(path)) as address:
+                sock.connect(address)
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             raise ControlUnavailable(f"no terminal listens on {path}: {exc}") from None
         sock.sendall(json.dumps(request).encode("utf-8") + b"\n")
@@ -83,7 +104,8 @@ class ControlServer:
         # Created 0600 whatever the umask: bind makes the file with the process umask applied.
         old = os.umask(0o177)
         try:
-            sock.bind(str(self.path))
+            with _address(self.path) as address:
+                sock.bind(address)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)

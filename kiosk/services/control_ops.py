@@ -125,7 +125,8 @@ class TerminalControl:
     def _status(self, r: dict[str, Any], s: Any, reply: Reply) -> dict[str, Any]:
         session = self.t.runner.session
         return {"ok": True, "phase": session.phase.value, "online": self.t.online,
-                "faults": [f.as_dict() for f in self.t.staff.faults.active()]}
+                "faults": [f.as_dict() for f in self.t.staff.faults.active()],
+                "card_waiting": bool(self._card_waiters)}
 
     def _faults_list(self, r: dict[str, Any], s: Any, reply: Reply) -> dict[str, Any]:
         return {"ok": True, "faults": [f.as_dict() for f in self.t.staff.faults.active()]}

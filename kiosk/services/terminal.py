@@ -198,8 +198,18 @@ class Terminal:
         if self.sync_enabled:
             self.start_sync()
         if self.serve_control:
-            self.control = TerminalControl(self)
-            self.control.start()
+            self._serve_control()
+
+    def _serve_control(self) -> None:
+        """Staff tools reach this terminal through its control socket; a terminal already
+        answering on this state directory refuses the start (it holds the same ports)."""
+        control = TerminalControl(self)
+        try:
+            control.start()
+        except OSError as exc:  # staff tools fall back to the database; the terminal runs
+            log.error("control socket not served: %s", exc)
+            return
+        self.control = control
 
     def _staff_card(self, ev: Any) -> bool:
         """A registered staff card on the attract or out-of-service screen opens the PIN pad
