@@ -336,13 +336,13 @@ class Ledger:
         """Apply a validated payment: arrears first, the surplus becomes prepaid balance."""
 
         def apply(c: sqlite3.Connection, now: str) -> tuple[int, dict[str, Any]]:
+            _count_once(c, req, now)
             acct = c.execute(
                 "SELECT arrears_minor, balance_minor FROM accounts WHERE account_no = ?",
                 (req["account_no"],),
             ).fetchone()
             if acct is None:
                 raise UnknownAccount(f"no account {mask_account(req['account_no'])}")
-            _count_once(c, req, now)
             amount = req["amount_minor"]
             to_arrears = min(amount, acct["arrears_minor"])
             arrears = acct["arrears_minor"] - to_arrears
