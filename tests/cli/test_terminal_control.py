@@ -210,3 +210,64 @@ def test_no_terminal_means_the_database(tmp_path):
     listed = kiosk(tmp_path, "faults", "list", "--db", "var/demo/kiosk.db")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.strip() == "no locking fault"
+
+
+def _dead_payment(db_path: Path, kiosk_id: str, txn: str) -> None:
+    """A payment the billing system refused for good (as a 422 leaves it)."""
+    from kiosk.flow.account import make_account_number
+    from offline_queue.journal import Journal
+
+    db = connect(db_path)
+    Journal(db, kiosk_id).commit_payment(txn, make_account_number("987650001"), {1000: 1}, {},
+                                         1000, offline=True)
+    db.execute("UPDATE outbox SET state = 'DEAD', status_code = 422 WHERE idem_key = ?", (txn,))
+    db.conn.close()
+
+
+def test_readdress_through_the_running_terminal_reaches_the_server(running):
+    from billing_server.seed import DEMO_ACCOUNTS
+
+    db = ["--db", "var/demo/kiosk.db"]
+    _dead_payment(running.db, "KIOSK-0001", "S9")
+    done = kiosk(running.cwd, "queue", "readdress", "S9", "--account",
+                 DEMO_ACCOUNTS[0].account_no, "--user", "op1", *db, stdin=OP_PIN + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "S9.R1" in done.stdout and DEMO_ACCOUNTS[0].account_no not in done.stdout
+    synced = kiosk(running.cwd, "sync", "--once", *db)
+    assert synced.returncode == 0, synced.stderr
+    states = dict(sqlite3.connect(running.db).execute(
+        "SELECT idem_key, state FROM outbox WHERE kind = 'payment'").fetchall())
+    assert states == {"S9": "DEAD", "S9.R1": "DELIVERED"}
+    again = kiosk(running.cwd, "queue", "refund", "S9", "--phone", "13800138000", "--user", "op1",
+                  *db, stdin=OP_PIN + "\n")
+    assert again.returncode == 1 and "already resolved" in again.stderr
+
+
+def test_readdress_and_refund_on_the_database_when_no_terminal_runs(tmp_path):
+    from billing_server.seed import DEMO_ACCOUNTS
+
+    path = tmp_path / "k.db"
+    db = connect(path)
+    StaffAuth(db, AuditLog(db), params=CHEAP).add_user("op1", "operator", OP_PIN, "test")
+    db.conn.close()
+    _dead_payment(path, "KIOSK-0001", "S1")
+    _dead_payment(path, "KIOSK-0001", "S2")
+    args = ["--db", str(path)]
+    bad = kiosk(tmp_path, "queue", "readdress", "S1", "--account", "1234567890", "--user", "op1",
+                *args, stdin=OP_PIN + "\n")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    done = kiosk(tmp_path, "queue", "readdress", "S1", "--account", DEMO_ACCOUNTS[0].account_no,
+                 "--user", "op1", *args, stdin=OP_PIN + "\n")
+    assert done.returncode == 0, done.stderr
+    body = sqlite3.connect(path).execute(
+        "SELECT body, state FROM outbox WHERE idem_key = 'S1.R1'").fetchone()
+    assert json.loads(body[0])["readdressed_from"] == "S1" and body[1] == "PENDING"
+    refund = kiosk(tmp_path, "queue", "refund", "S2", "--phone", "13800138000", "--user", "op1",
+                   *args, stdin=OP_PIN + "\n")
+    assert refund.returncode == 0 and "138******00" in refund.stdout
+    assert "13800138000" not in refund.stdout + refund.stderr
+    requeued = kiosk(tmp_path, "queue", "requeue", *args)
+    assert requeued.stdout.strip() == "requeued 0"  # neither is ever sent again
+    paid = kiosk(tmp_path, "queue", "refund", "S2", "--paid", "--user", "op1", *args,
+                 stdin=OP_PIN + "\n")
+    assert paid.returncode == 0, paid.stderr
