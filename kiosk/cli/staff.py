@@ -155,12 +155,15 @@ def cmd_staff_card(args: argparse.Namespace) -> int:
     if args.user not in {u["user_id"] for u in console.auth.users()}:
         raise UnknownStaff(f"no staff id {args.user!r}")
     print(f"tap the card for {args.user} on the reader ({args.wait:g} s)", flush=True)
-    answer = ask_terminal(args, "card.read", timeout_s=args.wait)
-    uid = answer["card_uid"] if answer is not None else _read_card(console.config, args.wait)
-    if uid is None:
-        print("kiosk: no card was tapped", file=sys.stderr)
-        return EXIT_REFUSED
-    console.cards.register(args.user, uid, shell_actor())
+    # A running terminal holds the reader: it takes the tap and stores the keyed hash itself.
+    answer = ask_terminal(args, "card.register", timeout_s=args.wait, user_id=args.user,
+                          by=shell_actor())
+    if answer is None:
+        uid = _read_card(console.config, args.wait)
+        if uid is None:
+            print("kiosk: no card was tapped", file=sys.stderr)
+            return EXIT_REFUSED
+        console.cards.register(args.user, uid, shell_actor())
     print(f"card registered for {args.user} (stored as a keyed hash)")
     return 0
 

@@ -44,7 +44,7 @@ class TerminalControl:
     def __init__(self, terminal: Any) -> None:
         self.t = terminal
         self.server = ControlServer(socket_path(terminal.config.kiosk.state_dir), self.handle)
-        self._card_waiters: list[tuple[float, Reply]] = []
+        self._card_waiters: list[tuple[float, str, str, Reply]] = []
         self.ops: dict[str, tuple[bool, Callable[..., dict[str, Any]]]] = {
             # op → (needs a staff login, handler(request, session, reply) on the deciding thread)
             "ping": (False, lambda r, s, reply: {"ok": True, "kiosk_id": self.t.config.kiosk.id}),
@@ -60,7 +60,7 @@ class TerminalControl:
             "queue.readdress": (True, self._readdress),
             "queue.refund": (True, self._refund),
             "sync.once": (False, self._sync_once),
-            "card.read": (False, self._card_read),
+            "card.register": (False, self._card_register),
         }
 
     def start(self) -> None:
@@ -226,22 +226,27 @@ class TerminalControl:
         threading.Thread(target=run, name="sync-once", daemon=True).start()
         return None
 
-    def _card_read(self, r: dict[str, Any], s: Any, reply: Reply) -> None:
-        """The next card tapped is this request's (not a resident's), within the wait."""
+    def _card_register(self, r: dict[str, Any], s: Any, reply: Reply) -> None:
+        """The next card tapped becomes ``user``'s staff card (not a resident's tap). The
+        terminal stores its keyed hash itself: no card id ever leaves it over the socket."""
+        user, by = str(r["user_id"]), str(r.get("by") or "cli:?")
         wait = min(float(r.get("timeout_s", 30.0)), CARD_WAIT_MAX_S)
-        self._card_waiters.append((time.monotonic() + wait, reply))
+        self._card_waiters.append((time.monotonic() + wait, user, by, reply))
         return None
 
     def _card_tap(self, ev: Any) -> bool:
-        """An interceptor on the deciding thread: a tap someone is waiting for is theirs."""
+        """An interceptor on the deciding thread: a tap a staff tool is waiting for is theirs."""
         now = time.monotonic()
-        live = [(deadline, reply) for deadline, reply in self._card_waiters if deadline > now]
-        for _deadline, reply in self._card_waiters:
-            if (_deadline, reply) not in live:
-                reply({"ok": False, "error": "timeout", "message": "no card was tapped"})
-        self._card_waiters = live
-        if not live or not isinstance(ev, d.CardPresented):
+        for waiter in [w for w in self._card_waiters if w[0] <= now]:
+            waiter[3]({"ok": False, "error": "timeout", "message": "no card was tapped"})
+        self._card_waiters = [w for w in self._card_waiters if w[0] > now]
+        if not self._card_waiters or not isinstance(ev, d.CardPresented):
             return False
-        _deadline, reply = self._card_waiters.pop(0)
-        reply({"ok": True, "card_uid": ev.card_uid})
+        _deadline, user, by, reply = self._card_waiters.pop(0)
+        try:
+            self.t.staff.cards.register(user, ev.card_uid, by)
+        except (StaffError, ValueError) as exc:
+            reply(refusal(exc))
+        else:
+            reply({"ok": True, "user_id": user})
         return True

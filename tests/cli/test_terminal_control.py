@@ -174,9 +174,7 @@ def test_staff_card_registered_through_the_running_terminal(running):
         assert card.stdout is not None
         assert "tap the card" in card.stdout.readline()
         # The request reaches the terminal before the tap: poll until it waits for a card.
-        deadline = time.monotonic() + 10
-        while not _waiting_for_card(running) and time.monotonic() < deadline:
-            threading.Event().wait(0.05)
+        running.until(lambda s: s["card_waiting"], timeout=30)
         running.bench("card")  # the bench taps the next demo card on the simulated reader
         out, err = card.communicate(timeout=40)
     finally:
@@ -190,10 +188,6 @@ def test_staff_card_registered_through_the_running_terminal(running):
     assert all(uid not in rows[0][0] and uid.lower() not in rows[0][0] for uid in DEMO_CARDS)
     # the tap was the staff tool's: no resident session started from it
     assert running.status()["phase"] == "idle"
-
-
-def _waiting_for_card(running: Running) -> bool:
-    return bool(ask(running.socket, {"op": "status"}).get("card_waiting"))
 
 
 def test_no_terminal_means_the_database(tmp_path):
