@@ -24,6 +24,7 @@ from billing_server.seed import DEMO_ACCOUNTS
 from offline_queue.highwater import HighWater, Record, journal_state, record_path
 from offline_queue.journal import Journal, local_now
 from offline_queue.schema import MIGRATIONS, SCHEMA_VERSION, connect
+from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ def raw_connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     for script in MIGRATIONS:
-        if callable(script):  # a migration step written as a function (offline_queue/schema.py)
-            script(conn)
+        if callable(script):  # a step written as a function (offline_queue/schema.py)
+            script(Database(conn))
         else:
             conn.executescript(script)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

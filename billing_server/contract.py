@@ -203,10 +203,12 @@ def payment(obj: Any, now: datetime | None = None) -> dict[str, Any]:
         obj,
         {"kiosk_id", "txn_id", "account_no", "amount_minor", "currency", "tender", "notes",
          "created_at", "offline"},
-        {"coins"},
+        {"coins", "readdressed_from"},
     )
     _str(req, "kiosk_id", KIOSK_ID)
     _str(req, "txn_id", KEY)
+    if "readdressed_from" in req and _str(req, "readdressed_from", KEY) == req["txn_id"]:
+        raise _invalid("readdressed_from names this payment itself")
     acct = _str(req, "account_no")
     # The ledger must hold exactly what the kiosk journaled: no normalising of spaces here.
     if account_no(acct) != acct:

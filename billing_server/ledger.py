@@ -22,7 +22,7 @@ from billing_server.contract import mask_account
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -50,6 +50,12 @@ CREATE TABLE prepaid_tokens (purchase_no INTEGER PRIMARY KEY, txn_id TEXT NOT NU
     kiosk_id TEXT NOT NULL, card_uid TEXT NOT NULL, sequence INTEGER NOT NULL,
     units INTEGER NOT NULL, cumulative INTEGER NOT NULL, issued_at TEXT NOT NULL,
     UNIQUE (card_uid, sequence));
+"""
+# v6: a payment that re-addresses a dead one (docs/billing-api.yaml, readdressed_from): the link,
+# once per original, so the money is counted once whichever of the two arrives.
+_V6 = """
+CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL, linked_at TEXT NOT NULL);
 """
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
@@ -109,6 +115,12 @@ class IdempotencyConflict(LedgerError):
     code = "idempotency_conflict"
 
 
+class AlreadyCounted(LedgerError):
+    """The money of a re-addressed payment is booked once: under the original or the new one."""
+
+    code = "already_counted"
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A stored (or just created) answer: replays get the very same bytes."""
@@ -139,12 +151,13 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2, 3, 4):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 5")
+            if version not in (0, 1, 2, 3, 4, 5):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 6")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
-                         + (_V3 if version < 3 else "") + (_V4 if version < 4 else "") + _V5)
+                         + (_V3 if version < 3 else "") + (_V4 if version < 4 else "")
+                         + (_V5 if version < 5 else "") + _V6)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -273,7 +286,8 @@ class Ledger:
             "accepted_at FROM payments WHERE upper(txn_id) = upper(?)", (txn_id,))
 
     def payments(self) -> list[dict[str, Any]]:
-        rows = self._all("SELECT * FROM payments ORDER BY seq")
+        rows = self._all("SELECT p.*, l.readdressed_from FROM payments p"
+                         " LEFT JOIN payment_links l ON l.txn_id = p.txn_id ORDER BY p.seq")
         for r in rows:
             r["notes"], r["coins"] = json.loads(r["notes"]), json.loads(r["coins"])
             r["offline"] = bool(r["offline"])
@@ -376,6 +390,7 @@ class Ledger:
         """Apply a validated payment: arrears first, the surplus becomes prepaid balance."""
 
         def apply(c: sqlite3.Connection, now: str) -> tuple[int, dict[str, Any]]:
+            _count_once(c, req, now)
             acct = c.execute(
                 "SELECT arrears_minor, balance_minor FROM accounts WHERE account_no = ?",
                 (req["account_no"],),
@@ -403,12 +418,15 @@ class Ledger:
             )
             log.info("payment %s from %s to %s: %d fen", payment_id, req["kiosk_id"],
                      mask_account(req["account_no"]), amount)
-            return 201, {
+            answer = {
                 "payment_id": payment_id, "txn_id": req["txn_id"], "kiosk_id": req["kiosk_id"],
                 "account_no": req["account_no"], "amount_minor": amount,
                 "arrears_minor": arrears, "balance_minor": balance,
                 "receipt_ref": receipt_ref, "accepted_at": now,
             }
+            if "readdressed_from" in req:
+                answer["readdressed_from"] = req["readdressed_from"]
+            return 201, answer
 
         return self.idempotent("payment", req["kiosk_id"], req["txn_id"], request_hash, apply)
 
@@ -436,3 +454,23 @@ class Ledger:
             return 201, {"feedback_id": req["feedback_id"], "accepted_at": now}
 
         return self.idempotent("feedback", req["kiosk_id"], req["feedback_id"], request_hash, apply)
+
+
+def _count_once(c: sqlite3.Connection, req: dict[str, Any], now: str) -> None:
+    """A payment re-addressing a dead one is refused when the original was booked after all,
+    and the original is refused once it has been re-addressed: the money counts once."""
+    relinked = c.execute("SELECT txn_id FROM payment_links WHERE readdressed_from = ?",
+                         (req["txn_id"],)).fetchone()
+    if relinked is not None:
+        raise AlreadyCounted(f"payment {req['txn_id']} was re-addressed as {relinked[0]}")
+    original = req.get("readdressed_from")
+    if original is None:
+        return
+    if c.execute("SELECT 1 FROM payments WHERE txn_id = ?", (original,)).fetchone() is not None:
+        raise AlreadyCounted(f"payment {original} is booked already; {req['txn_id']} would "
+                             "count its money twice")
+    if c.execute("SELECT 1 FROM payment_links WHERE readdressed_from = ?",
+                 (original,)).fetchone() is not None:
+        raise AlreadyCounted(f"payment {original} has been re-addressed already")
+    c.execute("INSERT INTO payment_links VALUES (?, ?, ?, ?)",
+              (req["txn_id"], original, req["kiosk_id"], now))

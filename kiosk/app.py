@@ -100,6 +100,7 @@ class KioskApp(App):
         self.staff = StaffMode(terminal, self.tr, Clock.get_time, on_screen=self._refresh,
                                on_leave=self._staff_left)
         self.heartbeat = Heartbeat(terminal)
+        terminal.on_staff_card.append(self._staff_card)
 
     # ------------------------------------------------------------------ Kivy life cycle
     def build(self) -> Any:
@@ -330,12 +331,17 @@ class KioskApp(App):
     def _idle_seconds(self) -> float:
         return self.kiosk_config.limits.idle_timeout_s * self.theme.timeout_factor
 
-    def open_staff(self) -> None:
-        """The hidden gesture on the attract or out-of-service screen: the staff PIN pad."""
+    def open_staff(self, card_user: str = "") -> None:
+        """The hidden gesture on the attract or out-of-service screen: the staff PIN pad; a
+        registered staff card tapped there: the PIN pad for its user."""
         if self.session.phase not in (Phase.IDLE, Phase.OUT_OF_SERVICE) or self._preview:
             return
         self.ui.keypad_open = False
-        self.staff.open()
+        self.staff.open(card_user)
+
+    def _staff_card(self, user_id: str) -> None:
+        """On the deciding thread (Terminal.on_staff_card): the screen opens on the UI thread."""
+        Clock.schedule_once(lambda _dt: self.open_staff(user_id))
 
     def _staff_left(self) -> None:
         """Staff logged out (or went idle): the next resident starts as after any session."""

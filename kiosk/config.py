@@ -91,6 +91,8 @@ class StaffSection:
     global_free_attempts: int = field(default=10, metadata=_range(1, 1000))
     #: the terminal-wide count forgets one failure per this many seconds (a success does not)
     global_decay_s: float = 600.0
+    #: a staff session (screen or control-socket request) ends after this long without use
+    idle_timeout_s: float = field(default=120.0, metadata=_range(15, 3600))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def encode(kind: str, payload: Any) -> bytes:
     nowhere else; the other kinds arrive as the JSON object to send."""
     if kind == PAYMENT:
         p = payload
-        return canonical_json({
+        body = {
             "kiosk_id": p.kiosk_id,
             "txn_id": p.txn_id,
             "account_no": p.account_no,
@@ -54,7 +54,10 @@ def encode(kind: str, payload: Any) -> bytes:
             "coins": {str(value): n for value, n in p.coins},
             "created_at": p.created_at,
             "offline": p.offline,
-        })
+        }
+        if getattr(p, "readdressed_from", None):  # absent otherwise: older bodies unchanged
+            body["readdressed_from"] = p.readdressed_from
+        return canonical_json(body)
     return canonical_json(payload)
 
 

@@ -63,6 +63,8 @@ class PaymentRecord:
     notes: Tally
     coins: Tally
     body: bytes = b""  # the outbox bytes the gateway encoded for it
+    #: the dead payment this one re-addresses to a corrected account (docs/billing-api.yaml)
+    readdressed_from: str | None = None
 
 
 def _stored(t: Tally) -> str:
@@ -189,7 +191,8 @@ class Journal:
     def commit_payment(self, session_id: str, account_no: str,
                        notes: Mapping[int, int] | Tally, coins: Mapping[int, int] | Tally,
                        amount_minor: int, offline: bool, recovered: bool = False,
-                       prepaid_card: str = "") -> PaymentRecord:
+                       prepaid_card: str = "",
+                       readdressed_from: str | None = None) -> PaymentRecord:
         """Journal row + payment row + outbox row, one transaction. Idempotent per session.
         ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one.
         ``prepaid_card``: the card this purchase is written to, owed in the same transaction."""
@@ -207,7 +210,8 @@ class Journal:
             number = self._next_counter(f"receipt:{now:%Y%m%d}")
             receipt_no = f"{self.kiosk_id}-{now:%Y%m%d}-{number:05d}"
             record = PaymentRecord(self.kiosk_id, txn_id, session_id, account_no, amount_minor,
-                                   receipt_no, created_at, offline, notes, coins)
+                                   receipt_no, created_at, offline, notes, coins,
+                                   readdressed_from=readdressed_from)
             body = self.encode(PAYMENT, record)
             self.db.execute(
                 "INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"

@@ -93,14 +93,18 @@ class Outbox:
         )
 
     def requeue_dead(self, idem_key: str | None = None) -> int:
-        """Staff decided: send a dead row again (same bytes, same key)."""
+        """Staff decided: send a dead row again (same bytes, same key). A payment people
+        resolved (re-addressed or to be refunded) is never sent again: its money is counted
+        through the new transaction or goes back to the resident."""
+        unresolved = " AND idem_key NOT IN (SELECT txn_id FROM payment_resolutions)"
         if idem_key:
             return self.db.execute(
                 "UPDATE outbox SET state = 'PENDING', next_attempt_at = 0 WHERE state = 'DEAD'"
-                " AND idem_key = ?", (idem_key,)
+                " AND idem_key = ?" + unresolved, (idem_key,)
             ).rowcount
         return self.db.execute(
             "UPDATE outbox SET state = 'PENDING', next_attempt_at = 0 WHERE state = 'DEAD'"
+            + unresolved
         ).rowcount
 
     def stats(self, *, now_ms: int | None = None) -> QueueStats:

@@ -53,6 +53,34 @@ CREATE TRIGGER prepaid_steps_append_only_d BEFORE DELETE ON prepaid_steps
 """
 
 
+def _v7_staff_cards_and_resolutions(db: Database) -> None:
+    """v7: staff cards (only a keyed hash of the card id is stored, docs/architecture.md, Staff)
+    and what people decided about dead payments (re-addressed to a corrected account, or to be
+    refunded), kept until each is settled (docs/promises.md, dead payments)."""
+    for statement in _split("""
+    CREATE TABLE staff_cards (
+        card_mac TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES staff_users(user_id) ON DELETE CASCADE,
+        registered_at TEXT NOT NULL,
+        registered_by TEXT NOT NULL
+    );
+    CREATE TABLE payment_resolutions (
+        txn_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('readdressed', 'refund')),
+        new_txn_id TEXT UNIQUE,
+        new_account TEXT,
+        phone TEXT,
+        decided_at TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        settled_at TEXT,
+        settled_by TEXT,
+        CHECK ((kind = 'readdressed') = (new_txn_id IS NOT NULL)),
+        CHECK ((kind = 'refund') = (phone IS NOT NULL))
+    );
+    """):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # v1
     """
@@ -265,6 +293,8 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     _v5_keyed_audit_and_decay,
     # v6: prepaid purchases written to the card (offline_queue/prepaid.py)
     _v6_prepaid(),
+    # v7: staff cards and what people decided about dead payments
+    _v7_staff_cards_and_resolutions,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,8 +4,9 @@ maintenance diagnostics.
 ``kiosk devices`` opens every configured device once (``sim://`` ones on throw-away simulators),
 lets it come up for about a second and reports its health; it is a report, so a device at fault
 still exits 0.  ``kiosk sim DEVICE`` serves one simulator on a pty for any host program and
-answers bench commands from stdin, one line each.  ``kiosk diag`` opens the configured devices
-itself (the terminal must not be holding the ports) and is a report too; its self-tests act for
+answers bench commands from stdin, one line each.  ``kiosk diag`` asks a running terminal for its
+devices over the control socket, or opens the configured devices itself when none runs, and is a
+report too; its self-tests act for
 a member of maintenance staff (``--user``, PIN on stdin, audited).
 """
 
@@ -65,6 +66,8 @@ def register(sub: Any) -> None:
                    help="seconds a self-test waits for a note, coin or card (default 10)")
     user_option(p, "maintenance staff")
     p.add_argument("--no-devices", action="store_true", help="skip opening the devices")
+    p.add_argument("--state-dir", help="the terminal's state directory, where its control "
+                   "socket is (overrides kiosk.state_dir)")
     p.add_argument("--log", metavar="FILE", help="show the last lines of this log file")
     p.add_argument("--lines", type=int, default=20, metavar="N",
                    help="how many log lines (default 20)")
@@ -238,6 +241,8 @@ def cmd_diag(args: argparse.Namespace) -> int:
 
     if args.wait < 0 or args.test_timeout <= 0 or args.lines < 0:
         raise ConfigError("--wait, --test-timeout and --lines must be positive")
+    if _diag_by_terminal(args):
+        return 0
     console = open_console(args)
     cfg = console.config
     active = [t for t in SELF_TESTS if t in args.self_test]
@@ -275,6 +280,36 @@ def cmd_diag(args: argparse.Namespace) -> int:
         console.diagnostics_viewed(session, report["status"])
     print(json.dumps(report, ensure_ascii=False) if args.json else "\n".join(text_lines(report)))
     return 0
+
+
+def _diag_by_terminal(args: argparse.Namespace) -> bool:
+    """A terminal runs on this database: it reports its own devices (it holds the ports); the
+    API check and the serial port list are made here. False when no terminal runs."""
+    from kiosk.cli.terminal_link import ask_terminal, command_config
+    from kiosk.services.control import socket_path
+    from kiosk.staff.billing_queries import BillingProbe
+    from kiosk.staff.diag import tail_file, text_lines
+
+    cfg = command_config(args)
+    if not socket_path(cfg.kiosk.state_dir).exists() or ask_terminal(args, "ping") is None:
+        return False
+    if args.self_test:
+        raise ConfigError("--self-test: the running terminal holds the devices; run self-tests "
+                          "from its staff screen, or stop it first")
+    fields: dict[str, Any] = {}
+    if args.api:  # another API than the terminal's own: checked from here
+        billing = cfg.billing
+        fields["api"] = BillingProbe(
+            billing.url, connect_timeout=min(billing.connect_timeout_s, 3.05),
+            read_timeout=min(billing.read_timeout_s, 5.0), tls=billing.tls()).health().as_dict()
+    answer = ask_terminal(args, "diag", user=args.user, ports=list_ports(),
+                          recent_log=tail_file(args.log, args.lines) if args.log else [],
+                          **fields)
+    if answer is None:
+        return False
+    report = answer["report"]
+    print(json.dumps(report, ensure_ascii=False) if args.json else "\n".join(text_lines(report)))
+    return True
 
 
 def _unless_missing(probe: Any, test: str, run: Callable[[], Any]) -> Callable[[], Any]:

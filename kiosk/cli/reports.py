@@ -12,6 +12,7 @@ from typing import Any
 
 from kiosk.cli.staff_access import (login, open_console, staff_command, staff_group,
                                     staff_printer, user_option)
+from kiosk.cli.terminal_link import ask_terminal, require_user
 from kiosk.config import ConfigError
 
 NOTE_ARG = re.compile(r"(\d+)=(\d+)")
@@ -95,10 +96,14 @@ def cmd_report_daily(args: argparse.Namespace) -> int:
 def cmd_collect_status(args: argparse.Namespace) -> int:
     from kiosk.staff.auth import Permission
 
-    console = open_console(args)
-    session = login(console, args.user)
-    console.auth.check(session, Permission.COLLECT_CASH, "collect cash")
-    batches = console.collections.batches()
+    answer = ask_terminal(args, "collect.status", user=require_user(args.user))
+    if answer is not None:
+        batches = answer["batches"]
+    else:
+        console = open_console(args)
+        session = login(console, args.user)
+        console.auth.check(session, Permission.COLLECT_CASH, "collect cash")
+        batches = console.collections.batches()
     if args.json:
         print(json.dumps(batches, ensure_ascii=False))
         return 0
@@ -110,10 +115,15 @@ def cmd_collect_status(args: argparse.Namespace) -> int:
 
 
 def cmd_collect_close(args: argparse.Namespace) -> int:
-    console = open_console(args)
-    batch = console.close_batch(login(console, args.user))
-    print(f"closed {batch.batch_id}: count it with `kiosk collect count {batch.batch_id}`"
-          if batch else "the open batch is empty: nothing to close")
+    answer = ask_terminal(args, "collect.close", user=require_user(args.user))
+    if answer is not None:
+        batch_id = answer["batch_id"]
+    else:
+        console = open_console(args)
+        batch = console.close_batch(login(console, args.user))
+        batch_id = batch.batch_id if batch else None
+    print(f"closed {batch_id}: count it with `kiosk collect count {batch_id}`"
+          if batch_id else "the open batch is empty: nothing to close")
     return 0
 
 
@@ -129,25 +139,40 @@ def parse_counts(items: list[str]) -> dict[int, int]:
 
 def cmd_collect_count(args: argparse.Namespace) -> int:
     counted = parse_counts(args.note)
-    console = open_console(args)
-    session = login(console, args.user)
-    if args.print:
-        console.printer = staff_printer(console.config)
-    result, printed = console.submit_count(session, args.batch, counted)
-    out = {**result.as_dict(), "printed": printed.ok, "print_error": printed.reason}
+    # The running terminal prints on its own printer (it holds the port); --print is moot there.
+    answer = ask_terminal(args, "collect.count", user=require_user(args.user), batch=args.batch,
+                          counted={str(k): v for k, v in counted.items()})
+    if answer is not None:
+        out = {**answer["result"], "printed": answer["printed"],
+               "print_error": answer["print_error"]}
+        lines, printed_ok, reason = answer["lines"], answer["printed"], answer["print_error"]
+    else:
+        console = open_console(args)
+        session = login(console, args.user)
+        if args.print:
+            console.printer = staff_printer(console.config)
+        result, printed = console.submit_count(session, args.batch, counted)
+        out = {**result.as_dict(), "printed": printed.ok, "print_error": printed.reason}
+        lines = list(result.receipt_job(console.config.kiosk.id).lines)
+        printed_ok, reason = printed.ok, printed.reason
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
-        print("\n".join(result.receipt_job(console.config.kiosk.id).lines))
-        if not printed.ok:
-            print(f"(receipt not printed: {printed.reason})")
+        print("\n".join(lines))
+        if not printed_ok:
+            print(f"(receipt not printed: {reason})")
     return 0
 
 
 def cmd_collect_receipt(args: argparse.Namespace) -> int:
-    console = open_console(args)
-    session = login(console, args.user)
-    console.printer = staff_printer(console.config)
-    printed = console.reprint_collection(session, args.batch)
-    print("printed" if printed.ok else f"not printed: {printed.reason}")
-    return 0 if printed.ok else 1
+    answer = ask_terminal(args, "collect.receipt", user=require_user(args.user), batch=args.batch)
+    if answer is not None:
+        ok, reason = answer["printed"], answer["print_error"]
+    else:
+        console = open_console(args)
+        session = login(console, args.user)
+        console.printer = staff_printer(console.config)
+        printed = console.reprint_collection(session, args.batch)
+        ok, reason = printed.ok, printed.reason
+    print("printed" if ok else f"not printed: {reason}")
+    return 0 if ok else 1

@@ -41,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--headless", action="store_true", help="no screen: scripted sessions, logged")
     p.add_argument("--sessions", type=int, default=3, metavar="N",
                    help="scripted sessions of the headless demo (default 3)")
+    p.add_argument("--stay", action="store_true",
+                   help="headless: keep the terminal running after the sessions, serving its "
+                        "control socket to staff tools; bench commands on stdin (README)")
     enrol_option(p, "the token the demo's own billing server takes (default: a fresh one)")
     p.set_defaults(func=cmd_demo)
 
@@ -182,6 +185,9 @@ def run_demo_headless(args: argparse.Namespace) -> int:
         term.start()
         term.runner.on_change.append(_screen_logger(format_minor))
         report = run_sessions(term, args.sessions, seeded_residents())
+        if args.stay:
+            term.start_sync()  # the scripted run drained the queue and stopped it
+            _stay(term, server)
     finally:
         term.stop()
     with requests.Session() as http:
@@ -197,6 +203,43 @@ def run_demo_headless(args: argparse.Namespace) -> int:
     print(json.dumps(report.as_dict(), ensure_ascii=False))
     sys.stdout.flush()
     return 0 if report.failed == 0 else 1
+
+
+def _stay(term: Any, server: Any) -> None:
+    """Decide on this thread until ``quit`` or end of input; each stdin line is one bench
+    command: a demo action (``jam``, ``card``, ``note_1000`` …, kiosk/demo/controls.py) or
+    ``fault DEVICE CODE`` (a locking fault as if the device reported it). A reader thread only
+    posts; every decision stays on this thread."""
+    import threading
+
+    from drivers import interfaces as d
+    from kiosk.demo.controls import DemoControls
+
+    controls = DemoControls(term.hub, server)
+    done = threading.Event()
+
+    def read() -> None:
+        for line in sys.stdin:
+            words = line.split()
+            if not words:
+                continue
+            if words[0] in ("quit", "exit"):
+                break
+            if words[0] == "fault" and len(words) == 3:
+                term.events.post(d.DeviceFault(words[1], words[2], "injected on the bench"))
+                print(f"bench: fault {words[1]}/{words[2]} injected", flush=True)
+            else:
+                print(f"bench: {controls.do(words[0])}", flush=True)
+        done.set()
+
+    threading.Thread(target=read, name="bench", daemon=True).start()
+    path = term.control.server.path if term.control is not None else None
+    print(f"terminal {term.config.kiosk.id} running; control socket {path}; "
+          "bench commands on stdin, quit to stop", flush=True)
+    try:
+        term.pump(lambda _s: done.is_set(), timeout=float("inf"))
+    except KeyboardInterrupt:
+        pass
 
 
 def _screen_logger(format_minor: Any) -> Any:

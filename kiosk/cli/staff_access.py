@@ -83,6 +83,7 @@ def open_console(args: argparse.Namespace, create: bool = False, **options: Any)
     cfg = config(args, db=getattr(args, "db", None), api=getattr(args, "api", None),
                  state_dir=getattr(args, "state_dir", None))
     db = open_db(args, cfg, create=create)
+    options.setdefault("idle_timeout_s", cfg.staff.idle_timeout_s)
     return StaffConsole(db, cfg, Journal(db, cfg.kiosk.id), **options)
 
 

@@ -13,8 +13,9 @@ from typing import Any, Callable
 from drivers import interfaces as d
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
-from kiosk.flow.session import JOURNAL_FAULT, Session
+from kiosk.flow.session import JOURNAL_FAULT, Phase, Session
 from kiosk.services.billing_client import BillingClient
+from kiosk.services.control_ops import TerminalControl
 from drivers.errors import DriverError
 from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 DEVICE_ROLES = {"validator": "bill_validator", "coins": "coin_acceptor", "card": "card_reader",
                 "printer": "printer"}
 
+#: where a staff card opens the PIN pad: nobody's session is under way
+STAFF_CARD_PHASES = frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE})
+
 
 @dataclass(frozen=True)
 class _Call:
@@ -51,7 +55,7 @@ class Terminal:
     def __init__(self, config: Config, hub: SimulatorHub | None = None, sync: bool = True,
                  events: Any = None,
                  timers_factory: Callable[[Callable[[Any], None]], Any] | None = None,
-                 deciding_thread: bool = False) -> None:
+                 deciding_thread: bool = False, serve_control: bool = True) -> None:
         """``events`` (post/get) and ``timers_factory(post)``: the app passes Kivy-clock timers.
         ``deciding_thread``: start-up and every decision run on a thread of their own (the app);
         otherwise on the thread that calls ``start`` and ``pump`` (headless runs, tests)."""
@@ -59,6 +63,15 @@ class Terminal:
         self.deciding_thread = deciding_thread
         #: sees every event before the runner; False drops it (the app's staff self-tests)
         self.event_filter: Callable[[Any], bool] | None = None
+        #: each sees every event first and True keeps it from the runner (a staff tool waiting
+        #: for a card tap, a staff card on the attract screen)
+        self.interceptors: list[Callable[[Any], bool]] = []
+        #: called with the staff id when a registered staff card is tapped on the attract or
+        #: out-of-service screen (the app opens the PIN pad for that user)
+        self.on_staff_card: list[Callable[[str], None]] = []
+        #: the control socket staff tools talk to (kiosk.services.control); None when not served
+        self.control: Any = None
+        self.serve_control = serve_control
         self.printer_watch: PrinterWatch | None = None
         self._decider: threading.Thread | None = None
         self._settled = threading.Condition()
@@ -173,7 +186,9 @@ class Terminal:
         self._release_power_up()
         print_fault_slips(self.journal, self.devices.printer, self.config.kiosk.id,
                           self.config.kiosk.service_phone)
-        self.staff = attach_staff(self)  # persisted locks back on before any event is handled
+        self.staff = attach_staff(self, idle_timeout_s=self.config.staff.idle_timeout_s)
+        # persisted locks are back on before any event is handled
+        self.interceptors.append(self._staff_card)
         self.runner.on_journal_failed = self._persist_journal_fault
         if self.devices.card is not None:  # prepaid purchases owed to cards resume (docs/prepaid.md)
             self.runner.prepaid = prepaid_writer.for_terminal(
@@ -187,6 +202,33 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+        if self.serve_control:
+            self._serve_control()
+
+    def _serve_control(self) -> None:
+        """Staff tools reach this terminal through its control socket; a terminal already
+        answering on this state directory refuses the start (it holds the same ports)."""
+        control = TerminalControl(self)
+        try:
+            control.start()
+        except OSError as exc:  # staff tools fall back to the database; the terminal runs
+            log.error("control socket not served: %s", exc)
+            return
+        self.control = control
+
+    def _staff_card(self, ev: Any) -> bool:
+        """A registered staff card on the attract or out-of-service screen opens the PIN pad
+        for its user; any other card (a resident's) goes to the runner as always."""
+        if not isinstance(ev, d.CardPresented) or not self.on_staff_card:
+            return False
+        if self.runner.session.phase not in STAFF_CARD_PHASES:
+            return False
+        user = self.staff.cards.user_for(ev.card_uid)
+        if user is None:
+            return False
+        for listener in list(self.on_staff_card):
+            listener(user)
+        return True
 
     def _persist_journal_fault(self, reason: str) -> None:
         """Record the lock where staff clear faults; when the database refuses that too, the
@@ -271,6 +313,9 @@ class Terminal:
         if isinstance(ev, _Call):
             ev.fn()
             return
+        for intercept in list(self.interceptors):
+            if intercept(ev):
+                return
         if isinstance(ev, SyncResult):
             if ev.delivered or ev.retried or ev.dead or ev.circuit_open:
                 self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
@@ -325,6 +370,9 @@ class Terminal:
             self._settled.notify_all()
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
         self._stop.set()
         if self._decider is not None and self._decider is not threading.current_thread():
             self._decider.join(timeout=10)

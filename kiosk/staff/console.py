@@ -21,6 +21,7 @@ from kiosk.flow import events as e
 from kiosk.staff import audit as a
 from kiosk.staff import audit_keys
 from kiosk.staff.billing_queries import ApiHealth, ApiUnavailable, BillingProbe
+from kiosk.staff.cards import StaffCards, key_path
 from kiosk.staff.auth import LockoutPolicy, Permission, StaffAuth, StaffSession
 from kiosk.staff.collection import BlindBatch, CollectionResult, CollectionService, CounterSource
 from kiosk.staff.diag import diagnose
@@ -30,6 +31,7 @@ from kiosk.staff.pins import ScryptParams, scrypt_params
 from kiosk.staff.probe import DeviceView
 from kiosk.staff.report import DailyReports
 from kiosk.staff.report_format import report_job
+from kiosk.staff.resolutions import READDRESSED, PaymentResolutions, Resolution
 from kiosk.staff.selftest import SelfTestResult
 from offline_queue.highwater import record_path
 from offline_queue.journal import Journal
@@ -38,6 +40,13 @@ from offline_queue.outbox import Outbox
 log = logging.getLogger(__name__)
 
 P = Permission
+
+
+def _audited(done: Resolution) -> dict[str, Any]:
+    shown = done.as_dict()  # accounts and the phone masked
+    keep = ("txn_id", "amount_minor", "old_account") + (
+        ("new_txn_id", "new_account") if done.kind == READDRESSED else ("phone",))
+    return {k: shown[k] for k in keep}
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,9 @@ class StaffConsole:
                                     highwater=record_path(config.kiosk.state_dir))
         self.collections = CollectionService(db, journal, config.kiosk.id,
                                              config.limits.accepted_notes_minor, counters, self.now)
-        self.reports = DailyReports(db, config.kiosk.id, self.now)
+        self.resolutions = PaymentResolutions(db, journal, self.now)
+        self.reports = DailyReports(db, config.kiosk.id, self.now, self.resolutions.outstanding)
+        self.cards = StaffCards(db, key_path(config.kiosk.state_dir), self.audit, self.now)
         self.printer = printer
         self.post = post
         self.device_health = device_health
@@ -80,6 +91,13 @@ class StaffConsole:
 
     def logout(self, session: StaffSession) -> None:
         self.auth.logout(session)
+
+    def auth_on(self, db: Database) -> StaffAuth:
+        """The same staff directory, cost, lockout and idle timeout on another connection (a
+        thread of its own checks a PIN for a control-socket request; the session it returns
+        is then used here)."""
+        return StaffAuth(db, a.AuditLog(db, self.now), clock=self.clock, params=self.auth.params,
+                         policy=self.auth.policy, idle_timeout_s=self.auth.idle_timeout_s)
 
     def _do(self, session: StaffSession, perm: Permission, what: str) -> None:
         self.auth.check(session, perm, what)
@@ -168,6 +186,37 @@ class StaffConsole:
         if not session.allows(P.VIEW_TAKINGS):
             stats.pop("pending_total_minor", None)
         return stats
+
+    def requeue_dead(self, key: str | None = None) -> int:
+        """Dead letters sent again (resolved payments never are: offline_queue.outbox)."""
+        return self.outbox.requeue_dead(key)
+
+    # ---------------------------------------------------------------- dead payments
+    def readdress_payment(self, session: StaffSession, txn_id: str,
+                          account_no: str) -> tuple[dict[str, Any], Printed]:
+        """A dead payment re-addressed to a corrected account: a new transaction naming the
+        original, audited in the same transaction, and a slip printed."""
+        self._do(session, P.VIEW_TAKINGS, "re-address a dead payment")
+        with a.immediate(self.db):
+            done = self.resolutions.readdress(txn_id, account_no, session.actor)
+            self._log(session, "payment_readdressed", **_audited(done))
+        return done.as_dict(), self._print(done.slip(self.config.kiosk.id))
+
+    def refund_payment(self, session: StaffSession, txn_id: str,
+                       phone: str) -> tuple[dict[str, Any], Printed]:
+        """A dead payment marked for refund; the phone is kept for the call back, masked
+        everywhere it is shown."""
+        self._do(session, P.VIEW_TAKINGS, "mark a dead payment for refund")
+        with a.immediate(self.db):
+            done = self.resolutions.refund(txn_id, phone, session.actor)
+            self._log(session, "payment_refund_pending", **_audited(done))
+        return done.as_dict(), self._print(done.slip(self.config.kiosk.id))
+
+    def refunded(self, session: StaffSession, txn_id: str) -> None:
+        self._do(session, P.VIEW_TAKINGS, "settle a refund")
+        with a.immediate(self.db):
+            self.resolutions.refunded(txn_id, session.actor)
+            self._log(session, "payment_refunded", txn_id=txn_id)
 
     # ---------------------------------------------------------------- operator
     def awaiting_count(self, session: StaffSession) -> list[BlindBatch]:

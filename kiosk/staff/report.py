@@ -33,17 +33,22 @@ def _denoms(counter: Counter[int]) -> dict[str, int]:
 
 class DailyReports:
     def __init__(self, db: Database, kiosk_id: str,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 resolutions: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.db = db
         self.kiosk_id = kiosk_id
         self.clock = clock or (lambda: datetime.now().astimezone())
+        #: dead, re-addressed and refund-pending payments for a day (kiosk.staff.resolutions)
+        self.resolutions = resolutions
 
     # ---------------------------------------------------------------- reading the books
     def _payments(self, day: str) -> list[dict[str, Any]]:
         rows = list(self.db.query(
             "SELECT p.txn_id, p.amount_minor, p.notes, p.coins, p.created_at, p.offline,"
-            " p.recovered, coalesce(o.state, 'MISSING') AS state, o.last_error"
+            " p.recovered, CASE WHEN r.kind = 'readdressed' THEN 'READDRESSED'"
+            " ELSE coalesce(o.state, 'MISSING') END AS state, o.last_error"
             " FROM payments p LEFT JOIN outbox o ON o.idem_key = p.txn_id"
+            " LEFT JOIN payment_resolutions r ON r.txn_id = p.txn_id"
             " WHERE p.local_date = ? ORDER BY p.created_at, p.txn_id", [day]))
         for r in rows:
             r["notes"], r["coins"] = json.loads(r["notes"]), json.loads(r["coins"])
@@ -78,7 +83,10 @@ class DailyReports:
         ``settlement``: the server's answer, or None with ``settlement_error`` saying why.
         ``device_open_batch``: {batch_id, device: {denom: n}, journal: {denom: n}} when the
         validator's counters can be read live (the app), for the batch still in the cash box."""
-        pays = self._payments(day)
+        listed = self._payments(day)
+        # A re-addressed payment's money is counted once, under its new transaction: the
+        # original stays listed (state READDRESSED) but out of the totals.
+        pays = [p for p in listed if p["state"] != "READDRESSED"]
         notes: Counter[int] = Counter()
         coins: Counter[int] = Counter()
         for p in pays:
@@ -123,7 +131,9 @@ class DailyReports:
             "late_arrivals": self._late_arrivals(),
             "transactions": [{"txn_id": p["txn_id"], "amount_minor": p["amount_minor"],
                               "created_at": p["created_at"], "offline": bool(p["offline"]),
-                              "state": p["state"]} for p in pays],
+                              "state": p["state"]} for p in listed],
+            "dead_payments": (self.resolutions(day) if self.resolutions is not None
+                              else {"dead": [], "readdressed": [], "refund_pending": []}),
         }
 
     def issue(self, day: str, by: str, **kwargs: Any) -> dict[str, Any]:

@@ -50,6 +50,7 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         else:
             lines.append(f"  {m['kind']} {m['txn_id']} journal {_money(m['journal_minor'])}"
                          f" server {_money(m['server_minor'])} {m.get('detail') or ''}".rstrip())
+    lines += _dead_payment_lines(r.get("dead_payments") or {})
     lines.append(f"迟到 Late arrivals: {len(r['late_arrivals']) or 'none'}")
     for late in r["late_arrivals"]:
         lines.append(f"  {late['txn_id']} {late['date']} {_money(late['amount_minor'])}"
@@ -66,6 +67,21 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         lines.append(f"待核查 Flags for the operator: {len(r['flags'])}")
         for f in r["flags"]:
             lines.append(f"  {f['kind']} {f['session_id']} {_money(f['value_minor'])} {f['detail']}")
+    return lines
+
+
+def _dead_payment_lines(d: dict[str, Any]) -> list[str]:
+    """Until each is settled (kiosk.staff.resolutions): dead, re-addressed, refund pending."""
+    lines = [f"待处理死信 Dead payments to resolve: {len(d.get('dead', [])) or 'none'}"]
+    lines += [f"  {p['txn_id']} {_money(p['amount_minor'])} {p['last_error'] or ''}".rstrip()
+              for p in d.get("dead", [])]
+    lines.append(f"已更正户号 Re-addressed: {len(d.get('readdressed', [])) or 'none'}")
+    lines += [f"  {p['txn_id']} -> {p['new_txn_id']} ({p['new_account']}) "
+              f"{_money(p['amount_minor'])} {'settled' if p['settled'] else p['new_state']}"
+              for p in d.get("readdressed", [])]
+    lines.append(f"待退款 Refund pending: {len(d.get('refund_pending', [])) or 'none'}")
+    lines += [f"  {p['txn_id']} {_money(p['amount_minor'])} phone {p['phone']}"
+              for p in d.get("refund_pending", [])]
     return lines
 
 

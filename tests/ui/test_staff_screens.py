@@ -335,3 +335,22 @@ def test_the_pin_is_checked_off_the_ui_thread_while_the_screen_shows_progress(st
     assert kiosk.button("login").disabled  # no second check while one runs
     kiosk.wait_screen("staff_home")
     assert checked_on == ["staff-worker"]
+
+
+def test_a_staff_card_opens_the_pin_pad_for_its_user(staff_kiosk):
+    """Card + PIN: the card names the staff id, the PIN is still asked; a resident's card
+    goes to the resident's screens."""
+    kiosk = staff_kiosk
+    kiosk.staff.cards.register("op1", "0F0E0D0C0B", "test")
+    reader = kiosk.hub.get("card-reader")
+    reader.present("0F0E0D0C0B")
+    kiosk.wait_screen("staff_login")
+    login = kiosk.current_screen()
+    assert login.mode == "pin" and login.user_id == "op1"
+    reader.remove()
+    type_keys(kiosk, OP_PIN)
+    kiosk.press("login")
+    idle(kiosk)
+    kiosk.wait_screen("staff_home")
+    assert kiosk.app.staff.session.user_id == "op1"
+    assert "login" in audit_actions(kiosk)

@@ -27,6 +27,11 @@ class StaffLoginScreen(StaffScreen):
         self.staff.fbind("message", self._on_message)
         self._swap()
 
+    def on_pre_enter(self, *_: Any) -> None:
+        """Opened by a staff card: its user is known, only the PIN is asked (card + PIN)."""
+        if self.staff.card_user:
+            self.user_id, self.pin, self.mode = self.staff.card_user, "", "pin"
+
     def _swap(self, *_: Any) -> None:
         area = self.ids.keyboard
         keys = self._keys[self.mode]

@@ -45,11 +45,13 @@ class StaffMode(StaffView):
     def active(self) -> bool:
         return bool(self.screen)
 
-    def open(self) -> None:
-        """The hidden gesture: the PIN pad."""
+    def open(self, card_user: str = "") -> None:
+        """The hidden gesture: the PIN pad; a staff card (``card_user``): the PIN of its user."""
         staff = getattr(self.terminal, "staff", None)
         if self.active or staff is None:  # not started yet: nothing to log in to
             return
+        self.card_user = card_user
+        # [staff] idle_timeout_s (README, Configuration): the console was built with it
         self.idle_s = float(staff.auth.idle_timeout_s)
         self._last_touch = self.now()
         self._data, self._error, self._note = {}, None, ""
@@ -61,6 +63,7 @@ class StaffMode(StaffView):
         if self.session is not None and logout:
             self.worker.submit(jobs.logout(self.session), lambda _r: None, lambda _e: None)
         self.session = None
+        self.card_user = ""
         self.busy, self.busy_text = False, ""
         self.counts, self.selected, self.reprint_digits = {}, 0, ""
         self._show("")

@@ -35,6 +35,7 @@ DETAILED = frozenset({"fault_not_clearable", "collection_error", "not_found", "f
 
 class StaffView(EventDispatcher):
     screen = StringProperty("")  # the staff screen shown; "" → the resident's screens
+    card_user = StringProperty("")  # the staff id a tapped staff card named: the PIN pad asks its PIN
     busy = BooleanProperty(False)
     busy_text = StringProperty("")
     message = StringProperty("")
