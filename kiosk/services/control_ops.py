@@ -102,6 +102,10 @@ class TerminalControl:
         except (StaffError, ValueError) as exc:
             reply(refusal(exc))
             return
+        except Exception as exc:  # the staff tool is told, never left waiting on its socket
+            log.exception("control login for %s failed", request.get("op"))
+            reply({"ok": False, "error": "internal", "message": str(exc)})
+            return
         finally:
             db.conn.close()
         self.t.call_soon(lambda: self._run(fn, request, session, reply))

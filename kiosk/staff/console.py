@@ -96,7 +96,7 @@ class StaffConsole:
         """The same staff directory, cost, lockout and idle timeout on another connection (a
         thread of its own checks a PIN for a control-socket request; the session it returns
         is then used here)."""
-        return StaffAuth(db, a.AuditLog(db, self.now), clock=self.clock, params=self.auth.params,
+        return StaffAuth(db, a.AuditLog(db, self.now, keys=self.audit.keys), clock=self.clock, params=self.auth.params,
                          policy=self.auth.policy, idle_timeout_s=self.auth.idle_timeout_s)
 
     def _do(self, session: StaffSession, perm: Permission, what: str) -> None:

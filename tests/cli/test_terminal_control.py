@@ -20,6 +20,7 @@ import pytest
 
 from kiosk.services.control import ControlUnavailable, ask, socket_path
 from kiosk.staff.audit import AuditLog
+from kiosk.staff.audit_keys import AuditKeys, key_path
 from kiosk.staff.auth import StaffAuth
 from offline_queue.schema import connect
 from tests.staff.conftest import CHEAP
@@ -100,7 +101,9 @@ def running(tmp_path):
     demo = tmp_path / "var" / "demo"
     demo.mkdir(parents=True)
     db = connect(demo / "kiosk.db")
-    auth = StaffAuth(db, AuditLog(db), params=CHEAP)
+    # the key the running demo terminal will find under its state folder
+    keys = AuditKeys(key_path(demo / "devices"))
+    auth = StaffAuth(db, AuditLog(db, keys=keys), params=CHEAP)
     auth.add_user("mt1", "maintenance", MT_PIN, "test")
     auth.add_user("op1", "operator", OP_PIN, "test")
     db.conn.close()
@@ -242,7 +245,8 @@ def test_readdress_and_refund_on_the_database_when_no_terminal_runs(tmp_path):
 
     path = tmp_path / "k.db"
     db = connect(path)
-    StaffAuth(db, AuditLog(db), params=CHEAP).add_user("op1", "operator", OP_PIN, "test")
+    keys = AuditKeys(key_path(tmp_path / "devices"))  # the state folder beside --db
+    StaffAuth(db, AuditLog(db, keys=keys), params=CHEAP).add_user("op1", "operator", OP_PIN, "test")
     db.conn.close()
     _dead_payment(path, "KIOSK-0001", "S1")
     _dead_payment(path, "KIOSK-0001", "S2")
