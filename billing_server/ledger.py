@@ -1,12 +1,15 @@
 """The reference billing server's SQLite ledger: accounts, cards, payments, idempotency records.
 
-One connection (WAL, synchronous=FULL) behind a lock: a payment is one ``BEGIN IMMEDIATE``
-transaction holding its idempotency record, the payment row and the balance update, so a replay
+One connection (WAL, synchronous=FULL) behind a lock (``GroupCommit``): a payment is one savepoint
+in a ``BEGIN IMMEDIATE`` transaction that a burst of writers shares (one fsync for the group, each
+answered only after that commit)
+holding its idempotency record, the payment row and the balance update, so a replay
 racing the original can never create a second payment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -14,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from billing_server.seed import DemoAccount, DemoNotice
 from billing_server.contract import mask_account
@@ -103,10 +106,94 @@ class Outcome:
 Action = Callable[[sqlite3.Connection, str], tuple[int, dict[str, Any]]]
 
 
+class GroupCommit:
+    """The ledger connection's lock, with group commit for idempotent writes.
+
+    ``with lock:`` is exclusive use of the connection, as a plain lock, after committing any
+    group still open: code inside may BEGIN and COMMIT as it likes and only ever reads committed
+    rows. ``with lock.joined():`` adds one write, in a savepoint, to the transaction the group
+    shares; leaving it waits until that transaction is committed (one fsync for every write
+    that joined while the last commit ran), so no answer leaves before its commit (SQLite
+    documentation, "PRAGMA synchronous": WAL with FULL syncs at each commit)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._mutex = threading.Lock()
+        self._cv = threading.Condition(threading.Lock())
+        self._open = 0  # the batch whose transaction is open (0: none)
+        self._next = 1
+        self._done = 0  # every batch up to this one is settled
+        self._failed: dict[int, BaseException] = {}
+        self._leader = False
+        self.commits = 0
+        self.joined_writes = 0
+
+    def __enter__(self) -> "GroupCommit":
+        self._mutex.acquire()
+        self._settle()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._mutex.release()
+
+    def _settle(self) -> None:
+        """Commit the open batch (the mutex held). A failed commit fails every write in it."""
+        batch, self._open = self._open, 0
+        if not batch:
+            return
+        try:
+            self._conn.execute("COMMIT")
+            self.commits += 1
+        except BaseException as exc:  # disk full, I/O error: no write in the batch is kept
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            self._failed[batch] = exc
+        with self._cv:
+            self._done = batch
+            self._cv.notify_all()
+
+    @contextlib.contextmanager
+    def joined(self) -> Iterator[sqlite3.Connection]:
+        with self._mutex:
+            if not self._open:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._open, self._next = self._next, self._next + 1
+            ticket = self._open
+            self._conn.execute("SAVEPOINT joined")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK TO joined")
+                self._conn.execute("RELEASE joined")
+                self._settle()  # nothing of ours to wait for; never leave the lock taken
+                raise
+            self._conn.execute("RELEASE joined")
+            self.joined_writes += 1
+        self._wait(ticket)
+
+    def _wait(self, ticket: int) -> None:
+        while True:
+            with self._cv:
+                while self._done < ticket and self._leader:
+                    self._cv.wait()
+                if self._done >= ticket:
+                    failed = self._failed.pop(ticket, None)
+                    if failed is not None:
+                        raise failed
+                    return
+                self._leader = True
+            try:
+                with self._mutex:  # whoever joined meanwhile is in this commit too
+                    self._settle()
+            finally:
+                with self._cv:
+                    self._leader = False
+                    self._cv.notify_all()
+
+
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.Lock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -114,6 +201,7 @@ class Ledger:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = GroupCommit(self._conn)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -287,22 +375,18 @@ class Ledger:
         IdempotencyConflict. ``action(conn, now)`` runs inside the transaction and returns
         (status, body); a LedgerError from it rolls everything back and is not remembered.
         """
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                row = c.execute(
-                    "SELECT request_hash, status, response FROM idempotency "
-                    "WHERE scope = ? AND key = ?",
-                    (scope, key),
-                ).fetchone()
-                if row is not None:
-                    c.execute("ROLLBACK")
-                    if row["request_hash"] != request_hash:
-                        raise IdempotencyConflict(
-                            f"{scope} key {key!r} was already used with a different body"
-                        )
-                    return Outcome(row["status"], bytes(row["response"]), replayed=True)
+        with self._lock.joined() as c:
+            row = c.execute(
+                "SELECT request_hash, status, response FROM idempotency "
+                "WHERE scope = ? AND key = ?",
+                (scope, key),
+            ).fetchone()
+            if row is not None:
+                # A replay of a write still in the open group waits for its commit too.
+                outcome = Outcome(row["status"], bytes(row["response"]), replayed=True)
+                if row["request_hash"] != request_hash:
+                    outcome = None
+            else:
                 now = utc_now_iso()
                 status, body = action(c, now)
                 data = to_json_bytes(body)
@@ -310,14 +394,10 @@ class Ledger:
                     "INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)",
                     (scope, kiosk_id, key, request_hash, status, data, now),
                 )
-                c.execute("COMMIT")
-                return Outcome(status, data, replayed=False)
-            except IdempotencyConflict:
-                raise
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
+                outcome = Outcome(status, data, replayed=False)
+        if outcome is None:
+            raise IdempotencyConflict(f"{scope} key {key!r} was already used with a different body")
+        return outcome
 
     def record_payment(self, req: dict[str, Any], request_hash: str) -> Outcome:
         """Apply a validated payment: arrears first, the surplus becomes prepaid balance."""

@@ -303,9 +303,8 @@ class Journal:
 
     def open_sessions(self) -> list[OpenSession]:
         rows = list(self.db.query(
-            "SELECT * FROM journal WHERE session_id IN ("
-            "  SELECT session_id FROM journal WHERE kind = 'session_start' EXCEPT"
-            "  SELECT session_id FROM journal WHERE kind = 'session_end')"
+            # journal_open (schema v5) is kept by triggers on every start and end
+            "SELECT * FROM journal WHERE session_id IN (SELECT session_id FROM journal_open)"
             " ORDER BY id"
         ))
         by_session: dict[str, list[dict[str, Any]]] = {}

@@ -55,6 +55,7 @@ class DailyReports:
             "SELECT r.txn_id, p.local_date AS date, p.amount_minor, r.report_seq AS reported_in,"
             " o.delivered_at FROM reported_payments r JOIN payments p ON p.txn_id = r.txn_id"
             " JOIN outbox o ON o.idem_key = r.txn_id WHERE r.delivered = 0 AND r.late_seq IS NULL"
+            # only rows still waiting to be listed (the reported_waiting index, schema v5)
             " AND o.state = 'DELIVERED' ORDER BY o.delivered_at, r.txn_id"))
 
     def _flags(self, day: str) -> list[dict[str, Any]]:
@@ -63,7 +64,8 @@ class DailyReports:
             " WHERE substr(at, 1, 10) = ? ORDER BY id", [day]))
 
     def _queue(self) -> dict[str, Any]:
-        counts = dict(self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        # Kept by triggers per state (offline_queue/schema.py v5): no walk over delivered rows.
+        counts = dict(self.db.execute("SELECT state, n FROM outbox_counts").fetchall())
         dead = list(self.db.query(
             "SELECT kind, idem_key, amount_minor, status_code, last_error FROM outbox"
             " WHERE state = 'DEAD' ORDER BY id"))
