@@ -310,6 +310,7 @@ def _v5_history_free() -> str:
         state TEXT NOT NULL CHECK (state IN ('COPYING', 'VERIFIED', 'REMOVED')),
         payments INTEGER NOT NULL DEFAULT 0,
         journal_rows INTEGER NOT NULL DEFAULT 0,
+        note_credits INTEGER NOT NULL DEFAULT 0,
         digest TEXT,
         started_at TEXT NOT NULL,
         finished_at TEXT

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sqlite_utils import Database
 
 from kiosk.staff.audit import immediate
+from offline_queue.archive import archived_payments_on
 
 UNDELIVERED = ("PENDING", "IN_FLIGHT")
 
@@ -45,6 +46,12 @@ class DailyReports:
             " p.recovered, coalesce(o.state, 'MISSING') AS state, o.last_error"
             " FROM payments p LEFT JOIN outbox o ON o.idem_key = p.txn_id"
             " WHERE p.local_date = ? ORDER BY p.created_at, p.txn_id", [day]))
+        # A day moved to its monthly archive is reported from there (offline_queue/archive.py).
+        moved = [{k: r[k] for k in ("txn_id", "amount_minor", "notes", "coins", "created_at",
+                                    "offline", "recovered", "state", "last_error")}
+                 for r in archived_payments_on(self.db, day)]
+        if moved:
+            rows = sorted(rows + moved, key=lambda r: (r["created_at"], r["txn_id"]))
         for r in rows:
             r["notes"], r["coins"] = json.loads(r["notes"]), json.loads(r["coins"])
         return rows
