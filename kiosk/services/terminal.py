@@ -21,6 +21,7 @@ from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.identity import kiosk_auth, signed
+from kiosk.services.integrity_watch import IntegrityWatch
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
@@ -33,6 +34,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.errors import IntegrityError
 from offline_queue.schema import connect
+from offline_queue.startup_check import recent_problem
 from offline_queue.sync import SyncResult, SyncWorker, run_forever
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,8 @@ class Terminal:
     def _start_up(self, power_up_wait_s: float) -> None:
         Path(self.config.kiosk.db).parent.mkdir(parents=True, exist_ok=True)
         self.db = connect(self.config.kiosk.db)
-        problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
+        # Bounded: what a power cut can tear; the whole file is checked once idle (below).
+        problem = check_on_start(self.db, self.config.kiosk.db, recent_problem)  # persisted
         if problem is not None:
             raise IntegrityError(f"database integrity check failed: {problem}")
         # A database new, shorter or behind its high-water record locks (raises JournalFault).
@@ -182,6 +185,7 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+        self.integrity_watch = IntegrityWatch(self.config.kiosk.db, self.events.post).start()
 
     def _persist_journal_fault(self, reason: str) -> None:
         """Record the lock where staff clear faults; when the database refuses that too, the
@@ -325,6 +329,8 @@ class Terminal:
             self._decider.join(timeout=10)
         self._decider = None
         self.stop_sync()
+        if getattr(self, "integrity_watch", None) is not None:
+            self.integrity_watch.stop()
         if self.printer_watch is not None:
             self.printer_watch.stop()
         if hasattr(self, "timers"):
