@@ -202,10 +202,10 @@ class DeviceWatch:
 
 
 def check_on_start(db: Database, db_path: str | os.PathLike[str],
-                   check: Callable[[Database], str | None] = integrity_problem) -> str | None:
+                   check: Callable[[Database], str | None] | None = None) -> str | None:
     """Start-up integrity check: a failure is written to the marker beside the database (so it
     stays locked even if a later check passes) and returned; the caller refuses to go on."""
-    problem = check(db)
+    problem = (check or integrity_problem)(db)
     if problem is not None:
         _write_atomic(Path(f"{db_path}.integrity-fault"), {
             "device": DB_DEVICE, "code": DB_CODE, "reason": problem,
