@@ -303,6 +303,27 @@ def _v5_history_free() -> str:
         DELETE FROM journal_open WHERE session_id = NEW.session_id;
     END;
 
+    -- What the high-water record compares after every commit and at start
+    -- (offline_queue/highwater.py): counted as rows come and go, never by a walk.
+    CREATE TABLE row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+    INSERT INTO row_counts (name, n) VALUES
+        ('payments', (SELECT count(*) FROM payments)),
+        ('note_credits', (SELECT count(*) FROM journal WHERE kind = 'credit' AND tender = 'note'));
+    CREATE TRIGGER payments_count_i AFTER INSERT ON payments BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'payments';
+    END;
+    CREATE TRIGGER payments_count_d AFTER DELETE ON payments BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'payments';
+    END;
+    CREATE TRIGGER note_credits_count_i AFTER INSERT ON journal
+        WHEN NEW.kind = 'credit' AND NEW.tender = 'note' BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'note_credits';
+    END;
+    CREATE TRIGGER note_credits_count_d AFTER DELETE ON journal
+        WHEN OLD.kind = 'credit' AND OLD.tender = 'note' BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'note_credits';
+    END;
+
     -- Retention (offline_queue/archive.py): a month's rows leave the live database only after
     -- the archive file holding them was written, synced and read back (its digest recorded).
     CREATE TABLE archive_moves (

@@ -39,6 +39,11 @@ def _check(db, now=100.0):
     for ignore in (0, 1):
         old = [r[0] for r in db.execute(OLD_DUE, (ignore, now, 1e9, 50)).fetchall()]
         assert [r.id for r in Outbox(db).due(now, ignore_backoff=bool(ignore), latest=1e9)] == old
+    counted = dict(db.execute("SELECT name, n FROM row_counts").fetchall())
+    assert counted == {
+        "payments": db.execute("SELECT count(*) FROM payments").fetchone()[0],
+        "note_credits": db.execute("SELECT count(*) FROM journal WHERE kind = 'credit'"
+                                   " AND tender = 'note'").fetchone()[0]}
     assert {r[0] for r in db.execute("SELECT session_id FROM journal_open")} == \
         {r[0] for r in db.execute(OLD_OPEN)}
 
@@ -115,4 +120,8 @@ def test_every_change_keeps_the_figures_heads_and_open_sessions_right(tmp_path_f
         elif op == "end":
             db.execute("INSERT INTO journal (session_id, kind, data, at)"
                        " VALUES (?, 'session_end', '{}', 'x')", (f"s{k}",))
+        elif op == "add" and acct:
+            db.execute("INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"
+                       " VALUES (?, 1, 'credit', ?, 100, '{}', 'x')",
+                       (f"k{n}", "note" if acct % 2 else "coin"))
         _check(db, now=float(k * 5))
