@@ -60,9 +60,13 @@ class DailyReports:
         """Reported undelivered by an earlier report, delivered since, not listed yet."""
         return list(self.db.query(
             "SELECT r.txn_id, p.local_date AS date, p.amount_minor, r.report_seq AS reported_in,"
-            " o.delivered_at FROM reported_payments r JOIN payments p ON p.txn_id = r.txn_id"
-            " JOIN outbox o ON o.idem_key = r.txn_id WHERE r.delivered = 0 AND r.late_seq IS NULL"
-            # only rows still waiting to be listed (the reported_waiting index, schema v5)
+            # From the rows still waiting to be listed (CROSS JOIN keeps them the outer loop:
+            # otherwise the planner walks every delivered outbox row; SQLite documentation,
+            # "The SQLite Query Optimizer Overview", manual control of join order).
+            " o.delivered_at FROM reported_payments r INDEXED BY reported_waiting"
+            " CROSS JOIN payments p ON p.txn_id = r.txn_id"
+            " CROSS JOIN outbox o ON o.idem_key = r.txn_id"
+            " WHERE r.delivered = 0 AND r.late_seq IS NULL"
             " AND o.state = 'DELIVERED' ORDER BY o.delivered_at, r.txn_id"))
 
     def _flags(self, day: str) -> list[dict[str, Any]]:
