@@ -165,7 +165,8 @@ def measure(paths: dict[int, Path], commits: int, tmp: Path) -> dict[int, dict[s
     return out
 
 
-def run(sizes: list[int], commits: int, cache: Path, directory: str | None) -> dict[str, Any]:
+def run(sizes: list[int], commits: int, cache: Path, directory: str | None,
+        archive_payments: int = 9000) -> dict[str, Any]:
     started = time.perf_counter()
     out: dict[str, Any] = {"benchmark": "scale", "sizes": sizes, "commits": commits}
     with tempfile.TemporaryDirectory(prefix="bench-scale-", dir=directory) as tmp_s:
@@ -177,7 +178,7 @@ def run(sizes: list[int], commits: int, cache: Path, directory: str | None) -> d
         for n in sizes:
             t = time.perf_counter()
             src = scale_db.cached(n, cache)
-            build_s[n] = round(time.perf_counter() - t, 1)
+            build_s[str(n)] = round(time.perf_counter() - t, 1)
             # small ones are copied (measuring adds payments); a large one is used in place
             paths[n] = scale_db.copy(src, tmp / src.name) if n <= 200_000 else src
         out["build_or_cache_s"] = build_s
@@ -200,7 +201,7 @@ def run(sizes: list[int], commits: int, cache: Path, directory: str | None) -> d
             if n and sizes[0] == 0:
                 r["bytes_per_payment_live"] = round((r["file_bytes"] - base["file_bytes"]) / n, 1)
         out["by_size"] = {str(n): per[n] for n in sizes}
-        out["archive"] = _archive_bytes(tmp)
+        out["archive"] = _archive_bytes(tmp, archive_payments)
         out["filesystem"] = fs_type(tmp)
     out["elapsed_s"] = round(time.perf_counter() - started, 1)
     return out
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help=f"where built databases are kept (default {DEFAULT_CACHE})")
     parser.add_argument("--dir", default=None, help="where the temporary files go")
+    parser.add_argument("--archive-payments", type=int, default=9000,
+                        help="payments built and archived for the archive's bytes (default 9000)")
     args = parser.parse_args(argv)
     try:
         sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()} | {0})
@@ -243,9 +246,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--sizes wants numbers separated by commas")
     if args.full:
         sizes = sorted(set(sizes) | {1_000_000})
-    if any(s < 0 for s in sizes) or args.commits < 5:
-        parser.error("sizes must be 0 or more and --commits at least 5")
-    return run(sizes, args.commits, args.cache, args.dir)
+    if any(s < 0 for s in sizes) or args.commits < 5 or args.archive_payments < 1:
+        parser.error("sizes must be 0 or more, --commits at least 5, --archive-payments 1 or more")
+    return run(sizes, args.commits, args.cache, args.dir, args.archive_payments)
 
 
 if __name__ == "__main__":
