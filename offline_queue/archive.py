@@ -54,7 +54,8 @@ def archive_dir_for(db: Any) -> Path | None:
 
 def _open_archive(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    # One file per month, read far more than written: a rollback journal, not a WAL beside it.
+    conn.execute("PRAGMA journal_mode=DELETE")
     # The copy must be on the card before the live rows go (SQLite documentation,
     # "PRAGMA synchronous": WAL with FULL syncs at every commit).
     conn.execute("PRAGMA synchronous=FULL")

@@ -1,4 +1,4 @@
-"""``kiosk queue status|requeue`` and ``kiosk sync``: the offline queue seen and delivered from
+"""``kiosk queue status|requeue|archive`` and ``kiosk sync``: the offline queue seen and delivered from
 the shell."""
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ def register(sub: Any) -> None:
     db_option(p)
     p.add_argument("key", nargs="?", help="one idempotency key (default: all dead letters)")
     p.set_defaults(func=cmd_queue_requeue)
+    p = qsub.add_parser("archive", help="move delivered, reported payments older than --keep-days"
+                                        " to var/archive/YYYY-MM.db beside the database")
+    common(p)
+    db_option(p)
+    p.add_argument("--keep-days", type=int, default=90, metavar="N",
+                   help="payments younger than N days stay in the live database (default 90)")
+    p.set_defaults(func=cmd_queue_archive)
 
     p = sub.add_parser("sync", help="deliver the queue to the billing API")
     common(p)
@@ -59,6 +66,20 @@ def cmd_queue_requeue(args: argparse.Namespace) -> int:
     n = Outbox(open_db(args, config(args, db=args.db))).requeue_dead(args.key)
     print(f"requeued {n}")
     return 0 if n or not args.key else 1
+
+
+def cmd_queue_archive(args: argparse.Namespace) -> int:
+    from kiosk.config import ConfigError
+    from offline_queue.archive import Archiver
+
+    if args.keep_days < 0:
+        raise ConfigError("--keep-days: must be 0 or more")
+    moved = Archiver(open_db(args, config(args, db=args.db)), keep_days=args.keep_days).run()
+    for m in moved:
+        print(f"{m.month} {m.payments} payments, {m.journal_rows} journal rows -> {m.path}")
+    if not moved:
+        print("nothing to archive")
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -180,3 +180,18 @@ def _env():
     import os
 
     return dict(os.environ)
+
+
+def test_the_archive_command_moves_old_months_and_refuses_a_bad_age(tmp_path):
+    path, db = _books(tmp_path)
+    db.conn.close()
+    bad = subprocess.run([sys.executable, "-m", "kiosk", "queue", "archive", "--db", str(path),
+                          "--keep-days", "-3"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "--keep-days" in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "kiosk", "queue", "archive", "--db", str(path),
+                         "--keep-days", "30"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    # today is the real date: every reported, delivered month is older than 30 days
+    assert "2026-01 6 payments" in ok.stdout
+    assert sorted(p.name for p in (tmp_path / "archive").iterdir())[:2] == ["2026-01.db", "2026-02.db"]
