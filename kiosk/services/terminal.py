@@ -14,7 +14,7 @@ from typing import Any, Callable
 from drivers import interfaces as d
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
-from kiosk.flow.session import JOURNAL_FAULT, Session
+from kiosk.flow.session import JOURNAL_FAULT, Phase, Session
 from kiosk.services.billing_client import BillingClient
 from drivers.errors import DriverError
 from drivers.manager import DeviceManager
@@ -185,7 +185,10 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
-        self.integrity_watch = IntegrityWatch(self.config.kiosk.db, self.events.post).start()
+        # The session is replaced whole on the deciding thread; reading its phase is a snapshot.
+        self.integrity_watch = IntegrityWatch(
+            self.config.kiosk.db, self.events.post,
+            is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
 
     def _persist_journal_fault(self, reason: str) -> None:
         """Record the lock where staff clear faults; when the database refuses that too, the
