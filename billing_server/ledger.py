@@ -1,7 +1,9 @@
 """The reference billing server's SQLite ledger: accounts, cards, payments, idempotency records.
 
-One connection (WAL, synchronous=FULL) behind a lock: a payment is one ``BEGIN IMMEDIATE``
-transaction holding its idempotency record, the payment row and the balance update, so a replay
+One connection (WAL, synchronous=FULL) behind a lock (``GroupCommit``): a payment is one savepoint
+in a ``BEGIN IMMEDIATE`` transaction that a burst of writers shares (one fsync for the group, each
+answered only after that commit)
+holding its idempotency record, the payment row and the balance update, so a replay
 racing the original can never create a second payment.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping
 from billing_server.audit_anchor import Anchor, Verdict, judge
 from billing_server.seed import DEMO_PREPAID_CARDS, DemoAccount, DemoNotice
 from billing_server.contract import mask_account
+from billing_server.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,6 @@ Action = Callable[[sqlite3.Connection, str], tuple[int, dict[str, Any]]]
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._lock = threading.Lock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -144,6 +145,7 @@ class Ledger:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = GroupCommit(self._conn)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -354,22 +356,18 @@ class Ledger:
         IdempotencyConflict. ``action(conn, now)`` runs inside the transaction and returns
         (status, body); a LedgerError from it rolls everything back and is not remembered.
         """
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                row = c.execute(
-                    "SELECT request_hash, status, response FROM idempotency "
-                    "WHERE scope = ? AND key = ?",
-                    (scope, key),
-                ).fetchone()
-                if row is not None:
-                    c.execute("ROLLBACK")
-                    if row["request_hash"] != request_hash:
-                        raise IdempotencyConflict(
-                            f"{scope} key {key!r} was already used with a different body"
-                        )
-                    return Outcome(row["status"], bytes(row["response"]), replayed=True)
+        with self._lock.joined() as c:
+            row = c.execute(
+                "SELECT request_hash, status, response FROM idempotency "
+                "WHERE scope = ? AND key = ?",
+                (scope, key),
+            ).fetchone()
+            if row is not None:
+                # A replay of a write still in the open group waits for its commit too.
+                outcome = Outcome(row["status"], bytes(row["response"]), replayed=True)
+                if row["request_hash"] != request_hash:
+                    outcome = None
+            else:
                 now = utc_now_iso()
                 status, body = action(c, now)
                 data = to_json_bytes(body)
@@ -377,14 +375,10 @@ class Ledger:
                     "INSERT INTO idempotency VALUES (?,?,?,?,?,?,?)",
                     (scope, kiosk_id, key, request_hash, status, data, now),
                 )
-                c.execute("COMMIT")
-                return Outcome(status, data, replayed=False)
-            except IdempotencyConflict:
-                raise
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
+                outcome = Outcome(status, data, replayed=False)
+        if outcome is None:
+            raise IdempotencyConflict(f"{scope} key {key!r} was already used with a different body")
+        return outcome
 
     def record_payment(self, req: dict[str, Any], request_hash: str) -> Outcome:
         """Apply a validated payment: arrears first, the surplus becomes prepaid balance."""

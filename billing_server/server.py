@@ -31,6 +31,11 @@ from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_NOTICES
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+#: connections the kernel holds before accept(): a fleet reconnecting at once after an outage
+#: (Python's default of 5 reset 43 of 50 kiosks; listen(2), "backlog")
+LISTEN_BACKLOG = 1024
+#: connections served at once; the rest wait in the listen backlog, never in memory
+MAX_WORKERS = 128
 IDLE_TIMEOUT_S = 60  # an idle keep-alive connection is closed after this
 HANDSHAKE_TIMEOUT_S = 10
 
@@ -158,17 +163,24 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, addr: tuple[str, int], app: BillingApi,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, max_workers: int = MAX_WORKERS) -> None:
         self.app = app
         self.tls = tls
+        self._workers = threading.BoundedSemaphore(max_workers)
         self.stopping = threading.Event()
         self._live_lock = threading.Lock()
         self._live: dict[threading.Thread, socket.socket] = {}
         super().__init__(addr, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # A full pool stops accepting: the next connections wait in the listen backlog.
+        while not self._workers.acquire(timeout=0.5):
+            if self.stopping.is_set():
+                self.shutdown_request(request)
+                return
         t = threading.Thread(target=self._run_one, args=(request, client_address), daemon=True)
         with self._live_lock:
             self._live[t] = request
@@ -194,6 +206,7 @@ class _Server(ThreadingHTTPServer):
         finally:
             with self._live_lock:
                 self._live.pop(threading.current_thread(), None)
+            self._workers.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver's default prints a traceback to stderr; a peer hanging up is routine.

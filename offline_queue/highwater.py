@@ -115,14 +115,19 @@ class Record:
 def journal_state(db: Database) -> JournalState:
     identity, max_id, payments, coins = db.execute(
         "SELECT (SELECT value FROM meta WHERE key = 'identity'),"
-        " (SELECT coalesce(max(id), 0) FROM journal), (SELECT count(*) FROM payments),"
+        # counted by triggers (schema v5); payments moved to a monthly archive
+        # (offline_queue/archive.py) still count
+        " (SELECT coalesce(max(id), 0) FROM journal),"
+        " (SELECT n FROM row_counts WHERE name = 'payments')"
+        " + (SELECT coalesce(sum(payments), 0) FROM archive_moves),"
         " (SELECT value FROM counters WHERE name = 'coin_event_counter')").fetchone()
     return JournalState(identity, max_id, payments, coins)
 
 
 def note_credits(db: Database) -> int:
     return db.execute(
-        "SELECT count(*) FROM journal WHERE kind = 'credit' AND tender = 'note'").fetchone()[0]
+        "SELECT (SELECT n FROM row_counts WHERE name = 'note_credits')"
+        " + (SELECT coalesce(sum(note_credits), 0) FROM archive_moves)").fetchone()[0]
 
 
 def is_empty(state: JournalState) -> bool:

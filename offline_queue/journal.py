@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sqlite_utils import Database
 
+from offline_queue.archive import archived_payment
 from offline_queue.crash import crash_point
 from offline_queue.elapsed import ElapsedClock
 from offline_queue.gateway import PAYMENT, Encoder
@@ -275,13 +276,18 @@ class Journal:
             "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
             " WHERE p.txn_id = ?", (txn_id,)
         ).fetchone()
-        return self._record(row) if row else None
+        if row is None:  # a reprint of a payment moved to its monthly archive
+            moved = archived_payment(self.db, txn_id=txn_id)
+            return None if moved is None else self._from_row(moved)
+        return self._record(row)
 
     def _record(self, row: tuple) -> PaymentRecord:
         cols = [d[0] for d in self.db.execute(
             "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
         ).description]
-        r = dict(zip(cols, row))
+        return self._from_row(dict(zip(cols, row)))
+
+    def _from_row(self, r: Mapping[str, Any]) -> PaymentRecord:
         return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
                              r["amount_minor"], r["receipt_no"], r["created_at"],
                              bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
@@ -312,9 +318,8 @@ class Journal:
 
     def open_sessions(self) -> list[OpenSession]:
         rows = list(self.db.query(
-            "SELECT * FROM journal WHERE session_id IN ("
-            "  SELECT session_id FROM journal WHERE kind = 'session_start' EXCEPT"
-            "  SELECT session_id FROM journal WHERE kind = 'session_end')"
+            # journal_open (schema v5) is kept by triggers on every start and end
+            "SELECT * FROM journal WHERE session_id IN (SELECT session_id FROM journal_open)"
             " ORDER BY id"
         ))
         by_session: dict[str, list[dict[str, Any]]] = {}

@@ -57,13 +57,21 @@ class Outbox:
         ``latest`` (more than any backoff could ask: a value from another clock, such as the
         wall-clock times written before schema v3) is due now rather than stuck."""
         latest = float("inf") if latest is None else latest
+        # Each account's head comes from outbox_head (schema v5), read in id order; rows
+        # without an account wait for nobody (the outbox_unowned_due index). Both walks stop
+        # after ``limit`` rows plus those still backing off: the backlog behind each head and
+        # the delivered history are never read.
         rows = self.db.execute(
-            "SELECT id, kind, idem_key, account_no, body, amount_minor, attempts"
-            " FROM outbox o WHERE state = 'PENDING'"
-            " AND (? OR next_attempt_at <= ? OR next_attempt_at > ?)"
-            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.account_no = o.account_no"
-            "   AND p.id < o.id AND p.state IN ('PENDING', 'IN_FLIGHT'))"
-            " ORDER BY id LIMIT ?",
+            "SELECT * FROM ("
+            " SELECT * FROM (SELECT o.id, o.kind, o.idem_key, o.account_no, o.body, o.amount_minor,"
+            "  o.attempts FROM outbox_head h JOIN outbox o ON o.id = h.id WHERE o.state = 'PENDING'"
+            "  AND (?1 OR o.next_attempt_at <= ?2 OR o.next_attempt_at > ?3) ORDER BY h.id LIMIT ?4)"
+            " UNION ALL"
+            " SELECT * FROM (SELECT id, kind, idem_key, account_no, body, amount_minor, attempts"
+            "  FROM outbox INDEXED BY outbox_unowned_due WHERE account_no IS NULL"
+            "  AND state = 'PENDING' AND (?1 OR next_attempt_at <= ?2 OR next_attempt_at > ?3)"
+            "  ORDER BY id LIMIT ?4)"
+            ") ORDER BY id LIMIT ?4",
             (int(ignore_backoff), now, latest, limit),
         ).fetchall()
         return [OutboxRow(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
@@ -112,16 +120,24 @@ class Outbox:
         seconds (``now_ms`` on the elapsed clock; default: now). A wall clock moved by days
         changes nothing here."""
         now_ms = self.elapsed.sync() if now_ms is None else now_ms
-        counts = dict(self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        # Counts and money per state are kept by triggers in the same transaction as each
+        # change (schema v5): one read each, whatever the history.
+        figures = {state: (n, total) for state, n, total in self.db.execute(
+            "SELECT state, n, total_minor FROM outbox_counts").fetchall()}
+        counts = {state: n for state, (n, _total) in figures.items()}
+        total = figures.get(PENDING, (0, 0))[1] + figures.get(IN_FLIGHT, (0, 0))[1]
+        n = counts.get(PENDING, 0) + counts.get(IN_FLIGHT, 0)
         # A row queued before schema v3 has no elapsed stamp: it counts as queued at elapsed 0,
         # the start of the forward-only clock (that migration). It is then at least as old as
         # any row stamped since and its age grows from there, so the age cap still binds;
-        # its wall-clock created_at is exactly what cannot be trusted.
-        total, oldest, n = self.db.execute(
-            "SELECT coalesce(sum(amount_minor), 0), min(coalesce(enqueued_elapsed_ms, 0)),"
-            " count(*) FROM outbox WHERE state IN ('PENDING', 'IN_FLIGHT')"
+        # its wall-clock created_at is exactly what cannot be trusted. The index over open rows
+        # sorts NULL first, so the oldest is one index step.
+        first = self.db.execute(
+            "SELECT enqueued_elapsed_ms FROM outbox INDEXED BY outbox_open_age"
+            " WHERE state IN ('PENDING', 'IN_FLIGHT') ORDER BY enqueued_elapsed_ms LIMIT 1"
         ).fetchone()
-        age = max(0, (now_ms - int(oldest)) // 1000) if n else 0
+        oldest = 0 if first is None or first[0] is None else int(first[0])
+        age = max(0, (now_ms - oldest) // 1000) if n else 0
         return QueueStats(
             pending=counts.get(PENDING, 0),
             in_flight=counts.get(IN_FLIGHT, 0),

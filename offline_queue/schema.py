@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
 from offline_queue.private import touch_private
+from offline_queue.schema_steps import _v6_prepaid, _v8_history_free
 
 def _v5_keyed_audit_and_decay(db: Database) -> None:
     """v5: the audit chain is sealed with a key from here on (docs/security.md, The audit key):
@@ -22,35 +23,6 @@ def _v5_keyed_audit_and_decay(db: Database) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_legacy_until', ?)",
                    (str(last),))
     db.execute("ALTER TABLE login_throttle ADD COLUMN last_failure_at REAL NOT NULL DEFAULT 0")
-
-
-def _v6_prepaid() -> str:
-    """v6, self-contained: one row per prepaid payment (its last step, the utility's token) and
-    the append-only log of every step of its card write (docs/prepaid.md)."""
-    return """
-CREATE TABLE prepaid_writes (
-    txn_id TEXT PRIMARY KEY,
-    account_no TEXT NOT NULL,
-    card_uid TEXT NOT NULL,
-    amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
-    state TEXT NOT NULL,
-    token TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX prepaid_writes_open ON prepaid_writes(card_uid) WHERE state NOT IN ('done');
-CREATE TABLE prepaid_steps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    txn_id TEXT NOT NULL REFERENCES prepaid_writes(txn_id),
-    step TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL
-);
-CREATE TRIGGER prepaid_steps_append_only_u BEFORE UPDATE ON prepaid_steps
-    BEGIN SELECT RAISE(ABORT, 'prepaid_steps is append-only'); END;
-CREATE TRIGGER prepaid_steps_append_only_d BEFORE DELETE ON prepaid_steps
-    BEGIN SELECT RAISE(ABORT, 'prepaid_steps is append-only'); END;
-"""
 
 
 def _v7_staff_cards_and_resolutions(db: Database) -> None:
@@ -296,6 +268,9 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
     # v7: staff cards and what people decided about dead payments
     _v7_staff_cards_and_resolutions,
 )
+
+
+MIGRATIONS = MIGRATIONS + (_v8_history_free(),)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -282,6 +282,7 @@ class Enrolment:
         self.state_path = Path(state_path)
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
+        self._seen: set[str] = set()
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -294,7 +295,14 @@ class Enrolment:
         return f"{base_url.rstrip('/')} {self.kiosk_id}"
 
     def enrolled(self, base_url: str) -> bool:
-        return self._state().get(self._entry(base_url)) == public_b64(self.key)
+        # Once seen enrolled, it stays so for this key: not a file read per request on a drain.
+        entry = self._entry(base_url)
+        if entry in self._seen:
+            return True
+        if self._state().get(entry) == public_b64(self.key):
+            self._seen.add(entry)
+            return True
+        return False
 
     def ensure(self, base_url: str) -> None:
         """Enrol with ``base_url`` unless done before; without a token there is nothing to

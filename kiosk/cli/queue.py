@@ -1,4 +1,4 @@
-"""``kiosk queue status|requeue`` and ``kiosk sync``: the offline queue seen and delivered from
+"""``kiosk queue status|requeue|archive`` and ``kiosk sync``: the offline queue seen and delivered from
 the shell."""
 
 from __future__ import annotations
@@ -48,6 +48,13 @@ def register(sub: Any) -> None:
     user_option(p, "operator staff", required=True)
     p.add_argument("--print", action="store_true", help="print the slip (no terminal running)")
     p.add_argument("--state-dir", help=STATE_DIR_HELP)
+    p = qsub.add_parser("archive", help="move delivered, reported payments older than --keep-days"
+                                        " to var/archive/YYYY-MM.db beside the database")
+    common(p)
+    db_option(p)
+    p.add_argument("--keep-days", type=int, default=90, metavar="N",
+                   help="payments younger than N days stay in the live database (default 90)")
+    p.set_defaults(func=cmd_queue_archive)
 
     p = sub.add_parser("sync", help="deliver the queue to the billing API")
     common(p)
@@ -149,6 +156,20 @@ def _sync_printed(out: dict[str, Any]) -> int:
         print(f"kiosk sync: billing server not trusted: {out['fault']}", file=sys.stderr)
         return 1
     return 0 if out["pending"] == 0 else 1
+
+
+def cmd_queue_archive(args: argparse.Namespace) -> int:
+    from kiosk.config import ConfigError
+    from offline_queue.archive import Archiver
+
+    if args.keep_days < 0:
+        raise ConfigError("--keep-days: must be 0 or more")
+    moved = Archiver(open_db(args, config(args, db=args.db)), keep_days=args.keep_days).run()
+    for m in moved:
+        print(f"{m.month} {m.payments} payments, {m.journal_rows} journal rows -> {m.path}")
+    if not moved:
+        print("nothing to archive")
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.identity import kiosk_auth, refuse_shared, signed
+from kiosk.services.integrity_watch import IntegrityWatch
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
@@ -34,6 +35,7 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 from offline_queue.errors import IntegrityError
 from offline_queue.schema import connect
+from offline_queue.startup_check import recent_problem
 from offline_queue.sync import SyncResult, SyncWorker, run_forever
 
 log = logging.getLogger(__name__)
@@ -131,7 +133,8 @@ class Terminal:
     def _start_up(self, power_up_wait_s: float) -> None:
         refuse_shared(self.config)  # a database or key file others can read: docs/security.md
         self.db = connect(self.config.kiosk.db)  # its folders made 0700, the file 0600
-        problem = check_on_start(self.db, self.config.kiosk.db)  # persisted: stays locked
+        # Bounded: what a power cut can tear; the whole file is checked once idle (below).
+        problem = check_on_start(self.db, self.config.kiosk.db, recent_problem)  # persisted
         if problem is not None:
             raise IntegrityError(f"database integrity check failed: {problem}")
         # A database new, shorter or behind its high-water record locks (raises JournalFault).
@@ -202,6 +205,10 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+        # The session is replaced whole on the deciding thread; reading its phase is a snapshot.
+        self.integrity_watch = IntegrityWatch(
+            self.config.kiosk.db, self.events.post,
+            is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
         if self.serve_control:
             self._serve_control()
 
@@ -378,6 +385,8 @@ class Terminal:
             self._decider.join(timeout=10)
         self._decider = None
         self.stop_sync()
+        if getattr(self, "integrity_watch", None) is not None:
+            self.integrity_watch.stop()
         if self.printer_watch is not None:
             self.printer_watch.stop()
         if hasattr(self, "timers"):

@@ -201,10 +201,11 @@ class DeviceWatch:
             log.exception("recording device event %s failed", type(ev).__name__)
 
 
-def check_on_start(db: Database, db_path: str | os.PathLike[str]) -> str | None:
+def check_on_start(db: Database, db_path: str | os.PathLike[str],
+                   check: Callable[[Database], str | None] | None = None) -> str | None:
     """Start-up integrity check: a failure is written to the marker beside the database (so it
     stays locked even if a later check passes) and returned; the caller refuses to go on."""
-    problem = integrity_problem(db)
+    problem = (check or integrity_problem)(db)
     if problem is not None:
         _write_atomic(Path(f"{db_path}.integrity-fault"), {
             "device": DB_DEVICE, "code": DB_CODE, "reason": problem,

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sqlite_utils import Database
 
 from kiosk.staff.audit import immediate
+from offline_queue.archive import archived_payments_on
 
 UNDELIVERED = ("PENDING", "IN_FLIGHT")
 
@@ -50,6 +51,12 @@ class DailyReports:
             " FROM payments p LEFT JOIN outbox o ON o.idem_key = p.txn_id"
             " LEFT JOIN payment_resolutions r ON r.txn_id = p.txn_id"
             " WHERE p.local_date = ? ORDER BY p.created_at, p.txn_id", [day]))
+        # A day moved to its monthly archive is reported from there (offline_queue/archive.py).
+        moved = [{k: r[k] for k in ("txn_id", "amount_minor", "notes", "coins", "created_at",
+                                    "offline", "recovered", "state", "last_error")}
+                 for r in archived_payments_on(self.db, day)]
+        if moved:
+            rows = sorted(rows + moved, key=lambda r: (r["created_at"], r["txn_id"]))
         for r in rows:
             r["notes"], r["coins"] = json.loads(r["notes"]), json.loads(r["coins"])
         return rows
@@ -58,8 +65,13 @@ class DailyReports:
         """Reported undelivered by an earlier report, delivered since, not listed yet."""
         return list(self.db.query(
             "SELECT r.txn_id, p.local_date AS date, p.amount_minor, r.report_seq AS reported_in,"
-            " o.delivered_at FROM reported_payments r JOIN payments p ON p.txn_id = r.txn_id"
-            " JOIN outbox o ON o.idem_key = r.txn_id WHERE r.delivered = 0 AND r.late_seq IS NULL"
+            # From the rows still waiting to be listed (CROSS JOIN keeps them the outer loop:
+            # otherwise the planner walks every delivered outbox row; SQLite documentation,
+            # "The SQLite Query Optimizer Overview", manual control of join order).
+            " o.delivered_at FROM reported_payments r INDEXED BY reported_waiting"
+            " CROSS JOIN payments p ON p.txn_id = r.txn_id"
+            " CROSS JOIN outbox o ON o.idem_key = r.txn_id"
+            " WHERE r.delivered = 0 AND r.late_seq IS NULL"
             " AND o.state = 'DELIVERED' ORDER BY o.delivered_at, r.txn_id"))
 
     def _flags(self, day: str) -> list[dict[str, Any]]:
@@ -68,7 +80,8 @@ class DailyReports:
             " WHERE substr(at, 1, 10) = ? ORDER BY id", [day]))
 
     def _queue(self) -> dict[str, Any]:
-        counts = dict(self.db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        # Kept by triggers per state (offline_queue/schema.py v5): no walk over delivered rows.
+        counts = dict(self.db.execute("SELECT state, n FROM outbox_counts").fetchall())
         dead = list(self.db.query(
             "SELECT kind, idem_key, amount_minor, status_code, last_error FROM outbox"
             " WHERE state = 'DEAD' ORDER BY id"))

@@ -1,0 +1,113 @@
+"""Benchmark: memory over a long run. Does the terminal leak, or only fill caches?
+
+``python -m benchmarks.bench_soak [--sessions 1000] [--chunk 200] [--warmup 200]
+[--poll-ms 10] [--dir PATH]`` prints JSON; the soak proper is ``--sessions 10000 --chunk 1000
+--warmup 2000`` (hours on the 2-core build machine, so not the default that ``make bench`` runs). One terminal (``Terminal`` on the simulated devices,
+as ``kiosk simulate`` runs it, with a fast device poll) takes scripted resident sessions against
+the reference server running as its own process (so only the terminal's memory is read). After
+each chunk the process's resident set (``VmRSS`` in /proc/self/status, after a garbage
+collection) is sampled; the growth per 1,000 sessions after warm-up is the least-squares slope
+over the samples, so one late allocation does not read as a trend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_server import TOKEN, _free_port
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
+def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | None) -> dict[str, Any]:
+    import argparse as ap
+
+    from drivers.transport import SimulatorHub
+    from kiosk.cli.config_args import config
+    from kiosk.cli.server import seeded_residents
+    from kiosk.services.scripted_resident import run_sessions
+    from kiosk.services.terminal import Terminal
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-soak-", dir=directory) as tmp:
+        root = Path(__file__).resolve().parent.parent
+        port = _free_port()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "billing_server", "--port", str(port), "--db",
+             str(Path(tmp) / "ledger.db"), "--enrol-token", TOKEN], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env=env, cwd=root, start_new_session=True)
+        try:
+            if "listening" not in server.stdout.readline():
+                raise RuntimeError("the billing server did not start")
+            cfg = config(ap.Namespace(config=None), db=str(Path(tmp) / "kiosk.db"),
+                         api=f"http://127.0.0.1:{port}", kiosk_id="KIOSK-SOAK",
+                         state_dir=str(Path(tmp) / "state"), poll_ms=poll_ms, enrol_token=TOKEN)
+            os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
+            term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+            term.start()
+            samples: list[tuple[int, int]] = []
+            done = failed = 0
+            residents = seeded_residents()
+            try:
+                while done < sessions:
+                    n = min(chunk, sessions - done)
+                    report = run_sessions(term, n, residents, seed=done + 1)
+                    done += n
+                    failed += report.failed
+                    gc.collect()
+                    samples.append((done, rss_kb()))
+            finally:
+                term.stop()
+        finally:
+            server.terminate()
+            server.wait(10)
+    after = [(s, r) for s, r in samples if s > warmup]
+    growth = slope([s / 1000 for s, _ in after], [r / 1024 for _, r in after]) if len(after) >= 2 else None
+    return {
+        "benchmark": "soak", "sessions": done, "failed_sessions": failed, "chunk": chunk,
+        "warmup_sessions": warmup, "poll_ms": poll_ms,
+        "rss_mb_samples": [(s, round(r / 1024, 2)) for s, r in samples],
+        "rss_growth_mb_per_1000_after_warmup": None if growth is None else round(growth, 3),
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_soak",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--chunk", type=int, default=200, help="sessions between samples")
+    parser.add_argument("--warmup", type=int, default=200, help="sessions before the slope counts")
+    parser.add_argument("--poll-ms", type=int, default=10, help="device poll interval (the fastest the config allows)")
+    parser.add_argument("--dir", default=None)
+    args = parser.parse_args(argv)
+    if args.sessions < 1 or args.chunk < 1 or args.warmup < 0 or args.poll_ms < 1:
+        parser.error("--sessions, --chunk and --poll-ms must be positive, --warmup 0 or more")
+    return run(args.sessions, args.chunk, args.warmup, args.poll_ms, args.dir)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(json.dumps(main(), indent=2) + "\n")
