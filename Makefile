@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SYS_PKGS := xvfb xauth libmtdev1 fonts-wqy-microhei socat libgl1 libegl1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast bench sysdeps venv clean
+.PHONY: demo test test-fast test-soak bench sysdeps venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: sysdeps venv
 
 test-fast: venv
 	$(PY) -m pytest -m "not slow and not ui" $(PYTEST_ARGS)
+
+# The long crash run: 200 kill -9s of a running terminal on ID-003 (make test does 60).
+test-soak: sysdeps venv
+	KIOSK_KILL9_COUNT=200 $(PY) -m pytest tests/cli/test_kill9.py $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m benchmarks

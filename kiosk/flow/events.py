@@ -49,6 +49,28 @@ class AccountEntered(Event):
 
 
 @dataclass(frozen=True)
+class BillScanned(Event):
+    """A bill of this utility read by the barcode scanner: identifies the account like a tap."""
+
+    account_no: str
+    session_id: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentCodeScanned(Event):
+    """A wallet app's payment code (付款码) read from the resident's phone by the scanner."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class UnreadableScan(Event):
+    """A scan that is neither a bill of this utility nor a payment code: the resident is told so."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class AmountChosen(Event):
     amount_minor: int
 

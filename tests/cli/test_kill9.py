@@ -1,6 +1,7 @@
-"""Kill -9 a running ``kiosk simulate`` at random moments, ≥ 200 times on ID-003 and 12 times
-on each other bill validator protocol (``--validator``), then restart once and check every book
-agrees: device counters, journal, outbox and the server's ledger.
+"""Kill -9 a running ``kiosk simulate`` at random moments, 60 times on ID-003 and 12 times on
+each other bill validator protocol (``--validator``), then restart once and check every book
+agrees: device counters, journal, outbox and the server's ledger.  ``make test-soak`` runs the
+full 200 on ID-003 (``KIOSK_KILL9_COUNT``): too long for every ``make test`` on a small machine.
 
 Each kill waits for progress first: the run must have completed a payment of its own (a
 non-recovered row in the journal's ``payments``) before it is killed, at a random point in the
@@ -26,7 +27,7 @@ from tests.cli.conftest import ROOT
 from tests.conftest import wait_until
 from tests.billing_server.conftest import TEST_TOKEN
 
-KILLS = int(os.environ.get("KIOSK_KILL9_COUNT", "200"))
+KILLS = int(os.environ.get("KIOSK_KILL9_COUNT", "60"))
 #: the other validator protocols share the machinery; 12 kills keep each run near a minute
 PROTOCOL_KILLS = min(KILLS, 12)
 #: bounds a hang only: a run on a loaded machine may need many seconds for its first payment
