@@ -42,6 +42,7 @@ class Devices:
     coins: Any = None  # drivers.interfaces.CoinAcceptor
     card: Any = None  # drivers.interfaces.CardReader
     printer: Any = None  # drivers.interfaces.ReceiptPrinter
+    scanner: Any = None  # drivers.interfaces.Scanner (only posts; here for health and diagnostics)
 
 
 @dataclass(frozen=True)
