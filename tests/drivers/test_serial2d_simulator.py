@@ -71,3 +71,24 @@ def test_bad_bench_commands_are_one_error_line(bad: str) -> None:
 def test_payment_codes_are_masked_at_the_bench() -> None:
     answer = Serial2dSimulator().command("scan 134567890123456789")
     assert "134567890123456789" not in answer and answer.endswith("6789 sent")
+
+
+def test_spy_around_sim_dumps_a_scanner_exchange(tmp_path: Path) -> None:
+    import serial
+
+    from drivers.transport import SimulatorHub
+
+    dump = tmp_path / "wire.txt"
+    hub = SimulatorHub(str(tmp_path))
+    port = serial.serial_for_url(f"spy://sim://scanner?file={dump}", baudrate=9600, timeout=5)
+    try:
+        port.write(p.menu_command("TRGMOD?"))
+        assert port.read(9) == b"TRGMOD3\x06!"
+        assert hub.get("serial2d") is hub.get("scanner")  # its device's default protocol
+        assert hub.get("scanner").state_file.path == tmp_path / "scanner.json"
+    finally:
+        port.close()
+        hub.stop()
+    lines = dump.read_text().splitlines()
+    assert any(" TX " in line and "16 4D 0D 54 52 47" in line for line in lines)
+    assert any(" RX " in line and "33 06  21" in line for line in lines)  # spy groups by 8
