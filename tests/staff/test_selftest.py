@@ -108,7 +108,7 @@ def test_printer_page_and_card_read(rig):
 def test_probe_views_carry_health_counters_and_identity(rig):
     probe, _, _ = rig
     views = probe.views()
-    assert set(views) == {"bill_validator", "coin_acceptor", "card_reader", "printer", "scanner"}
+    assert set(views) == {"bill_validator", "coin_acceptor", "card_reader", "printer"}
     assert views["bill_validator"].health.state.value == "ok"
     assert views["bill_validator"].stats["polls"] >= 4
     ident = views["coin_acceptor"].identity
