@@ -2,7 +2,8 @@
 
 ``billing-server [--host] [--port] [--db] [--fault MODE[:ARG]] [--enrol-token T] [--admin]
 [--tls-cert C --tls-key K]`` serves until SIGINT/SIGTERM; ``billing-server settlement --db LEDGER --kiosk-id K
---date D`` prints a kiosk's day straight from a ledger file. Bad input: one line naming the
+--date D`` prints a kiosk's day straight from a ledger file; ``billing-server demo-bills
+[--json]`` lists the demo accounts with the code printed on each one's bill. Bad input: one line naming the
 option and the bad value, exit 2 (docs/architecture.md, Command line).
 """
 
@@ -25,6 +26,7 @@ from billing_server import contract
 from billing_server.faults import Fault, parse_fault
 from billing_server.ledger import SETTLEMENT_SQL
 from billing_server.routes import LOOKUPS_PER_MINUTE, settlement_body
+from billing_server.seed import DEMO_ACCOUNTS, DEMO_BILLS
 from billing_server.server import BillingServer, server_context
 
 EXIT_BAD_INPUT = 2
@@ -76,11 +78,27 @@ def build_parser(prog: str = "billing-server") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="Reference central billing server (demo/tests)")
     _common(parser)
     add_arguments(parser)
-    sub = parser.add_subparsers(dest="server_command", metavar="settlement")
+    sub = parser.add_subparsers(dest="server_command", metavar="settlement|demo-bills")
     s = sub.add_parser("settlement", help="a kiosk's day straight from the ledger (no key)")
     _common(s)
     add_settlement_arguments(s)
+    b = sub.add_parser("demo-bills", help="the demo accounts and the code on each one's bill")
+    _common(b)
+    b.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
+
+
+def demo_bills(args: argparse.Namespace) -> int:
+    """What a demo user scans: each seeded account's bill code (billing_server/seed.py)."""
+    for account in DEMO_ACCOUNTS:
+        code = DEMO_BILLS[account.account_no]
+        if args.json:
+            line = json.dumps({"account_no": account.account_no, "holder": account.holder_masked,
+                               "bill_code": code}, ensure_ascii=False)
+        else:
+            line = f"{account.account_no}  {code}  {account.holder_masked}"
+        sys.stdout.write(line + "\n")
+    return 0
 
 
 def settlement(args: argparse.Namespace, prog: str = "billing-server") -> int:
@@ -200,6 +218,8 @@ def main(argv: list[str] | None = None, prog: str = "billing-server") -> int:
                         stream=sys.stderr)
     logging.getLogger().setLevel(level)  # also when the kiosk's command line set it up first
     try:
+        if args.server_command == "demo-bills":
+            return demo_bills(args)
         return settlement(args, prog) if args.server_command == "settlement" else run(args)
     except (OSError, sqlite3.DatabaseError) as exc:  # whatever the checks above did not foresee
         sys.stderr.write(f"{prog}: {type(exc).__name__}: {exc}\n")

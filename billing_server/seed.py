@@ -70,6 +70,19 @@ DEMO_PREPAID_CARDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# The code printed on each demo bill (a QR code on the paper bill): "DF", the account number, the
+# billing period (YYYYMM). The kiosk's default ``[scanner] bill_pattern`` (kiosk/flow/scan.py)
+# reads the account number from it; ``kiosk billing-server demo-bills`` lists them.
+DEMO_BILL_PERIOD: str = "202611"
+
+
+def bill_code(account_no: str, period: str = DEMO_BILL_PERIOD) -> str:
+    return f"DF{account_no}{period}"
+
+
+DEMO_BILLS: Mapping[str, str] = MappingProxyType(
+    {a.account_no: bill_code(a.account_no) for a in DEMO_ACCOUNTS})
+
 # Well-formed but never seeded: an account number with a valid check digit and a card uid that
 # no account owns. For "unknown account/card" demos and tests.
 UNSEEDED_ACCOUNT: str = make_account_number("999900001")

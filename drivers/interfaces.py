@@ -97,6 +97,16 @@ class CardRemoved(DeviceEvent):
 
 
 @dataclass(frozen=True)
+class CodeScanned(DeviceEvent):
+    """A barcode scanner read one code (a line with nothing dropped): its text as sent, and the
+    symbology when the scanner names it (``qr``, ``code128``; "" when it does not). What the
+    code means is decided on the deciding thread, not by the driver."""
+
+    text: str
+    symbology: str = ""
+
+
+@dataclass(frozen=True)
 class DeviceFault(DeviceEvent):
     """A fault. ``locking`` faults (jam, cash box removed, stacker full) keep the terminal out of
     service until cleared by staff or the device."""
@@ -258,6 +268,13 @@ class CardReader(Driver, Protocol):
     """A card reader: posts CardPresented when a card comes into the field and CardRemoved when
     it has been gone for the reader's removal time; the same card held in the field is one
     CardPresented. Card ids go to the log masked."""
+
+
+@runtime_checkable
+class Scanner(Driver, Protocol):
+    """A barcode scanner: posts CodeScanned once per code read -- a line that is garbage, broke
+    off or is longer than configured is dropped and counted in ``stats``, and the same code
+    read again within the debounce window is not posted again. Codes go to the log masked."""
 
 
 @runtime_checkable

@@ -20,12 +20,14 @@ from drivers.card_reader.pn532.entry import ENTRY as PN532
 from drivers.coin_acceptor.cctalk.entry import ENTRY as CCTALK
 from drivers.printer.escpos.entry import ENTRY as ESCPOS
 from drivers.protocol_entry import DriverSetup, ProtocolEntry
+from drivers.scanner.serial2d.entry import ENTRY as SERIAL2D
 
 __all__ = ["DEVICES", "ENTRIES", "DriverSetup", "ProtocolEntry", "device_alias", "entry",
            "for_device", "sim_entry", "sim_names"]
 
 #: every protocol; a device's first entry is its default protocol
-ENTRIES: tuple[ProtocolEntry, ...] = (ID003, CCNET, ESSP, CCTALK, EM4100, PN532, ESCPOS)
+ENTRIES: tuple[ProtocolEntry, ...] = (ID003, CCNET, ESSP, CCTALK, EM4100, PN532, ESCPOS,
+                                     SERIAL2D)
 _BY_PROTOCOL = {e.protocol: e for e in ENTRIES}
 #: device → the protocols it may speak (the default first)
 DEVICES: dict[str, tuple[str, ...]] = {}

@@ -24,7 +24,9 @@ from drivers.card_reader.em4100.entry import Em4100Options
 from drivers.card_reader.pn532.entry import Pn532Options
 from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
+from drivers.scanner.serial2d.entry import Serial2dOptions
 from kiosk.flow.rules import FlowConfig
+from kiosk.flow.scan import ScanRules, rules_from_table
 from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
 from kiosk.staff.pins import MIN_N as MIN_SCRYPT_N
 from offline_queue.tls import TlsTrust, parse_pin
@@ -105,7 +107,7 @@ class ReceiptsSection:
 # Each protocol's options type, its defaults and which device may speak it are its registry
 # entry (drivers/registry.py); the names below are kept for the callers that build options.
 DeviceOptions = (Id003Options | CcnetOptions | EsspOptions | CcTalkOptions | Em4100Options
-                 | Pn532Options | EscPosOptions)
+                 | Pn532Options | EscPosOptions | Serial2dOptions)
 #: an absent cash device takes its accepted denominations with it
 ACCEPTS = {"bill_validator": "accepted_notes_minor", "coin_acceptor": "accepted_coins_minor"}
 
@@ -140,6 +142,8 @@ class Config:
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     staff: StaffSection = field(default_factory=StaffSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
+    #: what a scanned code is: the utility's bill pattern, the payment-code rule (kiosk/flow/scan.py)
+    scanner: ScanRules = field(default_factory=ScanRules)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -186,7 +190,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "scanner"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -201,6 +205,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
+        scanner=_scan_rules(_table(raw, "scanner")),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):
@@ -220,6 +225,13 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _check_limits(cfg.limits)
     _check_accepted(cfg)
     return cfg
+
+
+def _scan_rules(table: dict[str, Any]) -> ScanRules:
+    try:
+        return rules_from_table(table)
+    except ValueError as exc:  # it names the key
+        raise ConfigError(str(exc)) from None
 
 
 def verify_url(cfg: Config) -> str:

@@ -1,5 +1,5 @@
-"""What the demo's developer panel and hotkeys do to the simulated world: tap a card, insert
-notes and coins, jam the validator, run the printer out of paper, cut the network. No Kivy here:
+"""What the demo's developer panel and hotkeys do to the simulated world: tap a card, scan a
+bill, insert notes and coins, jam the validator, run the printer out of paper, cut the network. No Kivy here:
 the panel and the hotkeys only call ``do(action)``."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import Any
 
-from billing_server.seed import DEMO_CARDS, UNSEEDED_CARD
+from billing_server.seed import DEMO_BILLS, DEMO_CARDS, UNSEEDED_CARD
 from kiosk.flow.money import format_minor
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 ACTIONS: dict[str, tuple[str, str]] = {
     "card": ("c", "Tap next demo card"),
     "card_unknown": ("u", "Tap an unknown card"),
+    "scan_bill": ("b", "Scan next demo bill"),
+    "scan_other": ("g", "Scan a code that is no bill"),
     "note_100": ("1", "Insert ¥1 note"),
     "note_500": ("2", "Insert ¥5 note"),
     "note_1000": ("3", "Insert ¥10 note"),
@@ -42,6 +44,8 @@ class DemoControls:
         self.server = server
         self._cards = list(DEMO_CARDS)
         self._next_card = 0
+        self._bills = list(DEMO_BILLS.values())
+        self._next_bill = 0
         self.network_up = True
         self.last = ""
         self.listeners: list[Any] = []
@@ -73,6 +77,12 @@ class DemoControls:
             return self._tap(uid)
         if action == "card_unknown":
             return self._tap(UNSEEDED_CARD)
+        if action == "scan_bill":
+            code = self._bills[self._next_bill % len(self._bills)]
+            self._next_bill += 1
+            return self.hub.get("scanner").command(f"scan {code}")
+        if action == "scan_other":  # a product's EAN-13, as a resident might hold up by mistake
+            return self.hub.get("scanner").command("scan 6901234567892 ]E0")
         if kind == "note":
             self.hub.get("bill-validator").insert_note(int(arg))
             return f"note {format_minor(int(arg))} inserted"

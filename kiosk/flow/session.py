@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
+from kiosk.flow import scan
 from kiosk.flow.account import AccountNumberError, check_account_number
 from kiosk.flow.rules import (FlowConfig, amount_refusal, escrow_decision, prepaid_refusal,
                               readiness_refusal)
@@ -105,6 +106,7 @@ def fresh(s: Session) -> Session:
 
 
 def advance(s: Session, ev: e.Event) -> Result:
+    ev = scan.as_identification(ev)  # a bill scanned is its account number typed
     if isinstance(ev, e.Answer) and ev.session_id != s.session_id:
         return s, []  # an answer for a session that is over: never shown to the next resident
     handler = _GLOBAL.get(type(ev))
@@ -215,6 +217,8 @@ def _idle(s: Session, ev: e.Event) -> Result:
     if isinstance(ev, (e.CardTapped, e.AccountEntered)):
         started = replace(fresh(s), phase=Phase.IDENTIFYING, session_id=ev.session_id)
         return _identify(started, ev)
+    if scan.message_for(ev):  # not a bill: the keypad, saying what to scan or type instead
+        return _choosing_common(replace(fresh(s), phase=Phase.IDENTIFYING), ev)
     return s, []
 
 
@@ -246,6 +250,8 @@ def _identifying(s: Session, ev: e.Event) -> Result:
 
 
 def _choosing_common(s: Session, ev: e.Event) -> Result:
+    if scan.message_for(ev):
+        return replace(s, message=scan.message_for(ev)), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
     if isinstance(ev, e.CancelPressed):
         return fresh(s), [c.CancelTimer(IDLE_TIMER)]
     if isinstance(ev, e.TimerExpired) and ev.name == IDLE_TIMER:

@@ -25,6 +25,7 @@ from kiosk.config import Config
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
 from kiosk.flow.receipt import ReceiptData, receipt_lines
+from kiosk.flow.scan import classify
 from kiosk.flow.session import Session, advance
 from kiosk.services import lookups
 from kiosk.services.billing_client import BillingClient
@@ -41,6 +42,7 @@ class Devices:
     coins: Any = None  # drivers.interfaces.CoinAcceptor
     card: Any = None  # drivers.interfaces.CardReader
     printer: Any = None  # drivers.interfaces.ReceiptPrinter
+    scanner: Any = None  # drivers.interfaces.Scanner (only posts; here for health and diagnostics)
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,8 @@ class SessionRunner:
             return e.CoinCredited(ev.value_minor, ev.event_counter)
         if isinstance(ev, d.CardPresented):
             return e.CardTapped(ev.card_uid, new_session_id())
+        if isinstance(ev, d.CodeScanned):  # what the code is, decided here (kiosk/flow/scan.py)
+            return classify(ev.text, self.config.scanner, new_session_id())
         if isinstance(ev, d.DeviceFault):
             return e.DeviceFaulted(ev.device, ev.code, ev.reason) if ev.locking else None
         if isinstance(ev, d.DeviceFaultCleared):

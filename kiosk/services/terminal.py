@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 #: the runner's device roles → configured device names
 DEVICE_ROLES = {"validator": "bill_validator", "coins": "coin_acceptor", "card": "card_reader",
-                "printer": "printer"}
+                "printer": "printer", "scanner": "scanner"}
 
 #: where a staff card opens the PIN pad: nobody's session is under way
 STAFF_CARD_PHASES = frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE})

@@ -42,7 +42,8 @@ def devices_by_name(devices: Any) -> dict[str, Any]:
     """The runner's ``Devices`` by their configuration names; a disabled device (None) is not
     there, so diagnostics and the heartbeat do not report it as a fault."""
     named = {"bill_validator": devices.validator, "coin_acceptor": devices.coins,
-             "card_reader": devices.card, "printer": devices.printer}
+             "card_reader": devices.card, "printer": devices.printer,
+             "scanner": getattr(devices, "scanner", None)}
     return {name: dev for name, dev in named.items() if dev is not None}
 
 

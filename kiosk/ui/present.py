@@ -65,6 +65,13 @@ MESSAGES = {
         "The network is down and this card is not known here. "
         "Please enter your account number instead."),
     "lookup_failed": N_("We could not look up your account just now. Please try again."),
+    # a scanned code (kiosk/flow/scan.py)
+    "scan_not_a_bill": N_("This is not a bill of this power company. Please scan the barcode "
+                          "on your electricity bill, or enter your account number."),
+    "scan_bad_bill": N_("The code on this bill could not be read correctly. Please enter the "
+                        "account number printed on the bill."),
+    "scan_payment_code_not_here": N_(
+        "A payment code can only be used at the payment step. Nothing was charged."),
     "prepaid_needs_card": N_(
         "Prepaid electricity is written to your card: please tap your prepaid card to start."),
     "prepaid_needs_online": N_(

@@ -192,7 +192,7 @@ def test_devices_json_default_config_all_simulators_ok():
     assert isinstance(report["ports"], list)
     assert all("device" in port for port in report["ports"])
     devices = {d["name"]: d for d in report["devices"]}
-    assert set(devices) == {"bill_validator", "coin_acceptor", "card_reader", "printer"}
+    assert set(devices) == {"bill_validator", "coin_acceptor", "card_reader", "printer", "scanner"}
     for dev in devices.values():
         assert set(dev) == {"name", "url", "protocol", "status", "reason", "identity"}
         assert dev["status"] == "ok", dev

@@ -74,10 +74,11 @@ def test_option_values_are_checked(device, key, value):
 
 
 # ---------------------------------------------------------------- absent devices
-@pytest.mark.parametrize("name", ["bill_validator", "coin_acceptor", "card_reader", "printer"])
+@pytest.mark.parametrize("name", ["bill_validator", "coin_acceptor", "card_reader", "printer",
+                                  "scanner"])
 def test_a_disabled_device_does_not_exist(name):
     cfg = config_from_dict({"devices": {name: {"enabled": False}}})
-    assert name not in cfg.devices and len(cfg.devices) == 3
+    assert name not in cfg.devices and len(cfg.devices) == 4
 
 
 def test_without_a_coin_acceptor_no_coin_is_offered():

@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli.conftest import ROOT
 
-ALL_SIMS = "(bill_validator, coin_acceptor, card_reader, printer)"
+ALL_SIMS = "(bill_validator, coin_acceptor, card_reader, printer, scanner)"
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
 # Runs `kiosk run` in a fresh interpreter and reports whether Kivy got imported on the way.
 PROBE = ("import sys\nfrom kiosk.__main__ import main\nrc = main(sys.argv[1:])\n"
@@ -57,12 +57,12 @@ def test_only_the_simulated_devices_are_named(tmp_path):
                    '[devices.card_reader]\nurl = "/dev/ttyUSB1"\n')
     proc = _run("--config", str(cfg), display=None)
     assert proc.returncode == 2
-    assert "simulated devices configured (printer);" in proc.stderr
+    assert "simulated devices configured (printer, scanner);" in proc.stderr
 
 
 def test_real_devices_pass_the_check_and_meet_the_display_check(tmp_path):
     cfg = tmp_path / "kiosk.toml"
-    names = ("bill_validator", "coin_acceptor", "card_reader", "printer")
+    names = ("bill_validator", "coin_acceptor", "card_reader", "printer", "scanner")
     cfg.write_text("".join(f'[devices.{name}]\nurl = "/dev/ttyUSB{i}"\n'
                            for i, name in enumerate(names)))
     proc = _run("--config", str(cfg), display=None)

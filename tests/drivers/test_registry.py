@@ -13,7 +13,7 @@ from drivers import registry
 from drivers.simbase import SimulatorBase
 
 CAPABILITY = {"bill_validator": i.BillValidator, "coin_acceptor": i.CoinAcceptor,
-              "card_reader": i.CardReader, "printer": i.ReceiptPrinter}
+              "card_reader": i.CardReader, "printer": i.ReceiptPrinter, "scanner": i.Scanner}
 
 
 @pytest.mark.parametrize("entry", registry.ENTRIES, ids=lambda e: e.protocol)
@@ -39,7 +39,8 @@ def test_entry_names_a_simulator(entry) -> None:
 def test_each_device_lists_its_default_first() -> None:
     assert registry.DEVICES == {"bill_validator": ("id003", "ccnet", "essp"),
                                 "coin_acceptor": ("cctalk",),
-                                "card_reader": ("em4100", "pn532"), "printer": ("escpos",)}
+                                "card_reader": ("em4100", "pn532"), "printer": ("escpos",),
+                                "scanner": ("serial2d",)}
     assert registry.sim_entry("coin-acceptor").protocol == "cctalk"
     with pytest.raises(KeyError, match="no simulator for 'coin_acceptor'"):
         registry.sim_entry("coin_acceptor")

@@ -43,7 +43,9 @@ def test_knobs_reach_the_simulators(controls):
     assert controls.hotkey("o") and controls.last == "paper ok"
     assert not controls.hotkey("?")
     assert "unknown action" in controls.do("explode")  # reported, never raised
-    assert len(heard) == 8
+    assert controls.do("scan_bill").startswith("code DF") and controls.do("scan_other")
+    assert controls.hub.get("scanner").codes_sent == 2
+    assert len(heard) == 10
 
 
 def test_network_knob_cuts_and_restores_the_billing_server(controls):

@@ -307,7 +307,8 @@ def test_the_app_sends_heartbeats_with_the_audit_chain_head(staff_kiosk):
     kiosk.pump(lambda: kiosk.app.heartbeat.sent >= 2, 20, "a second heartbeat acknowledged")
     (hb, *_) = kiosk.pump(sent_after_setup, 10, "a heartbeat carrying the audit head")
     assert hb["kiosk_id"] == "KIOSK-0001" and head != "0" * 64
-    assert set(hb["devices"]) == {"bill_validator", "coin_acceptor", "card_reader", "printer"}
+    assert set(hb["devices"]) == {"bill_validator", "coin_acceptor", "card_reader", "printer",
+                                  "scanner"}
 
 
 def test_the_pin_is_checked_off_the_ui_thread_while_the_screen_shows_progress(staff_kiosk,

@@ -25,6 +25,7 @@ NAMES = {
     "coin_acceptor": N_("Coin acceptor"),
     "card_reader": N_("Card reader"),
     "printer": N_("Receipt printer"),
+    "scanner": N_("Barcode scanner"),
     "billing_api": N_("Billing server"),
     "queue": N_("Send queue"),
     "database": N_("Database"),
