@@ -101,6 +101,14 @@ class ReceiptsSection:
     verify_url: str = ""
 
 
+@dataclass(frozen=True)
+class ArchiveSection:
+    """Retention (docs/promises.md, Retention): delivered, reported payments older than
+    ``keep_days`` move to the monthly archive, at idle, at most once a day; 0 = never."""
+
+    keep_days: int = field(default=90, metadata=_range(0, 36500))
+
+
 # ---------------------------------------------------------------- per-protocol device options
 # Each protocol's options type, its defaults and which device may speak it are its registry
 # entry (drivers/registry.py); the names below are kept for the callers that build options.
@@ -140,6 +148,7 @@ class Config:
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     staff: StaffSection = field(default_factory=StaffSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
+    archive: ArchiveSection = field(default_factory=ArchiveSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -186,7 +195,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "archive", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -201,6 +210,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
+        archive=_build(ArchiveSection, _table(raw, "archive"), "archive", ArchiveSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):

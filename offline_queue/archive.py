@@ -67,7 +67,15 @@ def _ensure_tables(live: Any, arch: sqlite3.Connection) -> None:
         cols = [r[1] for r in live.execute(f"PRAGMA table_info({table})").fetchall()]
         have = [r[1] for r in arch.execute(f"PRAGMA table_info({table})").fetchall()]
         if not have:
-            arch.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({key}))")
+            # An integer key is the rowid itself and a text key the table's own b-tree (SQLite
+            # documentation, "ROWIDs and the INTEGER PRIMARY KEY", "The WITHOUT ROWID
+            # Optimization"): no second copy of every key in an index beside the rows.
+            if key == "id":
+                spec = ", ".join("id INTEGER PRIMARY KEY" if c == key else c for c in cols)
+                arch.execute(f"CREATE TABLE {table} ({spec})")
+            else:
+                arch.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({key}))"
+                             " WITHOUT ROWID")
             for op in ("UPDATE", "DELETE"):
                 arch.execute(
                     f"CREATE TRIGGER {table}_append_only_{op[0].lower()} BEFORE {op} ON {table}"
