@@ -344,3 +344,16 @@ def archived_payments_on(db: Any, day: str) -> list[dict[str, Any]]:
         out.extend(_query(path, f"{_PAYMENT_SQL} WHERE p.local_date = ?", (day,)))
     live = {r[0] for r in db.execute("SELECT txn_id FROM payments WHERE local_date = ?", (day,))}
     return [r for r in out if r["txn_id"] not in live]
+
+
+def recent_archived(db: Any, n: int) -> list[tuple[str, int, str]]:
+    """The ``n`` newest archived payments as (receipt_no, amount_minor, created_at), newest
+    first: the newest month files first, only as many as it takes."""
+    out: list[tuple[str, int, str]] = []
+    for path in reversed(_archives(db)):
+        if len(out) >= n:
+            break
+        rows = _query(path, "SELECT receipt_no, amount_minor, created_at FROM payments"
+                            " ORDER BY created_at DESC, txn_id DESC LIMIT ?", (n - len(out),))
+        out += [(r["receipt_no"], r["amount_minor"], r["created_at"]) for r in rows]
+    return out
