@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,16 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
 
 
-def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | None) -> dict[str, Any]:
+def _growth(first: Any, last: Any, top: int = 12) -> list[dict[str, Any]]:
+    """Where the Python heap grew between two tracemalloc snapshots, largest first."""
+    stats = last.compare_to(first, "traceback")
+    return [{"kib": round(st.size_diff / 1024, 1), "blocks": st.count_diff,
+             "where": [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in st.traceback[-4:]]}
+            for st in stats[:top] if st.size_diff > 0]
+
+
+def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | None,
+        trace: int = 0) -> dict[str, Any]:
     import argparse as ap
 
     from drivers.transport import SimulatorHub
@@ -70,6 +80,7 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
             term.start()
             samples: list[tuple[int, int]] = []
             done = failed = 0
+            heap: list[tuple[int, Any]] = []  # (sessions, snapshot) with --trace
             residents = seeded_residents()
             try:
                 while done < sessions:
@@ -79,6 +90,16 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
                     failed += report.failed
                     gc.collect()
                     samples.append((done, rss_kb()))
+                    sys.stderr.write(f"soak: {done} sessions, {failed} failed, RSS "
+                                     f"{samples[-1][1] / 1024:.1f} MB\n")
+                    if trace and done >= warmup:
+                        if not tracemalloc.is_tracing():
+                            tracemalloc.start(trace)  # after warm-up: what grows from here on
+                        heap.append((done, tracemalloc.take_snapshot()))
+                        if len(heap) >= 3:  # so far, in case the run is cut short
+                            sys.stderr.write(json.dumps({"heap_growth": _growth(
+                                heap[1][1], heap[-1][1], 6)}) + "\n")
+                            del heap[2:-1]  # only the first two and the newest are compared
             finally:
                 term.stop()
         finally:
@@ -92,6 +113,11 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
         "rss_mb_samples": [(s, round(r / 1024, 2)) for s, r in samples],
         "rss_growth_mb_per_1000_after_warmup": None if growth is None else round(growth, 3),
         "elapsed_s": round(time.perf_counter() - started, 1),
+        **({"heap_growth_after_warmup": {
+            "from_sessions": heap[1][0], "to_sessions": heap[-1][0],
+            "python_heap_kib": round(sum(st.size_diff for st in heap[-1][1].compare_to(
+                heap[1][1], "filename")) / 1024, 1),
+            "top": _growth(heap[1][1], heap[-1][1])}} if len(heap) >= 3 else {}),
     }
 
 
@@ -103,10 +129,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=200, help="sessions before the slope counts")
     parser.add_argument("--poll-ms", type=int, default=10, help="device poll interval (the fastest the config allows)")
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--trace", type=int, default=0, metavar="FRAMES",
+                        help="after warm-up, trace Python allocations (tracemalloc, FRAMES deep)"
+                             " and report where the heap grew")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.chunk < 1 or args.warmup < 0 or args.poll_ms < 1:
         parser.error("--sessions, --chunk and --poll-ms must be positive, --warmup 0 or more")
-    return run(args.sessions, args.chunk, args.warmup, args.poll_ms, args.dir)
+    if args.trace < 0:
+        parser.error("--trace must be 0 or more")
+    return run(args.sessions, args.chunk, args.warmup, args.poll_ms, args.dir, args.trace)
 
 
 if __name__ == "__main__":

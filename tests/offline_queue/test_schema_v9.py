@@ -7,7 +7,7 @@ import sqlite3
 
 from sqlite_utils import Database
 
-from benchmarks.scale_db import _SQL, rows_for
+from benchmarks.scale_db import SQL, rows_for
 from offline_queue.outbox import Outbox
 from offline_queue.schema import MIGRATIONS, SCHEMA_VERSION, _split, connect
 
@@ -36,10 +36,10 @@ def test_a_v8_database_with_payments_in_every_state_migrates_intact(tmp_path):
     states = ["DELIVERED", "PENDING", "IN_FLIGHT", "DEAD"]
     for i in range(40):
         rows = rows_for(i)
-        conn.executemany(_SQL["journal"], rows["journal"])
-        conn.executemany(_SQL["payments"], rows["payments"])
+        conn.executemany(SQL["journal"], rows["journal"])
+        conn.executemany(SQL["payments"], rows["payments"])
         (box,) = rows["outbox"]
-        conn.execute(_SQL["outbox"], box[:7] + (states[i % 4],) + box[8:])
+        conn.execute(SQL["outbox"], box[:7] + (states[i % 4],) + box[8:])
     conn.execute("INSERT INTO device_settings VALUES ('bill_validator', 'k', 'v', 't', 'op')")
     before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
               for t in ("journal", "payments", "outbox", "outbox_counts", "outbox_head")}
