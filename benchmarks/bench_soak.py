@@ -41,6 +41,17 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
 
 
+def _empty_trays(hub: Any) -> None:
+    """The simulated devices run in this process and keep what a bench inspects (the
+    printer's receipts, ccTalk's request log, up to 100,000 frames): the paper leaves with the
+    resident and the log is the bench's, so neither is the terminal's memory."""
+    for sim in list(hub.sims.values()):
+        for name in ("receipts", "request_log"):
+            kept = getattr(sim, name, None)
+            if kept is not None and hasattr(kept, "clear"):
+                kept.clear()
+
+
 def _growth(first: Any, last: Any, top: int = 12) -> list[dict[str, Any]]:
     """Where the Python heap grew between two tracemalloc snapshots, largest first."""
     stats = last.compare_to(first, "traceback")
@@ -50,7 +61,9 @@ def _growth(first: Any, last: Any, top: int = 12) -> list[dict[str, Any]]:
 
 
 def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | None,
-        trace: int = 0) -> dict[str, Any]:
+        trace: int = 0, minutes: float | None = None) -> dict[str, Any]:
+    """``minutes``: stop at the first chunk boundary after this long (the run reports the
+    sessions it did)."""
     import argparse as ap
 
     from drivers.transport import SimulatorHub
@@ -76,18 +89,21 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
                          api=f"http://127.0.0.1:{port}", kiosk_id="KIOSK-SOAK",
                          state_dir=str(Path(tmp) / "state"), poll_ms=poll_ms, enrol_token=TOKEN)
             os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
-            term = Terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
+            hub = SimulatorHub(cfg.kiosk.state_dir)
+            term = Terminal(cfg, hub)
             term.start()
             samples: list[tuple[int, int]] = []
             done = failed = 0
             heap: list[tuple[int, Any]] = []  # (sessions, snapshot) with --trace
             residents = seeded_residents()
             try:
-                while done < sessions:
+                stop_at = None if minutes is None else time.monotonic() + minutes * 60
+                while done < sessions and (stop_at is None or time.monotonic() < stop_at):
                     n = min(chunk, sessions - done)
                     report = run_sessions(term, n, residents, seed=done + 1)
                     done += n
                     failed += report.failed
+                    _empty_trays(hub)
                     gc.collect()
                     samples.append((done, rss_kb()))
                     sys.stderr.write(f"soak: {done} sessions, {failed} failed, RSS "
@@ -108,7 +124,8 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
     after = [(s, r) for s, r in samples if s > warmup]
     growth = slope([s / 1000 for s, _ in after], [r / 1024 for _, r in after]) if len(after) >= 2 else None
     return {
-        "benchmark": "soak", "sessions": done, "failed_sessions": failed, "chunk": chunk,
+        "benchmark": "soak", "sessions": done, "sessions_asked": sessions,
+        "failed_sessions": failed, "chunk": chunk,
         "warmup_sessions": warmup, "poll_ms": poll_ms,
         "rss_mb_samples": [(s, round(r / 1024, 2)) for s, r in samples],
         "rss_growth_mb_per_1000_after_warmup": None if growth is None else round(growth, 3),
@@ -129,15 +146,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=200, help="sessions before the slope counts")
     parser.add_argument("--poll-ms", type=int, default=10, help="device poll interval (the fastest the config allows)")
     parser.add_argument("--dir", default=None)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop at the first sample after this many minutes")
     parser.add_argument("--trace", type=int, default=0, metavar="FRAMES",
                         help="after warm-up, trace Python allocations (tracemalloc, FRAMES deep)"
                              " and report where the heap grew")
     args = parser.parse_args(argv)
     if args.sessions < 1 or args.chunk < 1 or args.warmup < 0 or args.poll_ms < 1:
         parser.error("--sessions, --chunk and --poll-ms must be positive, --warmup 0 or more")
-    if args.trace < 0:
-        parser.error("--trace must be 0 or more")
-    return run(args.sessions, args.chunk, args.warmup, args.poll_ms, args.dir, args.trace)
+    if args.trace < 0 or (args.minutes is not None and args.minutes <= 0):
+        parser.error("--trace must be 0 or more, --minutes more than 0")
+    return run(args.sessions, args.chunk, args.warmup, args.poll_ms, args.dir, args.trace,
+               args.minutes)
 
 
 if __name__ == "__main__":
