@@ -66,3 +66,25 @@ def test_the_thread_runs_it_and_keep_days_zero_is_off(tmp_path):
 def test_config_archive_section():
     assert config_from_dict({}).archive.keep_days == 90
     assert config_from_dict({"archive": {"keep_days": 0}}).archive.keep_days == 0
+
+
+def test_the_archive_command_takes_its_age_from_the_config(tmp_path):
+    import subprocess
+    import sys
+
+    path, db = _books(tmp_path)
+    db.conn.close()
+    off = tmp_path / "off.toml"
+    off.write_text("[archive]\nkeep_days = 0\n")
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "kiosk", "queue", "archive", "--db", str(path), *args],
+        capture_output=True, text=True, timeout=60)
+    got = run("--config", str(off))
+    assert got.returncode == 0 and "archiving is off" in got.stdout and not _archived(tmp_path)
+    # an age from the file: the real date is months after these payments, so all reported,
+    # delivered months go
+    on = tmp_path / "on.toml"
+    on.write_text("[archive]\nkeep_days = 30\n")
+    got = run("--config", str(on))
+    assert got.returncode == 0, got.stderr
+    assert "2026-01 6 payments" in got.stdout and len(_archived(tmp_path)) == 9
