@@ -7,7 +7,7 @@ the Python heap grew after warm-up, by tracemalloc; ``--minutes``: stop at a sam
 as ``kiosk simulate`` runs it, with a fast device poll) takes scripted resident sessions against
 the reference server running as its own process (so only the terminal's memory is read). After
 each chunk the process's resident set (``VmRSS`` in /proc/self/status, after a garbage
-collection) is sampled; the growth per 1,000 sessions after warm-up is the least-squares slope
+collection; with ``--trace``, less tracemalloc's own memory) is sampled; the growth per 1,000 sessions after warm-up is the least-squares slope
 over the samples, so one late allocation does not read as a trend.
 """
 
@@ -106,7 +106,8 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
                     failed += report.failed
                     _empty_trays(hub)
                     gc.collect()
-                    samples.append((done, rss_kb()))
+                    # tracemalloc's own bookkeeping grows with what it traces: not the terminal's
+                    samples.append((done, rss_kb() - tracemalloc.get_tracemalloc_memory() // 1024))
                     sys.stderr.write(f"soak: {done} sessions, {failed} failed, RSS "
                                      f"{samples[-1][1] / 1024:.1f} MB\n")
                     if trace and done >= warmup:
