@@ -34,22 +34,25 @@ ACCOUNTS = [f"{3_100_000_000 + i * 7919:010d}" for i in range(2000)]
 BUILD = 1  # bump when the rows change: cached databases are keyed by it and the schema
 
 
-def when(i: int) -> datetime:
-    day, slot = divmod(i, PER_DAY)
-    return START + timedelta(days=day, seconds=slot * 150)
+def when(i: int, start: datetime = START, per_day: int = PER_DAY) -> datetime:
+    day, slot = divmod(i, per_day)
+    return start + timedelta(days=day, seconds=slot * (45_000 // per_day or 1))
 
 
 def _j(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def rows_for(i: int) -> dict[str, list[tuple]]:
-    """The rows of payment ``i`` as Journal writes them (ids left to SQLite)."""
-    t = when(i)
-    sid, account = f"S{i:09d}", ACCOUNTS[i % len(ACCOUNTS)]
+def rows_for(i: int, *, kiosk_id: str = KIOSK_ID, accounts: list[str] = ACCOUNTS,
+             start: datetime = START, per_day: int = PER_DAY,
+             pending: bool = False) -> dict[str, list[tuple]]:
+    """The rows of payment ``i`` as Journal writes them (ids left to SQLite); delivered, or
+    with ``pending`` taken offline and still queued (benchmarks/bench_drain.py's backlog)."""
+    t = when(i, start, per_day)
+    sid, account = f"S{i:09d}", accounts[i % len(accounts)]
     ms = t.isoformat(timespec="milliseconds")
     created = t.isoformat(timespec="seconds")
-    receipt = f"{KIOSK_ID}-{t:%Y%m%d}-{i % PER_DAY + 1:05d}"
+    receipt = f"{kiosk_id}-{t:%Y%m%d}-{i % per_day + 1:05d}"
     journal = [(sid, None, "session_start", None, None,
                 _j({"account_no": account, "target_minor": AMOUNT}), ms)]
     seq = 0
@@ -63,13 +66,17 @@ def rows_for(i: int) -> dict[str, list[tuple]]:
             journal.append((sid, seq, "credit", "coin", value, "{}", ms))
     journal.append((sid, None, "payment", "cash", AMOUNT, _j({"receipt_no": receipt, "txn_id": sid}), ms))
     journal.append((sid, None, "session_end", None, None, _j({"outcome": "paid"}), ms))
-    record = PaymentRecord(KIOSK_ID, sid, sid, account, AMOUNT, receipt, created, False,
+    record = PaymentRecord(kiosk_id, sid, sid, account, AMOUNT, receipt, created, pending,
                            tally(NOTES), tally(COINS))
     body = encode(PAYMENT, record)
     payments = [(sid, sid, account, AMOUNT, json.dumps({str(v): n for v, n in NOTES}),
-                 json.dumps({str(v): n for v, n in COINS}), created, t.date().isoformat(), 0,
-                 receipt, 0)]
-    answer = json.dumps({"payment_id": f"PAY-{i + 1:08d}", "txn_id": sid, "kiosk_id": KIOSK_ID,
+                 json.dumps({str(v): n for v, n in COINS}), created, t.date().isoformat(),
+                 int(pending), receipt, 0)]
+    if pending:
+        return {"journal": journal, "payments": payments, "outbox": [
+            (PAYMENT, sid, account, body, AMOUNT, t.timestamp(), i * 1000, "PENDING", 0, None,
+             None, None)]}
+    answer = json.dumps({"payment_id": f"PAY-{i + 1:08d}", "txn_id": sid, "kiosk_id": kiosk_id,
                          "account_no": account, "amount_minor": AMOUNT, "arrears_minor": 0,
                          "balance_minor": AMOUNT, "receipt_ref": f"R{t:%Y%m%d}-{i + 1:06d}",
                          "accepted_at": t.astimezone(timezone.utc).isoformat()}, separators=(",", ":"))
@@ -78,7 +85,7 @@ def rows_for(i: int) -> dict[str, list[tuple]]:
     return {"journal": journal, "payments": payments, "outbox": outbox}
 
 
-_SQL = {
+SQL = {
     "journal": "INSERT INTO journal (session_id, seq, kind, tender, value_minor, data, at)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)",
     "payments": "INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"
@@ -105,7 +112,7 @@ def build(path: Path, n: int, batch: int = 20_000) -> None:
             for table, rows in rows_for(i).items():
                 acc[table].extend(rows)
         for table in ("payments", "outbox", "journal"):
-            conn.executemany(_SQL[table], acc[table])
+            conn.executemany(SQL[table], acc[table])
         conn.execute("COMMIT")
     conn.execute("BEGIN")
     for d in range(days):

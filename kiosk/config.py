@@ -103,6 +103,14 @@ class ReceiptsSection:
     verify_url: str = ""
 
 
+@dataclass(frozen=True)
+class ArchiveSection:
+    """Retention (docs/promises.md, Retention): delivered, reported payments older than
+    ``keep_days`` move to the monthly archive, at idle, at most once a day; 0 = never."""
+
+    keep_days: int = field(default=90, metadata=_range(0, 36500))
+
+
 # ---------------------------------------------------------------- per-protocol device options
 # Each protocol's options type, its defaults and which device may speak it are its registry
 # entry (drivers/registry.py); the names below are kept for the callers that build options.
@@ -144,6 +152,7 @@ class Config:
     limits: FlowConfig = field(default_factory=FlowConfig)
     #: what a scanned code is: the utility's bill pattern, the payment-code rule (kiosk/flow/scan.py)
     scanner: ScanRules = field(default_factory=ScanRules)
+    archive: ArchiveSection = field(default_factory=ArchiveSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -190,7 +199,8 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "scanner"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "archive",
+                      "scanner"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -206,6 +216,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         scanner=_scan_rules(_table(raw, "scanner")),
+        archive=_build(ArchiveSection, _table(raw, "archive"), "archive", ArchiveSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):

@@ -67,7 +67,15 @@ def _ensure_tables(live: Any, arch: sqlite3.Connection) -> None:
         cols = [r[1] for r in live.execute(f"PRAGMA table_info({table})").fetchall()]
         have = [r[1] for r in arch.execute(f"PRAGMA table_info({table})").fetchall()]
         if not have:
-            arch.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({key}))")
+            # An integer key is the rowid itself and a text key the table's own b-tree (SQLite
+            # documentation, "ROWIDs and the INTEGER PRIMARY KEY", "The WITHOUT ROWID
+            # Optimization"): no second copy of every key in an index beside the rows.
+            if key == "id":
+                spec = ", ".join("id INTEGER PRIMARY KEY" if c == key else c for c in cols)
+                arch.execute(f"CREATE TABLE {table} ({spec})")
+            else:
+                arch.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({key}))"
+                             " WITHOUT ROWID")
             for op in ("UPDATE", "DELETE"):
                 arch.execute(
                     f"CREATE TRIGGER {table}_append_only_{op[0].lower()} BEFORE {op} ON {table}"
@@ -336,3 +344,16 @@ def archived_payments_on(db: Any, day: str) -> list[dict[str, Any]]:
         out.extend(_query(path, f"{_PAYMENT_SQL} WHERE p.local_date = ?", (day,)))
     live = {r[0] for r in db.execute("SELECT txn_id FROM payments WHERE local_date = ?", (day,))}
     return [r for r in out if r["txn_id"] not in live]
+
+
+def recent_archived(db: Any, n: int) -> list[tuple[str, int, str]]:
+    """The ``n`` newest archived payments as (receipt_no, amount_minor, created_at), newest
+    first: the newest month files first, only as many as it takes."""
+    out: list[tuple[str, int, str]] = []
+    for path in reversed(_archives(db)):
+        if len(out) >= n:
+            break
+        rows = _query(path, "SELECT receipt_no, amount_minor, created_at FROM payments"
+                            " ORDER BY created_at DESC, txn_id DESC LIMIT ?", (n - len(out),))
+        out += [(r["receipt_no"], r["amount_minor"], r["created_at"]) for r in rows]
+    return out

@@ -160,3 +160,21 @@ def _v8_history_free() -> str:
                          WHERE p.journal_id = OLD.id AND m.state = 'VERIFIED')
         BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
     """
+
+
+def _v9_stored_once() -> str:
+    """v9: what was stored twice or never read goes (docs/architecture.md, "Costs that do not
+    grow with history"):
+
+    - ``outbox_state`` indexed every row ever queued by (state, next_attempt_at), 21 bytes a
+      payment (benchmarks/bench_scale.py): due rows come from ``outbox_head`` and
+      ``outbox_unowned_due`` since v8, so only the two states looked up by name (a crash's
+      IN_FLIGHT rows at start, the dead letters staff see) keep an index, over those rows only;
+    - ``device_settings``: written by nothing and read by nothing since device settings left
+      the database (the configuration file's ``[devices.*]`` tables hold them, README.md)."""
+    return """
+    DROP INDEX outbox_state;
+    CREATE INDEX outbox_in_flight ON outbox(id) WHERE state = 'IN_FLIGHT';
+    CREATE INDEX outbox_dead ON outbox(id) WHERE state = 'DEAD';
+    DROP TABLE device_settings;
+    """

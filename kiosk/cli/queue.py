@@ -52,8 +52,9 @@ def register(sub: Any) -> None:
                                         " to var/archive/YYYY-MM.db beside the database")
     common(p)
     db_option(p)
-    p.add_argument("--keep-days", type=int, default=90, metavar="N",
-                   help="payments younger than N days stay in the live database (default 90)")
+    p.add_argument("--keep-days", type=int, default=None, metavar="N",
+                   help="payments younger than N days stay in the live database (default: the"
+                        " config's [archive] keep_days, 90)")
     p.set_defaults(func=cmd_queue_archive)
 
     p = sub.add_parser("sync", help="deliver the queue to the billing API")
@@ -162,9 +163,14 @@ def cmd_queue_archive(args: argparse.Namespace) -> int:
     from kiosk.config import ConfigError
     from offline_queue.archive import Archiver
 
-    if args.keep_days < 0:
+    if args.keep_days is not None and args.keep_days < 0:
         raise ConfigError("--keep-days: must be 0 or more")
-    moved = Archiver(open_db(args, config(args, db=args.db)), keep_days=args.keep_days).run()
+    cfg = config(args, db=args.db)
+    keep_days = cfg.archive.keep_days if args.keep_days is None else args.keep_days
+    if args.keep_days is None and keep_days == 0:  # off in the config: only an explicit age
+        print("archiving is off ([archive] keep_days = 0); --keep-days N moves now")
+        return 0
+    moved = Archiver(open_db(args, cfg), keep_days=keep_days).run()
     for m in moved:
         print(f"{m.month} {m.payments} payments, {m.journal_rows} journal rows -> {m.path}")
     if not moved:

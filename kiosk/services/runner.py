@@ -34,6 +34,8 @@ from offline_queue.journal import Journal
 from offline_queue.outbox import Outbox
 
 log = logging.getLogger(__name__)
+#: phases kept in ``SessionRunner.history`` (tests and the demo log read the newest ones)
+HISTORY_KEPT = 1000
 
 
 @dataclass
@@ -175,6 +177,8 @@ class SessionRunner:
         self.session, cmds = advance(self.session, event)
         if self.session.phase != before:
             self.history.append(self.session.phase.value)
+            if len(self.history) > HISTORY_KEPT:  # a terminal runs for years: the newest only
+                del self.history[:-HISTORY_KEPT // 2]
             log.info("phase %s → %s", before.value, self.session.phase.value)
         if not self.session.receipt_no:
             self.receipt = None

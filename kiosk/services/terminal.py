@@ -21,6 +21,7 @@ from drivers.manager import DeviceManager
 from kiosk.services.devices import open_device
 from kiosk.services.events_bridge import EventQueue, ThreadTimers
 from kiosk.services.identity import kiosk_auth, refuse_shared, signed
+from kiosk.services.archive_watch import ArchiveWatch
 from kiosk.services.integrity_watch import IntegrityWatch
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
@@ -209,6 +210,10 @@ class Terminal:
         self.integrity_watch = IntegrityWatch(
             self.config.kiosk.db, self.events.post,
             is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
+        # Retention at idle, once a day (kiosk/services/archive_watch.py; [archive] keep_days).
+        self.archive_watch = ArchiveWatch(
+            self.config.kiosk.db, self.config.archive.keep_days,
+            is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
         if self.serve_control:
             self._serve_control()
 
@@ -387,6 +392,8 @@ class Terminal:
         self.stop_sync()
         if getattr(self, "integrity_watch", None) is not None:
             self.integrity_watch.stop()
+        if getattr(self, "archive_watch", None) is not None:
+            self.archive_watch.stop()
         if self.printer_watch is not None:
             self.printer_watch.stop()
         if hasattr(self, "timers"):

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 from kivy.clock import Clock
 
 from kiosk.staff import audit as a
+from kiosk.staff import receipts
 from kiosk.staff.auth import Permission, StaffSession
 from kiosk.staff.errors import StaffError
 
@@ -175,13 +176,12 @@ def reprint(session: StaffSession, digits: str) -> Job:
     def job(w: Any) -> str:
         runner = w.terminal.runner
         receipt_no = receipt_number(w.terminal.config.kiosk.id, digits)
-        row = w.db.execute("SELECT txn_id FROM payments WHERE receipt_no = ?",
-                           (receipt_no,)).fetchone()
-        if row is None:
+        txn_id = receipts.txn_for_receipt(w.db, receipt_no)  # live, or moved to its monthly archive
+        if txn_id is None:
             w.console.auth.check(session, Permission.REPRINT, "reprint a receipt")
             raise ReceiptNotFound(receipt_no)
         # the runner prints from the UI thread's side, like a resident's reprint
-        w.console.reprint_receipt(session, row[0], lambda txn: Clock.schedule_once(
+        w.console.reprint_receipt(session, txn_id, lambda txn: Clock.schedule_once(
             lambda _dt: runner.reprint(txn), 0))
         return receipt_no
     return job
@@ -190,7 +190,5 @@ def reprint(session: StaffSession, digits: str) -> Job:
 def recent_receipts(session: StaffSession, n: int = 3) -> Job:
     def job(w: Any) -> list[tuple[str, int, str]]:
         w.console.auth.check(session, Permission.REPRINT, "reprint a receipt")
-        rows = w.db.execute("SELECT receipt_no, amount_minor, created_at FROM payments"
-                            " ORDER BY created_at DESC, txn_id DESC LIMIT ?", (n,)).fetchall()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return receipts.recent_receipts(w.db, n)
     return job
