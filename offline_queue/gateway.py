@@ -23,6 +23,8 @@ from offline_queue.errors import BadAnswer
 
 #: the kinds of outbox row (docs/architecture.md, "The offline queue")
 PAYMENT, RATING, COLLECTION = "payment", "rating", "collection"
+#: a resident's fault/outage report, complaint or suggestion, and an SMS e-bill sign-up
+SERVICE_REQUEST, EBILL = "service_request", "ebill"
 
 
 def canonical_json(obj: Any) -> bytes:
