@@ -98,14 +98,15 @@ def parse_service_request(obj: Any, now: datetime | None = None) -> dict[str, An
     v._str(req, "kiosk_id", v.KIOSK_ID)
     v._str(req, "request_id", v.KEY)
     kind = req["kind"]
-    if kind not in CATEGORIES:
+    if not isinstance(kind, str) or kind not in CATEGORIES:
         raise v.BadRequest("invalid_request", "kind must be fault, outage, complaint or suggestion")
     if req["category"] not in CATEGORIES[kind]:
         raise v.BadRequest("invalid_request", f"category is not one of {kind}'s")
     _account(req)
     reasons = req["reasons"]
     if (not isinstance(reasons, list) or len(reasons) > MAX_REASONS
-            or any(r not in REASONS for r in reasons) or len(set(reasons)) != len(reasons)):
+            or not all(isinstance(r, str) and r in REASONS for r in reasons)
+            or len(set(reasons)) != len(reasons)):
         raise v.BadRequest("invalid_request", f"reasons: at most {MAX_REASONS} preset codes, once each")
     if "callback_phone" in req:
         _phone(req, "callback_phone")

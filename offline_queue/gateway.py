@@ -76,5 +76,8 @@ class BillingGateway(Protocol):
     def notices(self, lang: str) -> list[dict[str, Any]]:
         """The notices board in ``lang``."""
 
+    def history(self, account_no: str) -> dict[str, Any]:
+        """The account's twelve months and last payments (kWh and money integers)."""
+
     def heartbeat(self, kiosk_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Best effort, never queued: the terminal's health now."""

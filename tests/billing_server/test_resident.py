@@ -76,6 +76,8 @@ def test_a_service_request_is_recorded_once(tmp_path):
     {"reasons": ["since_today", "since_today"]},
     {"reasons": ["free text"]},
     {"kind": "praise"},
+    {"kind": {}},  # unhashable: a 400, not a 500
+    {"reasons": [{}]},
 ])
 def test_service_request_refusals(change):
     with pytest.raises(BadRequest):
