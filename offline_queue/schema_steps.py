@@ -160,3 +160,13 @@ def _v8_history_free() -> str:
                          WHERE p.journal_id = OLD.id AND m.state = 'VERIFIED')
         BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
     """
+
+
+def _v9_requests_by_day() -> str:
+    """v9: the daily report counts a day's service requests and e-bill sign-ups by kind
+    (kiosk/staff/report.py) from a partial index over those rows only, so it reads the day and
+    not the whole outbox (docs/architecture.md, "Costs that do not grow with history")."""
+    return """
+    CREATE INDEX outbox_requests_by_time ON outbox(created_at)
+        WHERE kind IN ('service_request', 'ebill');
+    """

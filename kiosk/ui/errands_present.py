@@ -133,10 +133,6 @@ def _history(d: Any, errand: sm.Errand, _: Gettext) -> None:
                           _("The history cannot be shown now: the network is down and this "
                             "terminal has no copy of it."))
         return
-    if h.months:
-        last = h.months[0]
-        d.history_headline = _("{period}: {kwh} kWh").format(period=last.period, kwh=last.kwh)
-        d.history_amount = format_minor(last.billed_minor)
     d.history_rows = [(m.period, str(m.kwh), format_minor(m.billed_minor),
                        format_minor(m.paid_minor), _(CHANNELS.get(m.channel, "none")))
                       for m in h.months[:HISTORY_ROWS]]

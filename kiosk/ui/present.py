@@ -184,8 +184,6 @@ class Display:
     utility_ref_text: str = ""
     can_print: bool = False
     slip_text: str = ""
-    history_headline: str = ""
-    history_amount: str = ""
     history_rows: list = field(default_factory=list)  # [(period, kWh, billed, paid, how)]
     history_note: str = ""
 
