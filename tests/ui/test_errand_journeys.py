@@ -18,16 +18,34 @@ def texts(kiosk) -> str:
     return "\n".join(label.text for label in kiosk.labels())
 
 
+def rules_kept(kiosk, lang: str) -> list[str]:
+    """What every screen keeps (tests/ui/screen_checks.py): translated, large enough, apart."""
+    from kiosk.ui.i18n import LANG_NAMES
+    from tests.ui import screen_checks as checks
+
+    app, screen = kiosk.app, kiosk.current_screen()
+    allowed = {app.view.kiosk_id, LANG_NAMES["en"], LANG_NAMES["zh_CN"],
+               app.view.reference_text}  # a reference number is no word in either language
+    return (checks.untranslated(screen, lang, allowed) + checks.too_small_text(screen, 28)
+            + checks.small_targets(screen, app.theme.dpi / 25.4 * 15)
+            + checks.misplaced_actions(screen, kiosk.window, app.theme)
+            + checks.overlaps(screen, kiosk.window) + checks.style_drift(screen, app.theme))
+
+
 def both_languages(kiosk, name: str, zh: str, en: str) -> None:
-    """A screenshot in Chinese and in English, each checked for one sentence of its own."""
+    """A screenshot in Chinese and in English, each checked for one sentence of its own and
+    for the rules every screen keeps."""
     assert zh in texts(kiosk), texts(kiosk)
     kiosk.snap(f"errand-zh-{name}")
+    problems = rules_kept(kiosk, "zh_CN")
     kiosk.press("language")
     kiosk.frame(2)
     assert en in texts(kiosk), texts(kiosk)
     kiosk.snap(f"errand-en-{name}")
+    problems += rules_kept(kiosk, "en")
     kiosk.press("language")
     kiosk.frame(2)
+    assert not problems, f"{name}: {problems}"
 
 
 def to_services(kiosk) -> None:
