@@ -73,8 +73,8 @@ def history(ledger: Any, account_no: str) -> dict[str, Any] | None:
         if m["paid_minor"] > 0:
             paid.append({"paid_at": f"{m['period']}-15T10:00:00Z", "amount_minor": m["paid_minor"],
                          "channel": m["channel"]})
-    return {"account_no": account_no, "months": months, "payments": paid,
-            "as_of": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"account_no": account_no, "months": months, "payments": paid, "as_of": now}
 
 
 # ---- requests ------------------------------------------------------------------------------
@@ -107,7 +107,8 @@ def parse_service_request(obj: Any, now: datetime | None = None) -> dict[str, An
     if (not isinstance(reasons, list) or len(reasons) > MAX_REASONS
             or not all(isinstance(r, str) and r in REASONS for r in reasons)
             or len(set(reasons)) != len(reasons)):
-        raise v.BadRequest("invalid_request", f"reasons: at most {MAX_REASONS} preset codes, once each")
+        raise v.BadRequest("invalid_request",
+                           f"reasons: at most {MAX_REASONS} preset codes, once each")
     if "callback_phone" in req:
         _phone(req, "callback_phone")
     elif kind in NEEDS_PHONE:
