@@ -115,3 +115,21 @@ def test_idle_timer_ends_an_errand():
     s, _ = run(on_account(), e.ServicesPressed(), e.ErrandChosen("fault"))
     s, _ = run(s, e.TimerExpired("idle"))
     assert s.phase == Phase.IDLE and s.errand is None and s.account is None
+
+
+def test_ebill_what_then_phone_then_one_queue_command():
+    s, cmds = run(on_account(), e.ServicesPressed(), e.ErrandChosen("ebill"),
+                  e.OptionChosen("reminders"), e.PhoneEntered("19912345678"), e.ContinuePressed())
+    (queue,) = [x for x in cmds if isinstance(x, c.QueueRequest)]
+    assert queue.kind == "ebill" and dict(queue.fields) == {
+        "phone": "19912345678", "sms_bill": False, "reminder": True}
+
+
+def test_back_walks_the_steps_then_the_menu():
+    s, _ = run(on_account(), e.ServicesPressed(), e.ErrandChosen("outage"),
+               e.OptionChosen("street"))
+    assert s.errand.step == "phone"
+    s, _ = run(s, e.BackPressed())
+    assert s.errand.step == "category"
+    s, _ = run(s, e.BackPressed())
+    assert s.phase == Phase.SERVICES and s.errand is None
