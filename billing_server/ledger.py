@@ -60,22 +60,8 @@ _V6 = """
 CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT NULL UNIQUE,
     kiosk_id TEXT NOT NULL, linked_at TEXT NOT NULL);
 """
-# v7: a resident's twelve months (seeded for the demo accounts), service requests and e-bill
-# sign-ups (docs/billing-api.yaml getHistory, postServiceRequest, postEBill; resident.py).
-_V7 = """
-CREATE TABLE usage_history (account_no TEXT NOT NULL REFERENCES accounts(account_no),
-    period TEXT NOT NULL, kwh INTEGER NOT NULL CHECK (kwh >= 0),
-    billed_minor INTEGER NOT NULL CHECK (billed_minor >= 0),
-    paid_minor INTEGER NOT NULL CHECK (paid_minor >= 0), channel TEXT NOT NULL, paid_on TEXT,
-    PRIMARY KEY (account_no, period));
-CREATE TABLE service_requests (seq INTEGER PRIMARY KEY, reference_no TEXT NOT NULL UNIQUE,
-    kiosk_id TEXT NOT NULL, request_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-    account_no TEXT NOT NULL, body TEXT NOT NULL, received_at TEXT NOT NULL);
-CREATE TABLE ebill_signups (seq INTEGER PRIMARY KEY, reference_no TEXT NOT NULL UNIQUE,
-    kiosk_id TEXT NOT NULL, request_id TEXT NOT NULL UNIQUE, account_no TEXT NOT NULL,
-    phone TEXT NOT NULL, sms_bill INTEGER NOT NULL, reminder INTEGER NOT NULL,
-    received_at TEXT NOT NULL);
-"""
+# v7: a resident's history, service requests and e-bill sign-ups (billing_server/resident.py)
+_V7 = resident.SCHEMA_V7
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
     "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq")

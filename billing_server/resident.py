@@ -35,6 +35,22 @@ PHONE = re.compile(r"1[3-9][0-9]{9}")
 CHANNELS = ("kiosk", "counter", "app", "bank", "none")
 MAX_REASONS = 3
 LAST_PAYMENTS = 5
+#: ledger schema v7 (billing_server/ledger.py runs it): the demo accounts' twelve months, and
+#: what residents asked for (docs/billing-api.yaml getHistory, postServiceRequest, postEBill)
+SCHEMA_V7 = """
+CREATE TABLE usage_history (account_no TEXT NOT NULL REFERENCES accounts(account_no),
+    period TEXT NOT NULL, kwh INTEGER NOT NULL CHECK (kwh >= 0),
+    billed_minor INTEGER NOT NULL CHECK (billed_minor >= 0),
+    paid_minor INTEGER NOT NULL CHECK (paid_minor >= 0), channel TEXT NOT NULL, paid_on TEXT,
+    PRIMARY KEY (account_no, period));
+CREATE TABLE service_requests (seq INTEGER PRIMARY KEY, reference_no TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL, request_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    account_no TEXT NOT NULL, body TEXT NOT NULL, received_at TEXT NOT NULL);
+CREATE TABLE ebill_signups (seq INTEGER PRIMARY KEY, reference_no TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL, request_id TEXT NOT NULL UNIQUE, account_no TEXT NOT NULL,
+    phone TEXT NOT NULL, sms_bill INTEGER NOT NULL, reminder INTEGER NOT NULL,
+    received_at TEXT NOT NULL);
+"""
 
 
 # ---- history -------------------------------------------------------------------------------
