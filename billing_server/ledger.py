@@ -13,10 +13,11 @@ import json
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from billing_server import resident
 from billing_server.audit_anchor import Anchor, Verdict, judge
 from billing_server.seed import DEMO_PREPAID_CARDS, DemoAccount, DemoNotice
 from billing_server.contract import mask_account
@@ -24,7 +25,7 @@ from billing_server.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -59,6 +60,8 @@ _V6 = """
 CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT NULL UNIQUE,
     kiosk_id TEXT NOT NULL, linked_at TEXT NOT NULL);
 """
+# v7: a resident's history, service requests and e-bill sign-ups (billing_server/resident.py)
+_V7 = resident.SCHEMA_V7
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
     "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq")
@@ -153,13 +156,13 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2, 3, 4, 5):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 6")
+            if version not in (0, 1, 2, 3, 4, 5, 6):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 7")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
                          + (_V3 if version < 3 else "") + (_V4 if version < 4 else "")
-                         + (_V5 if version < 5 else "") + _V6)
+                         + (_V5 if version < 5 else "") + (_V6 if version < 6 else "") + _V7)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -198,6 +201,7 @@ class Ledger:
                 for uid, account_no in prepaid_cards.items():
                     c.execute("INSERT OR IGNORE INTO prepaid_cards (card_uid, account_no) "
                               "VALUES (?,?)", (uid, account_no))
+                resident.seed_history(c, [a.account_no for a in accounts], date.today())
                 for n in notices:
                     for lang, title, body in (("zh", n.title_zh, n.body_zh),
                                               ("en", n.title_en, n.body_en)):
@@ -220,6 +224,8 @@ class Ledger:
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    select = _all  # for the ledger's read-only helpers (billing_server/resident.py)
 
     def account(self, account_no: str) -> dict[str, Any] | None:
         return self._one(
@@ -311,7 +317,7 @@ class Ledger:
                 json.loads(r["body"]) | {"received_at": r["received_at"]}
                 for r in self._all("SELECT body, received_at FROM heartbeats ORDER BY kiosk_id")
             ],
-        }
+        } | resident.dump(self)
 
     # ---- writes ------------------------------------------------------------------------------
 

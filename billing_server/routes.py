@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from billing_server import auth, prepaid, receipts
+from billing_server import auth, prepaid, receipts, resident
 from billing_server import contract as v
 from billing_server.audit_anchor import answer as anchor_answer
 from billing_server.faults import FaultSwitch, fault_from_json
@@ -51,7 +51,8 @@ Route = tuple[str, re.Pattern[str], str, Callable[..., Response]]
 #: answered without a kiosk signature: a liveness probe, enrolment itself (it carries the
 #: token), a resident's phone opening a receipt's QR, and the loopback-only test endpoints
 UNSIGNED = frozenset({"/v1/health", "/v1/kiosks/{kiosk_id}/enrol", "/v1/receipts/verify"})
-LOOKUPS = frozenset({"/v1/accounts/{account_no}", "/v1/cards/{card_uid}"})
+LOOKUPS = frozenset({"/v1/accounts/{account_no}", "/v1/cards/{card_uid}",
+                     "/v1/accounts/{account_no}/history"})
 LOOKUPS_PER_MINUTE = 120
 
 
@@ -84,6 +85,12 @@ class BillingApi:
         seg = r"([^/]+)"
         self.routes: list[Route] = [
             ("GET", re.compile(rf"/v1/accounts/{seg}"), "/v1/accounts/{account_no}", self.account),
+            ("GET", re.compile(rf"/v1/accounts/{seg}/history"), "/v1/accounts/{account_no}/history",
+             self.history),
+            ("POST", re.compile(rf"/v1/accounts/{seg}/e-bill"), "/v1/accounts/{account_no}/e-bill",
+             self.ebill),
+            ("POST", re.compile(r"/v1/service-requests"), "/v1/service-requests",
+             self.service_request),
             ("GET", re.compile(rf"/v1/cards/{seg}"), "/v1/cards/{card_uid}", self.card),
             ("POST", re.compile(r"/v1/payments"), "/v1/payments", self.payment),
             ("POST", re.compile(r"/v1/prepaid/tokens"), "/v1/prepaid/tokens", self.prepaid_token),
@@ -177,6 +184,25 @@ class BillingApi:
             return error(404, "unknown_account", "no account with this number")
         return json_response(200, {**row, "prepaid": bool(row["prepaid"]), "currency": "CNY",
                                    "as_of": utc_now_iso()})
+
+    def history(self, req: Request) -> Response:
+        body = resident.history(self.ledger, v.account_no(req.args[0]))
+        if body is None:
+            return error(404, "unknown_account", "no account with this number")
+        return json_response(200, body)
+
+    def service_request(self, req: Request) -> Response:
+        key = req.idempotency_key()
+        body = resident.parse_service_request(v.parse_json(req.raw), self.now())
+        req.key_must_equal(key, body["request_id"], "request_id")
+        return outcome_response(resident.record_service_request(self.ledger, body))
+
+    def ebill(self, req: Request) -> Response:
+        key = req.idempotency_key()
+        account_no = v.account_no(req.args[0])
+        body = resident.parse_ebill(v.parse_json(req.raw), account_no, self.now())
+        req.key_must_equal(key, body["request_id"], "request_id")
+        return outcome_response(resident.record_ebill(self.ledger, body))
 
     def card(self, req: Request) -> Response:
         row = self.ledger.card(v.card_uid(req.args[0]))

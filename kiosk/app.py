@@ -25,6 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from drivers import interfaces as d
 from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
+from kiosk.ui.errand_intents import ErrandIntents
 from kiosk.screens import KV_FILES, SCREENS, STAFF_SCREENS
 from kiosk.flow.receipt import qr_payload
 from kiosk.ui import qr
@@ -63,7 +64,7 @@ def make_terminal(config: Any, hub: Any = None, sync: bool = True) -> Any:
                             deciding_thread=True)
 
 
-class KioskApp(App):
+class KioskApp(ErrandIntents, App):
     use_kivy_settings = False
     other_lang_name = StringProperty(LANG_NAMES["en"])
 

@@ -18,6 +18,8 @@ from typing import Any, Callable
 _NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{9,13}(?![0-9A-Za-z])")
 # card ids as the drivers write them (upper-case hex); uuid-style ids in our logs are lower case
 _CARD = re.compile(r"(?<![0-9A-Za-z])(?=[0-9A-F]*[A-F])(?=[0-9A-F]*\d)[0-9A-F]{8,20}(?![0-9A-Za-z])")
+# a mainland mobile as people write it, grouped 3-4-4 (docs/billing-api.yaml Phone): 138****1234
+_MOBILE = re.compile(r"(?<![0-9A-Za-z])(1[3-9][0-9])[ -]([0-9]{4})[ -]([0-9]{4})(?![0-9A-Za-z])")
 _CARD_PATH = re.compile(r"(/cards/)([^/?#\s\"']+)")
 _SECRET = re.compile(
     r"(?i)\b(token|enrol[_-]token|authorization|signature(?:-input)?|password|pin|secret)\b"
@@ -37,6 +39,7 @@ def redact(text: str) -> str:
     text = _CARD_PATH.sub(lambda m: m.group(1) + "*" * max(0, len(m.group(2)) - 4)
                           + m.group(2)[-4:], text)
     text = _CARD.sub(_tail, text)
+    text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     return _NUMBER.sub(_tail, text)
 
 

@@ -61,7 +61,41 @@ def check_heartbeat(sent: dict[str, Any], answer: dict[str, Any]) -> str | None:
     return _nonempty_str(answer, "server_time")
 
 
+def check_service_request(sent: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """docs/billing-api.yaml ServiceRequest: our request_id and kind, the utility's reference."""
+    return _echoes(sent, answer, "request_id", "kind") or _nonempty_str(answer, "reference_no")
+
+
+def check_ebill(sent: dict[str, Any], answer: dict[str, Any]) -> str | None:
+    """docs/billing-api.yaml EBill: our request_id and account, the utility's reference."""
+    return (_echoes(sent, answer, "request_id", "account_no", "sms_bill", "reminder")
+            or _nonempty_str(answer, "reference_no"))
+
+
+def check_history(body: dict[str, Any], account_no: str) -> str | None:
+    """docs/billing-api.yaml History: about this account; kWh and money integers, never floats."""
+    if body.get("account_no") != account_no:
+        return "history answer is about another account"
+    months, payments = body.get("months"), body.get("payments")
+    if not isinstance(months, list) or not isinstance(payments, list):
+        return "history answer without months or payments"
+    for row in months:
+        if not isinstance(row, dict) or not isinstance(row.get("period"), str) \
+                or not isinstance(row.get("channel"), str):
+            return "history month malformed"
+        for name in ("kwh", "billed_minor", "paid_minor"):
+            if not _is_int(row.get(name)):
+                return f"history {name} is not an integer"
+    for row in payments:
+        if not isinstance(row, dict) or not _is_int(row.get("amount_minor")) \
+                or not isinstance(row.get("paid_at"), str):
+            return "history payment malformed"
+    return None
+
+
 CHECKS: dict[str, Check] = {
+    "service_request": check_service_request,
+    "ebill": check_ebill,
     "payment": check_payment,
     "rating": check_feedback,
     "feedback": check_feedback,

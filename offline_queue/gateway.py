@@ -23,6 +23,8 @@ from offline_queue.errors import BadAnswer
 
 #: the kinds of outbox row (docs/architecture.md, "The offline queue")
 PAYMENT, RATING, COLLECTION = "payment", "rating", "collection"
+#: a resident's fault/outage report, complaint or suggestion, and an SMS e-bill sign-up
+SERVICE_REQUEST, EBILL = "service_request", "ebill"
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -73,6 +75,9 @@ class BillingGateway(Protocol):
 
     def notices(self, lang: str) -> list[dict[str, Any]]:
         """The notices board in ``lang``."""
+
+    def history(self, account_no: str) -> dict[str, Any]:
+        """The account's twelve months and last payments (kWh and money integers)."""
 
     def heartbeat(self, kiosk_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Best effort, never queued: the terminal's health now."""

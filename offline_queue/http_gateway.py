@@ -23,13 +23,13 @@ from typing import Any
 
 import requests
 
-from offline_queue.answers import unproven
+from offline_queue.answers import check_history, unproven
 from offline_queue.crash import crash_point
 from offline_queue.deadline import DeadlineSession
 from offline_queue.errors import (ApiUnavailable, BadAnswer, NotFound, PermanentError,
                                   RetryableError, TlsRefused, Unreachable, Untrusted)
-from offline_queue.gateway import (COLLECTION, PAYMENT, RATING, DeliveryReceipt, canonical_json,
-                                   check_account)
+from offline_queue.gateway import (COLLECTION, EBILL, PAYMENT, RATING, SERVICE_REQUEST,
+                                   DeliveryReceipt, canonical_json, check_account)
 from offline_queue.tls import TlsTrust, tls_reason
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,21 @@ def delivery_path(kind: str, body: bytes) -> str:
         except (ValueError, KeyError, TypeError):
             raise PermanentError("collection body names no kiosk_id") from None
         return f"/v1/kiosks/{kiosk_id}/collections"
+    if kind == SERVICE_REQUEST:
+        return "/v1/service-requests"
+    if kind == EBILL:  # filed under the account it signs up
+        return f"/v1/accounts/{_body_field(body, 'account_no')}/e-bill"
     raise PermanentError(f"no delivery path for outbox kind {kind!r}")
+
+
+def _body_field(body: bytes, name: str) -> str:
+    try:
+        value = json.loads(body)[name]
+    except (ValueError, KeyError, TypeError):
+        raise PermanentError(f"body names no {name}") from None
+    if not isinstance(value, str) or not value.isalnum():
+        raise PermanentError(f"body's {name} cannot be a path segment")
+    return value
 
 
 class HttpGateway:
@@ -207,6 +221,14 @@ class HttpGateway:
         echoed = body.get("card_uid")
         if not isinstance(echoed, str) or echoed.upper() != card_uid.upper():
             raise BadAnswer("card answer is about another card")
+        return body
+
+    def history(self, account_no: str) -> dict[str, Any]:
+        """docs/billing-api.yaml getHistory, checked (offline_queue/answers.py check_history)."""
+        body = self._get(f"/v1/accounts/{account_no}/history")
+        why = check_history(body, account_no)
+        if why is not None:
+            raise BadAnswer(why)
         return body
 
     def notices(self, lang: str) -> list[dict[str, Any]]:

@@ -178,3 +178,13 @@ def _v9_stored_once() -> str:
     CREATE INDEX outbox_dead ON outbox(id) WHERE state = 'DEAD';
     DROP TABLE device_settings;
     """
+
+
+def _v10_requests_by_day() -> str:
+    """v10: the daily report counts a day's service requests and e-bill sign-ups by kind
+    (kiosk/staff/report.py) from a partial index over those rows only, so it reads the day and
+    not the whole outbox (docs/architecture.md, "Costs that do not grow with history")."""
+    return """
+    CREATE INDEX outbox_requests_by_time ON outbox(created_at)
+        WHERE kind IN ('service_request', 'ebill');
+    """

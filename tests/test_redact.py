@@ -16,6 +16,8 @@ from kiosk import redact
     ("GET /v1/cards/0a1b2c3d4e", "0a1b2c3d4e", "3d4e"),
     ("card 1F2E3D4C5B tapped", "1F2E3D4C5B", "4C5B"),
     ("refund to 13812345678", "13812345678", "5678"),
+    ("callback 138 1234 5678 typed", "1234 5678", "138****5678"),
+    ("e-bill to 199-8765-4321", "8765", "199****4321"),
     ('{"enrol_token": "abcdefghijklmnop1234"}', "abcdefghijklmnop1234", "enrol_token"),
     ("Authorization: Bearer eyJhbGciOi.x.y", "eyJhbGciOi", "Bearer"),
     ("signature=sig1=:AAAABBBB:", "AAAABBBB", "signature"),

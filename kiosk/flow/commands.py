@@ -122,3 +122,28 @@ class StartTimer(Command):
 @dataclass(frozen=True)
 class CancelTimer(Command):
     name: str
+
+
+@dataclass(frozen=True)
+class FetchHistory(Command):
+    """Answered by HistoryFetched (the server's, or the cached copy while offline)."""
+
+    session_id: str
+    account_no: str
+
+
+@dataclass(frozen=True)
+class QueueRequest(Command):
+    """A service request or e-bill sign-up into the outbox; answered by RequestQueued."""
+
+    session_id: str
+    kind: str  # fault | outage | complaint | suggestion | ebill
+    account_no: str
+    fields: tuple[tuple[str, object], ...]  # services_menu.body_fields, as sorted pairs
+
+
+@dataclass(frozen=True)
+class PrintSlip(Command):
+    """The errand on screen (history, request) as a slip; answered by SlipPrinted."""
+
+    session_id: str

@@ -233,3 +233,61 @@ class CardWriteChanged(Event):
 
     txn_id: str
     status: str
+
+
+# ---- beyond paying (kiosk/flow/services_menu.py)
+@dataclass(frozen=True)
+class ServicesPressed(Event):
+    """From the account screen: history, service requests, e-bill sign-up."""
+
+
+@dataclass(frozen=True)
+class ErrandChosen(Event):
+    kind: str  # services_menu.ERRANDS
+
+
+@dataclass(frozen=True)
+class OptionChosen(Event):
+    code: str  # a category, a reason (toggled) or what an e-bill covers
+
+
+@dataclass(frozen=True)
+class PhoneEntered(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class BackPressed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class PrintPressed(Event):
+    """Print the history or the request on screen as a slip."""
+
+
+@dataclass(frozen=True)
+class HistoryFetched(Answer):
+    session_id: str
+    history: object = None  # services_menu.History, or None with ``reason``
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RequestQueued(Answer):
+    session_id: str
+    request_id: str
+    local_ref: str
+
+
+@dataclass(frozen=True)
+class RequestDelivered(Answer):
+    session_id: str
+    request_id: str
+    reference_no: str  # the utility's
+
+
+@dataclass(frozen=True)
+class SlipPrinted(Answer):
+    session_id: str
+    ok: bool

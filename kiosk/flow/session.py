@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
 from kiosk.flow import scan
+from kiosk.flow import services_menu as sm
 from kiosk.flow.account import AccountNumberError, check_account_number
 from kiosk.flow.rules import (FlowConfig, amount_refusal, escrow_decision, prepaid_refusal,
                               readiness_refusal)
@@ -29,10 +30,13 @@ class Phase(str, enum.Enum):
     RATING = "rating"
     CANCELLED = "cancelled"
     OUT_OF_SERVICE = "out_of_service"
+    SERVICES = "services"  # history, service requests, e-bill (kiosk/flow/services_menu.py)
+    ERRAND = "errand"
 
 
 #: a resident is choosing: no money in yet, the idle timer applies
-CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT})
+CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT, Phase.SERVICES,
+                      Phase.ERRAND})
 
 IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
 #: a prepaid card write the receipt screen waits for (kiosk/services/prepaid_writer.py)
@@ -76,6 +80,8 @@ class Session:
     #: the card tapped to start (a prepaid purchase is written to it) and its write's status
     card_uid: str = ""
     card_write: str = ""
+    #: the errand beyond paying on screen (Phase.ERRAND)
+    errand: sm.Errand | None = None
 
     @property
     def credited_minor(self) -> int:
@@ -260,6 +266,9 @@ def _choosing_common(s: Session, ev: e.Event) -> Result:
 
 
 def _account(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.ServicesPressed):
+        return replace(s, phase=Phase.SERVICES, message=""), [
+            c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
     if isinstance(ev, e.ContinuePressed):
         refusal = prepaid_refusal(bool(s.account and s.account.prepaid), s.card_uid, s.offline)
         if refusal:
@@ -269,6 +278,25 @@ def _account(s: Session, ev: e.Event) -> Result:
             c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s),
         ]
     return _choosing_common(s, ev)
+
+
+_WHERE = {sm.MENU: Phase.SERVICES, sm.ERRAND: Phase.ERRAND, sm.ACCOUNT: Phase.ACCOUNT}
+
+
+def _errands(s: Session, ev: e.Event) -> Result:
+    """The services menu and its errands: the steps are kiosk/flow/services_menu.py's."""
+    if isinstance(ev, e.TimerExpired) and ev.name == IDLE_TIMER:
+        return fresh(s), []
+    assert s.account is not None  # the menu is reached from the account screen
+    where, errand, why, cmds = sm.step(s.errand, ev, s.session_id, s.account.account_no)
+    if where == sm.STAY:
+        return s, []
+    if where == sm.END:
+        return fresh(s), [c.CancelTimer(IDLE_TIMER)]
+    s = replace(s, phase=_WHERE[where], errand=errand, message=why)
+    if isinstance(ev, e.Answer):  # an answer is not the resident: the idle timer runs on
+        return s, cmds
+    return s, cmds + [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
 
 
 def _amount(s: Session, ev: e.Event) -> Result:
@@ -435,4 +463,6 @@ _BY_PHASE = {
     Phase.RATING: _rating,
     Phase.CANCELLED: _transient,
     Phase.OUT_OF_SERVICE: _out_of_service,
+    Phase.SERVICES: _errands,
+    Phase.ERRAND: _errands,
 }

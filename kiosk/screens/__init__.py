@@ -20,6 +20,12 @@ SCREENS = (
     ("rating", "kiosk.screens.rating", "RatingScreen"),
     ("ended", "kiosk.screens.ended", "EndedScreen"),
     ("out_of_service", "kiosk.screens.out_of_service", "OutOfServiceScreen"),
+    # beyond paying, from the account screen (kiosk/flow/services_menu.py)
+    ("choice", "kiosk.screens.choice", "ChoiceScreen"),
+    ("phone", "kiosk.screens.phone", "PhoneScreen"),
+    ("request_confirm", "kiosk.screens.request_confirm", "RequestConfirmScreen"),
+    ("request_done", "kiosk.screens.request_done", "RequestDoneScreen"),
+    ("history", "kiosk.screens.history", "HistoryScreen"),
 )
 STAFF_SCREENS = (
     ("staff_login", "kiosk.screens.staff.login", "StaffLoginScreen"),

@@ -50,6 +50,10 @@ class BillingClient:
         body = self.gateway.card(card_uid)
         return str(body["account_no"]), body
 
+    def fetch_history(self, account_no: str) -> dict[str, Any]:
+        """docs/billing-api.yaml getHistory, checked by the gateway (any thread)."""
+        return self.gateway.history(account_no)  # type: ignore[attr-defined]
+
     # ---- the cache (only on the thread that owns its connection)
     def remember(self, kind: str, key: str, body: dict[str, Any], fetched_at: str) -> None:
         if self.cache is not None:
@@ -58,6 +62,10 @@ class BillingClient:
     def cached_card(self, card_uid: str) -> str | None:
         cached = self.cache.get("card", card_uid) if self.cache else None
         return str(cached[0]["account_no"]) if cached else None
+
+    def cached(self, kind: str, key: str) -> tuple[dict[str, Any], str] | None:
+        """A cached answer and when it was fetched (the history shown while offline)."""
+        return self.cache.get(kind, key) if self.cache else None
 
     def cached_account(self, account_no: str) -> AccountInfo | None:
         cached = self.cache.get("account", account_no) if self.cache else None

@@ -28,6 +28,7 @@ from kiosk.flow.receipt import ReceiptData, receipt_lines
 from kiosk.flow.scan import classify
 from kiosk.flow.session import Session, advance
 from kiosk.services import lookups
+from kiosk.services.errands import Errands, HistoryDone
 from kiosk.services.billing_client import BillingClient
 from offline_queue.crash import crash_point
 from offline_queue.journal import Journal
@@ -116,6 +117,9 @@ class SessionRunner:
             c.StartTimer: self._start_timer,
             c.CancelTimer: self._cancel_timer,
         }
+        #: history, service requests, e-bill sign-ups (kiosk/services/errands.py)
+        self.errands = Errands(self)
+        self._commands.update(self.errands.handlers())
 
     # ---- intents (screens, the demo, the simulate script): any thread, they only post
     def enter_account(self, text: str) -> None:
@@ -162,6 +166,10 @@ class SessionRunner:
             event = self._lookup_done(event)
         elif isinstance(event, Reprint):
             event = self._reprint(event.txn_id)
+        elif isinstance(event, HistoryDone):
+            event = self.errands.history_done(event)
+        elif isinstance(event, e.QueueChanged):
+            self.errands.check_delivered()
         elif isinstance(event, e.TimerExpired):
             event = self._current_timer(event)
         elif isinstance(event, e.PrinterStatusSeen) and self._readiness_for:

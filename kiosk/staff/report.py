@@ -88,6 +88,16 @@ class DailyReports:
         return {"pending": counts.get("PENDING", 0) + counts.get("IN_FLIGHT", 0),
                 "dead": counts.get("DEAD", 0), "dead_letters": dead}
 
+    def _requests(self, day: str) -> dict[str, int]:
+        """A day's service requests and e-bill sign-ups by kind (kiosk/flow/services_menu.py),
+        read through their partial index (offline_queue/schema_steps.py v9)."""
+        rows = self.db.execute(
+            "SELECT CASE kind WHEN 'ebill' THEN 'ebill' ELSE json_extract(body, '$.kind') END,"
+            " count(*) FROM outbox INDEXED BY outbox_requests_by_time"
+            " WHERE kind IN ('service_request', 'ebill')"
+            " AND date(created_at, 'unixepoch', 'localtime') = ? GROUP BY 1", [day]).fetchall()
+        return {str(k): n for k, n in rows}
+
     # ---------------------------------------------------------------- the report
     def build(self, day: str, settlement: Mapping[str, Any] | None = None,
               settlement_error: str = "", collections: Iterable[Mapping[str, Any]] = (),
@@ -131,6 +141,7 @@ class DailyReports:
             "pending": _tally(p for p in pays if p["state"] in UNDELIVERED),
             "dead": _tally(p for p in pays if p["state"] == "DEAD"),
             "queue": self._queue(),
+            "service_requests": self._requests(day),
             "collections": collections,
             "flags": self._flags(day),
             "server_count": server.get("count"),

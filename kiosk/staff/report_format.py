@@ -35,6 +35,8 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f"已上传 Delivered: {_tally(r['delivered'])}   待上传 Pending: {_tally(r['pending'])}"
         f"   死信 Dead: {_tally(r['dead'])}",
         f"队列 Queue now: pending {r['queue']['pending']}, dead letters {r['queue']['dead']}",
+        "服务申请 Service requests: " + (", ".join(
+            f"{k} {n}" for k, n in sorted(r.get("service_requests", {}).items())) or "0"),
     ]
     if server["reachable"]:
         lines.append(f"服务器 Server: {server['count']} / {_money(server['total_minor'])}")

@@ -15,6 +15,7 @@ from kiosk.flow.account import mask_account
 from kiosk.flow.money import format_minor
 from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.flow.session import Phase, Session
+from kiosk.ui import errands_present
 from kiosk.ui.catalog import N_
 
 Gettext = Callable[[str], str]
@@ -30,6 +31,8 @@ SCREEN_FOR_PHASE = {
     Phase.RATING: "rating",
     Phase.CANCELLED: "ended",
     Phase.OUT_OF_SERVICE: "out_of_service",
+    Phase.SERVICES: "choice",
+    Phase.ERRAND: "choice",  # the step's own screen: kiosk/ui/errands_present.py
 }
 #: ① card ② amount ③ pay ④ receipt (0: no indicator)
 STEP_FOR_SCREEN = {"identify": 1, "account": 1, "amount": 2, "insert": 3, "processing": 3,
@@ -178,6 +181,18 @@ class Display:
     ended_text: str = ""
     fault_text: str = ""
     money_text: str = ""
+    # services menu and errands (kiosk/ui/errands_present.py)
+    errand_title: str = ""
+    errand_name: str = ""
+    options: list = field(default_factory=list)  # [(code, label, selected)]
+    can_continue: bool = False
+    summary: list = field(default_factory=list)
+    reference_text: str = ""
+    utility_ref_text: str = ""
+    can_print: bool = False
+    slip_text: str = ""
+    history_rows: list = field(default_factory=list)  # [(period, kWh, billed, paid, how)]
+    history_note: str = ""
 
 
 def present(s: Session, _: Gettext, ui: UiState) -> Display:
@@ -204,6 +219,8 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
     if s.receipt_no:
         _receipt(d, s, _, ui)
     _ended(d, s, _)
+    if s.phase in (Phase.SERVICES, Phase.ERRAND):
+        errands_present.fill(d, s, _)
     if ui.start_failed:
         d.screen, d.step = "out_of_service", 0
         d.fault_text, d.money_text = _("A part of this terminal needs attention."), ""

@@ -29,6 +29,7 @@ from typing import Any
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
+from billing_server.resident import CATEGORIES, NEEDS_PHONE
 from billing_server.seed import DEMO_ACCOUNTS, DEMO_CARDS, DEMO_PREPAID_CARDS, UNSEEDED_ACCOUNT
 from tests.billing_server.conftest import TEST_TOKEN, AnyKioskAuth
 
@@ -47,7 +48,10 @@ KIOSK_TIME = _WHEN.isoformat()
 KIOSK_DAY = _WHEN.date().isoformat()
 
 _IDS = {"/v1/payments": "txn_id", "/v1/feedback": "feedback_id",
-        "/v1/kiosks/{kiosk_id}/collections": "batch_id"}
+        "/v1/kiosks/{kiosk_id}/collections": "batch_id", "/v1/service-requests": "request_id",
+        "/v1/accounts/{account_no}/e-bill": "request_id"}
+_ACCOUNT_PATHS = ("/v1/accounts/{account_no}", "/v1/accounts/{account_no}/history",
+                  "/v1/accounts/{account_no}/e-bill")
 _TIMES = ("created_at", "opened_at", "closed_at")
 _KNOWN = tuple(a.account_no for a in DEMO_ACCOUNTS) + (UNSEEDED_ACCOUNT,)
 
@@ -96,10 +100,23 @@ def _plausible_body(path: str, body: dict[str, Any], path_kiosk: Any) -> None:
                 body["notes"] = {**body["notes"], "100": 1}
                 notes = 100
             body["amount_minor"] = notes + coins
+    elif path == "/v1/service-requests":
+        _plausible_service_request(body, generated)
     elif path == "/v1/kiosks/{kiosk_id}/collections":
         counted, expected = _value(body.get("counted")), _value(body.get("expected"))
         if counted is not None and expected is not None:
             body["variance_minor"] = counted - expected
+
+
+def _plausible_service_request(body: dict[str, Any], generated: str) -> None:
+    """A category of the request's own kind, and a callback phone where the kind needs one
+    (docs/billing-api.yaml ServiceRequestBody says so in prose)."""
+    body["account_no"] = _account(body.get("account_no"), generated)
+    kind = body.get("kind")
+    if kind in CATEGORIES and body.get("category") not in CATEGORIES[kind]:
+        body["category"] = CATEGORIES[kind][zlib.crc32(generated.encode()) % len(CATEGORIES[kind])]
+    if kind in NEEDS_PHONE and "callback_phone" not in body:
+        body["callback_phone"] = "13800138000"
 
 
 def _own_id(body: dict[str, Any], key_field: str) -> str:
@@ -136,8 +153,14 @@ def _plausible(case: Any) -> None:
     if path == "/v1/prepaid/tokens" and isinstance(case.body, dict) and _positive(case, "body"):
         _prepaid_token_body(case)
         return
+    if path in _ACCOUNT_PATHS and "account_no" in params and _positive(case, "path"):
+        params["account_no"] = _account(params["account_no"])
+        case.path_parameters = {**(case.path_parameters or {}), **params}
     if isinstance(case.body, dict) and _positive(case, "body"):
         body = dict(case.body)
+        if path == "/v1/accounts/{account_no}/e-bill" and "account_no" in body \
+                and _positive(case, "path"):
+            body["account_no"] = params.get("account_no")  # must equal the path's
         kiosk = params.get("kiosk_id") if _positive(case, "path") else None
         _plausible_body(path, body, kiosk)
         case.body = body
@@ -154,9 +177,6 @@ def _plausible(case: Any) -> None:
             # payment that never was, and no token could follow it
             body.pop("readdressed_from", None)
             _PREPAID_PAYMENTS.append((body["kiosk_id"], body["txn_id"], card))
-    if path == "/v1/accounts/{account_no}" and "account_no" in params \
-            and _positive(case, "path"):
-        case.path_parameters = {**params, "account_no": _account(params["account_no"])}
     if path == "/v1/cards/{card_uid}" and "card_uid" in params and _positive(case, "path") \
             and isinstance(params["card_uid"], str) and params["card_uid"] not in DEMO_CARDS:
         cards = sorted(DEMO_CARDS)

@@ -153,6 +153,34 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
     call("POST", f, f, 400, body={**fb, "rating": 9}, key="F-1")
     call("GET", "/v1/health", "/v1/health", 200)
 
+    # beyond paying: history, service requests, e-bill sign-up (billing_server/resident.py)
+    hi = "/v1/accounts/{account_no}/history"
+    months = call("GET", hi, f"/v1/accounts/{ACCT}/history", 200)["months"]
+    assert len(months) == 12 and all(isinstance(m["kwh"], int) for m in months)
+    call("GET", hi, "/v1/accounts/3101000011/history", 400)
+    call("GET", hi, f"/v1/accounts/{UNSEEDED_ACCOUNT}/history", 404)
+    sr = "/v1/service-requests"
+    req = {"kiosk_id": "KIOSK-001", "request_id": "SR-1", "kind": "fault", "category": "no_power",
+           "account_no": ACCT, "reasons": ["since_today"], "callback_phone": "13812341234",
+           "created_at": f"{D1}T09:32:00+08:00"}
+    got = call("POST", sr, sr, 201, body=req, key="SR-1")
+    assert call("POST", sr, sr, 201, body=req, key="SR-1") == got and got["kind"] == "fault"
+    call("POST", sr, sr, 409, body={**req, "category": "meter"}, key="SR-1")
+    call("POST", sr, sr, 400, body={**req, "category": "hours"}, key="SR-1")
+    call("POST", sr, sr, 422, body={**req, "request_id": "SR-2", "account_no": UNSEEDED_ACCOUNT},
+         key="SR-2")
+    eb = "/v1/accounts/{account_no}/e-bill"
+    sign = {"kiosk_id": "KIOSK-001", "request_id": "EB-1", "account_no": ACCT,
+            "phone": "13812341234", "sms_bill": True, "reminder": False,
+            "created_at": f"{D1}T09:33:00+08:00"}
+    call("POST", eb, f"/v1/accounts/{ACCT}/e-bill", 201, body=sign, key="EB-1")
+    call("POST", eb, f"/v1/accounts/{ACCT}/e-bill", 409, body={**sign, "reminder": True},
+         key="EB-1")
+    call("POST", eb, f"/v1/accounts/{ACCT}/e-bill", 400, body={**sign, "phone": "12812341234"},
+         key="EB-1")
+    call("POST", eb, f"/v1/accounts/{UNSEEDED_ACCOUNT}/e-bill", 404,
+         body={**sign, "request_id": "EB-2", "account_no": UNSEEDED_ACCOUNT}, key="EB-2")
+
     # prepaid (docs/prepaid.md): a token only for a recorded payment of a prepaid account
     pp = "/v1/prepaid/tokens"
     pre_acct, pre_card = next(iter(DEMO_PREPAID_CARDS.values())), next(iter(DEMO_PREPAID_CARDS))
@@ -186,6 +214,7 @@ def test_every_documented_answer_is_seen_and_matches(billing_server, http):
 
     # Signed operations: 401 unsigned, 403 from a key no kiosk enrolled
     concrete = {acct: f"/v1/accounts/{ACCT}", card: f"/v1/cards/{CARD}",
+                hi: f"/v1/accounts/{ACCT}/history", eb: f"/v1/accounts/{ACCT}/e-bill",
                 s: "/v1/kiosks/KIOSK-001/settlement", h: "/v1/kiosks/KIOSK-001/heartbeat",
                 "/v1/kiosks/{kiosk_id}/audit": "/v1/kiosks/KIOSK-001/audit",
                 c: cpath, "/v1/kiosks/{kiosk_id}/enrol": "/v1/kiosks/KIOSK-001/enrol"}
