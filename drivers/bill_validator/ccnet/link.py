@@ -21,7 +21,8 @@ LINE_SETTINGS = p.LINE
 
 def is_answer(frame: p.Frame, expect: str, address: int) -> bool:
     """``ack``: ACK or ILLEGAL COMMAND (a command carried out or refused); ``state``: a well
-    formed POLL state; ``data:N``: a block of N bytes, ``data:0`` of any length (or ILLEGAL COMMAND)."""
+    formed POLL state; ``data:N``: a block of N bytes, ``data:0`` of any length (or ILLEGAL
+    COMMAND)."""
     if frame.address != address or frame.cmd == p.NAK and not frame.data:
         return False
     illegal = frame.cmd == p.ILLEGAL_COMMAND and not frame.data
