@@ -189,7 +189,7 @@ def test_credit_only_at_bill_stacked(sim, make_driver):
     class Snap(Events):
         def __call__(self, event):
             if isinstance(event, NoteCredited):
-                at_credit.append((sim.counters()["total_notes"], driver._state))
+                at_credit.append((sim.counters()["total_notes"], driver._status))
             super().__call__(event)
 
     events = Snap()

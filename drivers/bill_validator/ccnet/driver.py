@@ -22,7 +22,7 @@ from drivers.bill_validator.ccnet import protocol as p
 from drivers.bill_validator.ccnet.link import LINE_SETTINGS, Link
 from drivers.bill_validator.common.poll import COMM_FAULT, PollDriver
 from drivers.interfaces import (ChannelMap, DeviceFault, DeviceFaultCleared, DeviceStatus,
-                                Health, HealthState, NoteRejected, PowerUp)
+                                Health, HealthState, NoteRejected)
 
 __all__ = ["BILL_TABLE_FAULT", "COMM_FAULT", "LINE_SETTINGS", "CcnetDriver"]
 
@@ -54,7 +54,6 @@ class CcnetDriver(PollDriver):
         self.country = country
         self.minor_per_major = minor_per_major
         self._link = Link(name, port, reply_timeout, self.stats, address)
-        self._state: int | None = None
         self._table_fault: str | None = None
         #: read from the device at start-up (for ``kiosk devices`` / ``kiosk diag``)
         self.device_identity: p.Identity | None = None
@@ -73,14 +72,7 @@ class CcnetDriver(PollDriver):
     def _device_health(self) -> Health:
         if self._table_fault is not None:
             return Health(HealthState.FAULT, self._table_fault)
-        fault = self._fault_health()
-        if fault is not None:
-            return fault
-        if self._state is None:
-            return Health(HealthState.UNKNOWN, "no state yet")
-        if self._state == p.PAUSE:
-            return Health(HealthState.DEGRADED, "paused")
-        return Health(HealthState.OK, p.STATE_NAMES.get(self._state, "?"))
+        return self._status_health(p.PAUSE, p.STATE_NAMES, "state")
 
     def _leave_disabled(self) -> None:
         self._command(p.ENABLE_BILL_TYPES, bytes(6), attempts=1)  # every bill type disabled
@@ -89,13 +81,8 @@ class CcnetDriver(PollDriver):
         """POLL first (a power-up state is reported before the RESET resolves it), then RESET,
         the bill table and identification, and every bill type disabled until the host enables
         them (CCNET manual, section 7.1 "Power up & reset sequence")."""
-        first = self._state is None
-        self._poll()
-        if first and self._state not in p.POWER_UP_CONDITIONS:
-            # The host restarted, the device did not: report where its bill is all the same.
-            self._post(PowerUp(self.name, p.STATE_AT_HOST_START.get(self._state, "normal")))
-        if self._hold_power_up.is_set():
-            return  # polled again next tick; the device stays as it is until released
+        if not self._poll_at_start(p.POWER_UP_CONDITIONS, p.STATE_AT_HOST_START):
+            return
         self._command(p.RESET)
         self._read_bill_table()
         ident = self._request(p.IDENTIFICATION, "data:0")  # some firmware sends a longer block
@@ -174,7 +161,7 @@ class CcnetDriver(PollDriver):
             self._link.ack()  # ILLEGAL COMMAND is an answer too: the controller ACKs it
             self.stats["refused"] += 1
             log.warning("%s: device refused command 0x%02X in state %s", self.name, cmd,
-                        p.STATE_NAMES.get(self._state or 0, self._state))
+                        p.STATE_NAMES.get(self._status or 0, self._status))
 
     def _request(self, cmd: int, expect: str) -> p.Frame | None:
         reply = self._transact(cmd, b"", expect)
@@ -200,7 +187,7 @@ class CcnetDriver(PollDriver):
     # ------------------------------------------------------------ states → events
     def _on_state(self, frame: p.Frame) -> None:
         code = frame.cmd
-        previous, self._state = self._state, code
+        previous, self._status = self._status, code
         detail = (f": {p.failure_text(frame.data[0])} (code 0x{frame.data[0]:02X})"
                   if code == p.FAILURE and frame.data else "")
         if self._fault_seen(p.FAULTS.get(code), detail):

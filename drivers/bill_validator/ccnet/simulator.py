@@ -60,6 +60,10 @@ class CcnetSimulator(ValidatorSimulator):
     help_text = HELP
     STAGES = STAGE_STATE
     FAULT_NAMES = FAULT_STATE
+    IN_PATH = IN_VALIDATOR
+    IN_STACKER = IN_STACKER
+    POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_VALIDATOR, p.POWER_UP_BILL_IN_STACKER)
+    FAILURE_STATUS = p.FAILURE
     BENCH_FAULTS = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
                     "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
                     "cheat": "cheated", "pause": "pause"}
@@ -175,17 +179,10 @@ class CcnetSimulator(ValidatorSimulator):
 
     def current_state(self) -> tuple[int, bytes]:
         """What a POLL would answer now (does not advance the cycle)."""
+        overlay = self._overlay(self.failure_code)
+        if overlay is not None:
+            return overlay
         note = self.state["note"]
-        if self._power_up:
-            stage = note["stage"] if note else None
-            if stage in IN_VALIDATOR:
-                return p.POWER_UP_BILL_IN_VALIDATOR, b""
-            if stage in IN_STACKER:
-                return p.POWER_UP_BILL_IN_STACKER, b""
-            return p.POWER_UP, b""
-        for name, code in FAULT_STATE.items():
-            if name in self.state["faults"]:
-                return code, bytes([self.failure_code]) if code == p.FAILURE else b""
         if self._initializing:
             return p.INITIALIZE, b""
         if self.busy_polls > 0:
@@ -261,7 +258,7 @@ class CcnetSimulator(ValidatorSimulator):
             self._set_stage(None)  # the event was delivered: the unit forgets it
 
     def _reset(self) -> None:
-        self._finish_in_flight(IN_STACKER, IN_VALIDATOR)
+        self._finish_in_flight()
         self._power_up = False
         self._initializing = True
         self._enabled = self._escrow = bytes(3)

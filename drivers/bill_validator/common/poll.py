@@ -15,7 +15,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from drivers.bill_validator.common.escrow import EscrowTracker
 from drivers.bill_validator.common.link import LinkDown, SerialLink
@@ -65,6 +65,7 @@ class PollDriver:
         self._needs_init = True
         self._link_down = False
         self._fault: Any = None  # the status table's fault now (code, reason, locking)
+        self._status: int | None = None  # the last status (ID-003) / state (CCNET) reported
         self._escrow = EscrowTracker(name, self._post, channels, **escrow_rules)
 
     # ------------------------------------------------------------ public API (any thread)
@@ -217,11 +218,29 @@ class PollDriver:
                                    locking=fault.locking))
         return True
 
-    def _fault_health(self) -> Health | None:
+    def _status_health(self, pause: int, names: Mapping[int, str], word: str) -> Health:
+        """Health from the status table: its fault, "paused", or the status's name."""
         fault = self._fault
-        if fault is None:
-            return None
-        return Health(HealthState.FAULT if fault.locking else HealthState.DEGRADED, fault.reason)
+        if fault is not None:
+            return Health(HealthState.FAULT if fault.locking else HealthState.DEGRADED,
+                          fault.reason)
+        if self._status is None:
+            return Health(HealthState.UNKNOWN, f"no {word} yet")
+        if self._status == pause:
+            return Health(HealthState.DEGRADED, "paused")
+        return Health(HealthState.OK, names.get(self._status, "?"))
+
+    def _poll_at_start(self, power_up: Mapping[int, str], at_host_start: Mapping[int, str]
+                       ) -> bool:
+        """The start of the power-up sequence: status first (a power-up condition is reported
+        before the reset resolves it).  False while the host holds the power-up."""
+        first = self._status is None
+        self._poll()
+        if first and self._status not in power_up:
+            # The host restarted, the device did not: report where its note is all the same.
+            self._post(PowerUp(self.name, at_host_start.get(self._status, "normal")))
+        # While held: polled again next tick; the device stays as it is until released.
+        return not self._hold_power_up.is_set()
 
     def _post(self, event: DeviceEvent) -> None:
         log.debug("%s: event %s", self.name, event)

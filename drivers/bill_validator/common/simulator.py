@@ -33,13 +33,20 @@ class ValidatorSimulator(SimulatorBase):
     #: the stages a note in flight may be at (a state file naming another is not believed)
     STAGES: ClassVar[Collection[str]] = ()
     #: the fault knobs this unit has
-    FAULT_NAMES: ClassVar[Collection[str]] = ()
+    FAULT_NAMES: ClassVar[Collection[str]] = ()  # a mapping name → status where it has one
     #: bench word → fault knob
     BENCH_FAULTS: ClassVar[dict[str, str]] = {}
     #: bench word → integer knob attribute (``corrupt 2``: the next two replies damaged)
     KNOBS: ClassVar[dict[str, str]] = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks"}
     #: what the manual calls a banknote ("note", "bill")
     NOTE_WORD: ClassVar[str] = "note"
+    #: stages where a note is still in the path (a reset returns it), past escrow (a reset
+    #: stacks it); the status a unit powers up with: no note, a note in the path, in the stacker
+    IN_PATH: ClassVar[Collection[str]] = ()
+    IN_STACKER: ClassVar[Collection[str]] = ()
+    POWER_UP_STATUS: ClassVar[tuple[int, int, int]] = (0, 0, 0)
+    #: the fault status that carries a failure code byte
+    FAILURE_STATUS: ClassVar[int | None] = None
 
     _reader: Any
     #: waiting for the host's reset after power-on (protocols that have such a state)
@@ -112,17 +119,31 @@ class ValidatorSimulator(SimulatorBase):
         counters["stacked"][key] = counters["stacked"].get(key, 0) + 1
         counters["total_notes"] += 1
 
-    def _finish_in_flight(self, in_stacker: Collection[str], in_path: Collection[str]) -> None:
+    def _overlay(self, failure_code: int) -> tuple[int, bytes] | None:
+        """What the unit reports over the note cycle: its power-up status (where the note is),
+        else the first active fault in FAULT_NAMES order; None when neither."""
+        if self._power_up:
+            note = self.state["note"]
+            stage = note["stage"] if note else None
+            plain, in_path, in_stacker = self.POWER_UP_STATUS
+            return (in_path if stage in self.IN_PATH else
+                    in_stacker if stage in self.IN_STACKER else plain), b""
+        for name, code in dict(self.FAULT_NAMES).items():
+            if name in self.state["faults"]:
+                return code, bytes([failure_code]) if code == self.FAILURE_STATUS else b""
+        return None
+
+    def _finish_in_flight(self) -> None:
         """A reset finishes what the mechanism holds: a note already past escrow goes to the
         cash box, one still in the path goes back to the customer."""
         note = self.state["note"]
         if not note:
             return
-        if note["stage"] in in_stacker:
+        if note["stage"] in self.IN_STACKER:
             self._count_stacked(note)
         elif note["stage"] == "rejecting":
             self.state["counters"]["rejected"] += 1
-        elif note["stage"] in in_path:
+        elif note["stage"] in self.IN_PATH:
             self.state["counters"]["returned"] += 1
         self._set_stage(None)
 

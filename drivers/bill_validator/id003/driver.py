@@ -18,7 +18,7 @@ from drivers.bill_validator.common.poll import COMM_FAULT, PollDriver
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.link import LINE_SETTINGS, Link, LinkDown
 from drivers.errors import FrameError
-from drivers.interfaces import ChannelMap, DeviceStatus, Health, HealthState, NoteRejected, PowerUp
+from drivers.interfaces import ChannelMap, DeviceStatus, Health, NoteRejected
 
 __all__ = ["COMM_FAULT", "LINE_SETTINGS", "Id003Driver"]
 
@@ -43,7 +43,6 @@ class Id003Driver(PollDriver):
         super().__init__(name, port, channels, poll_interval, reply_timeout, retries,
                          hold_power_up, owns_port, {"polls": 0, "refused": 0})
         self._link = Link(name, port, reply_timeout, self.stats)
-        self._status: int | None = None
         self._identity: dict[str, str] = {"protocol": "id003"}
 
     def identity(self) -> dict[str, str]:
@@ -53,14 +52,7 @@ class Id003Driver(PollDriver):
         return dict(self._identity)
 
     def _device_health(self) -> Health:
-        fault = self._fault_health()
-        if fault is not None:
-            return fault
-        if self._status is None:
-            return Health(HealthState.UNKNOWN, "no status yet")
-        if self._status == p.PAUSE:
-            return Health(HealthState.DEGRADED, "paused")
-        return Health(HealthState.OK, p.STATUS_NAMES.get(self._status, "?"))
+        return self._status_health(p.PAUSE, p.STATUS_NAMES, "status")
 
     def _leave_disabled(self) -> None:
         self._link.transact(p.encode(p.SET_INHIBIT, b"\x01"), "echo", 1)
@@ -68,14 +60,8 @@ class Id003Driver(PollDriver):
     def _initialise(self) -> None:
         """Status first (a power-up condition is reported before the reset resolves it), then
         reset, settings, and acceptance inhibited until the host enables it."""
-        first = self._status is None
-        self._poll()
-        if first and self._status not in p.POWER_UP_CONDITIONS:
-            # The host restarted, the device did not: report where its note is all the same.
-            condition = p.STATUS_AT_HOST_START.get(self._status, "normal")
-            self._post(PowerUp(self.name, condition))
-        if self._hold_power_up.is_set():
-            return  # polled again next tick; the device stays as it is until released
+        if not self._poll_at_start(p.POWER_UP_CONDITIONS, p.STATUS_AT_HOST_START):
+            return
         self._operation(p.RESET)
         # The reset ended the power-up state: a power-up reported by the very next poll is a
         # new one and must be posted, not taken for the repeat of the one just resolved.

@@ -80,6 +80,10 @@ class Id003Simulator(ValidatorSimulator):
     help_text = HELP
     STAGES = STAGE_STATUS
     FAULT_NAMES = FAULT_STATUS
+    IN_PATH = IN_ACCEPTOR
+    IN_STACKER = IN_STACKER
+    POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_ACCEPTOR, p.POWER_UP_BILL_IN_STACKER)
+    FAILURE_STATUS = p.FAILURE
     BENCH_FAULTS = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
                     "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
                     "cheat": "cheated", "failure": "failure", "comm-error": "comm_error",
@@ -122,17 +126,10 @@ class Id003Simulator(ValidatorSimulator):
 
     def current_status(self) -> tuple[int, bytes]:
         """What a status request would answer now (does not advance the cycle)."""
+        overlay = self._overlay(FAILURE_CODE)
+        if overlay is not None:
+            return overlay
         note = self.state["note"]
-        if self._power_up:
-            stage = note["stage"] if note else None
-            if stage in IN_ACCEPTOR:
-                return p.POWER_UP_BILL_IN_ACCEPTOR, b""
-            if stage in IN_STACKER:
-                return p.POWER_UP_BILL_IN_STACKER, b""
-            return p.POWER_UP, b""
-        for name, code in FAULT_STATUS.items():
-            if name in self.state["faults"]:
-                return code, bytes([FAILURE_CODE]) if code == p.FAILURE else b""
         if self._initializing:
             return p.INITIALIZE, b""
         if note:
@@ -192,7 +189,7 @@ class Id003Simulator(ValidatorSimulator):
         note = self.state["note"]
         ack = p.encode(p.ACK)
         if cmd == p.RESET:
-            self._finish_in_flight(IN_STACKER, IN_ACCEPTOR)
+            self._finish_in_flight()
             self._power_up = False
             self._initializing = True
             self._inhibited = True
