@@ -8,7 +8,8 @@ import json
 
 from drivers.bill_validator.ccnet import protocol as p
 from drivers.bill_validator.ccnet.simulator import HELP, CcnetSimulator
-from tests.drivers.test_ccnet_driver import FakeClock, RawHost
+from tests.drivers.test_ccnet_driver import RawHost
+from tests.drivers.validator_rig import FakeClock
 
 
 def hx(text: str) -> bytes:

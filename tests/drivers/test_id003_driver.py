@@ -1,71 +1,36 @@
-"""ID-003 driver against the simulator over a real pty: line settings, note cycles, repeated
-VEND VALID, power-up with a note inside.  Every wait is a condition with a deadline.  The
-helpers and fixtures here are shared with test_id003_faults."""
+"""ID-003 driver against the simulator over a real pty: what only ID-003 does (inhibited
+denominations, VEND VALID after a reconnect or without its escrow, power-up with a note inside,
+the simulator hub).  The behaviours every validator shares run in test_validator_common.py.
+Every wait is a condition with a deadline.  The fixtures here are shared with
+test_id003_faults and test_id003_identity."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
 import serial
 
-from drivers import registry
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.driver import LINE_SETTINGS, Id003Driver
 from drivers.bill_validator.id003.simulator import Id003Simulator
 from drivers.interfaces import (
-    DeviceEvent,
     EventsLost,
     HealthState,
     NoteCredited,
     NoteEscrowed,
     NoteRejected,
-    NoteReturned,
     NoteStacked,
     PowerUp,
 )
 from drivers.transport import SimulatorHub, open_port
 from tests.conftest import wait_until
+from tests.drivers.validator_rig import FAST, KINDS, Events, driver_maker, insert_and_escrow
+from tests.drivers.validator_rig import open_driver as rig_open_driver
+from tests.drivers.validator_rig import serve, start_running, wait_polls
 
-FAST = {"poll_interval": 0.02, "reply_timeout": 0.15, "retries": 2}
+KIND = KINDS["id003"]
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
-
-
-class Events:
-    """The post callable: records every event, in order, and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.log: list[DeviceEvent] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: DeviceEvent) -> None:
-        with self._cond:
-            self.log.append(event)
-            self._cond.notify_all()
-
-    def of(self, kind: type, **attrs) -> list[DeviceEvent]:
-        with self._cond:
-            return [e for e in self.log if isinstance(e, kind)
-                    and all(getattr(e, k) == v for k, v in attrs.items())]
-
-    def wait(self, kind: type, count: int = 1, timeout: float = 5.0, **attrs) -> DeviceEvent:
-        """The ``count``-th event of ``kind`` (with ``attrs``), waiting up to ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(found := self.of(kind, **attrs)) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {kind.__name__} #{count} {attrs}; saw {self.log}")
-                self._cond.wait(left)
-            return found[count - 1]
-
-
-def wait_polls(driver: Id003Driver, n: int = 3) -> None:
-    """Let the driver complete ``n`` more status polls (repeats must not re-post events)."""
-    target = driver.stats["polls"] + n
-    wait_until(lambda: driver.stats["polls"] >= target, what=f"{n} polls")
 
 
 class RawHost:
@@ -85,123 +50,26 @@ class RawHost:
 
 @pytest.fixture
 def sim(tmp_path):
-    simulator = Id003Simulator(state_path=tmp_path / "bv.json")
-    simulator.start_on_pty()
-    yield simulator
-    simulator.stop()
+    yield from serve(KIND, tmp_path / "bv.json")
 
 
 def open_driver(path: str, **options) -> Id003Driver:
     """A driver on its own 8E1 port (closed by ``stop()``), as the terminal builds one."""
-    return Id003Driver("bv", open_port(path, LINE_SETTINGS), p.cny_channels(), owns_port=True,
-                       **options)
+    return rig_open_driver(KIND, path, **options)
 
 
 @pytest.fixture
 def make_driver():
-    started: list[Id003Driver] = []
-
-    def make(simulator: Id003Simulator, events: Events | None = None, **options) -> Id003Driver:
-        driver = open_driver(simulator.port_path, **{**FAST, **options})
-        if events is not None:
-            driver.start(events)
-            started.append(driver)
-        return driver
-
-    yield make
-    for driver in started:
-        driver.stop()
+    yield from driver_maker(KIND)
 
 
 @pytest.fixture
 def running(sim, make_driver):
     """A started driver that has finished its power-up sequence and accepts every CNY note."""
-    events = Events()
-    driver = make_driver(sim, events)
-    events.wait(PowerUp, condition="normal")
-    driver.enable(ALL_CNY)
-    wait_until(lambda: "inhibit=off" in sim.status_line(), what="acceptance enabled")
-    return sim, driver, events
-
-
-def insert_and_escrow(sim: Id003Simulator, events: Events, yuan: int, count: int = 1):
-    assert sim.command(f"insert {yuan}") == f"ok: inserted {yuan} yuan"
-    return events.wait(NoteEscrowed, count=count, denomination_minor=yuan * 100)
-
-
-# ---------------------------------------------------------------- line settings
-def test_registry_opens_the_port_8e1(sim):
-    entry = registry.entry("id003")
-    port = open_port(sim.port_path, entry.line_settings(entry.options()))
-    driver = entry.open_driver(registry.DriverSetup("bv", port, entry.options()))
-    try:
-        assert driver.port is port and driver.owns_port
-        assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (
-            9600, serial.EIGHTBITS, serial.PARITY_EVEN, serial.STOPBITS_ONE)
-        assert LINE_SETTINGS.parity == serial.PARITY_EVEN
-    finally:
-        driver.stop()
-    assert not port.is_open
-
-
-def test_driver_corrects_a_port_opened_8n1(sim):
-    port = open_port(sim.port_path, type(LINE_SETTINGS)())  # the default: 8N1
-    assert port.parity == serial.PARITY_NONE
-    driver = Id003Driver("bv", port, p.cny_channels(), **FAST)
-    events = Events()
-    driver.start(events)
-    try:
-        assert port.parity == serial.PARITY_EVEN
-        events.wait(PowerUp)
-    finally:
-        driver.stop()
-        port.close()
-
-
-def test_health_before_start_is_unknown(sim):
-    driver = open_driver(sim.port_path)
-    assert driver.health().state is HealthState.UNKNOWN
-    driver.stop()
+    return start_running(KIND, sim, make_driver)
 
 
 # ---------------------------------------------------------------- note cycles
-def test_whole_note_cycle_credits_once(running):
-    sim, driver, events = running
-    assert driver.health().state is HealthState.OK
-    escrow = insert_and_escrow(sim, events, 10)
-    assert (escrow.denomination_minor, escrow.channel) == (1000, 0x63)
-    wait_polls(driver, 4)  # escrow is held over several polls: still one event, no money
-    assert len(events.of(NoteEscrowed)) == 1
-    assert events.of(NoteCredited) == []
-    driver.stack()
-    credit = events.wait(NoteCredited)
-    assert (credit.denomination_minor, credit.channel) == (1000, 0x63)
-    events.wait(NoteStacked)
-    wait_polls(driver, 4)
-    assert len(events.of(NoteCredited)) == 1 and len(events.of(NoteStacked)) == 1
-    kinds = [type(e) for e in events.log if isinstance(e, (NoteEscrowed, NoteCredited,
-                                                            NoteStacked))]
-    assert kinds == [NoteEscrowed, NoteCredited, NoteStacked]
-    assert sim.counters()["stacked"] == {"1000": 1}
-    # a second note is a new cycle: a second credit
-    insert_and_escrow(sim, events, 100)
-    driver.stack()
-    assert events.wait(NoteCredited, count=2).denomination_minor == 10000
-    events.wait(NoteStacked, count=2)
-    assert sim.counters()["total_notes"] == 2
-
-
-def test_return_from_escrow(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 20)
-    driver.return_note()
-    returned = events.wait(NoteReturned)
-    assert (returned.denomination_minor, returned.reason) == (2000, "host")
-    wait_polls(driver)
-    assert events.of(NoteCredited) == [] and events.of(NoteStacked) == []
-    assert sim.counters()["returned"] == 1 and sim.counters()["total_notes"] == 0
-
-
 def test_inhibited_denomination_is_rejected(running):
     sim, driver, events = running
     driver.enable(frozenset({1000, 2000}))
@@ -218,19 +86,6 @@ def test_inhibited_denomination_is_rejected(running):
     wait_polls(driver)
     assert events.of(NoteEscrowed) == [] and events.of(NoteCredited) == []
     assert sim.counters()["rejected"] == 3
-
-
-def test_repeated_vend_valid_is_one_credit(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 50)
-    assert sim.command("ignore-ack 4") == "ok: ignore-ack 4"  # the device misses 4 ACKs
-    driver.stack()
-    events.wait(NoteStacked)
-    assert sim.ignore_acks == 0  # so VEND VALID was seen (and ACKed) on 5 polls
-    wait_polls(driver)
-    assert [e.denomination_minor for e in events.of(NoteCredited)] == [5000]
-    assert events.of(EventsLost) == []
-    assert sim.counters()["stacked"] == {"5000": 1}
 
 
 def test_vend_valid_after_reconnect_of_the_same_driver_is_the_same_note(running):
@@ -358,14 +213,6 @@ def test_sim_url_through_the_hub_and_a_second_open(tmp_path):
         assert (tmp_path / "bill-validator.json").exists()
     finally:
         hub.stop()
-
-
-def test_stop_leaves_the_acceptor_inhibited(running):
-    sim, driver, events = running
-    assert "inhibit=off" in sim.status_line()
-    driver.stop()
-    assert "inhibit=on" in sim.status_line()
-    assert driver.health().state is HealthState.UNKNOWN
 
 
 def test_vend_valid_after_the_cycle_ended_is_still_the_same_note(running):
