@@ -18,8 +18,8 @@ from drivers.interfaces import (
     NoteReturned, PowerUp,
 )
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import (KINDS, Events, FakeClock, driver_maker,
-                                         insert_and_escrow, serve, start_running, wait_polls)
+from tests.drivers.validator_rig import (KINDS, Events, insert_and_escrow, validator_fixtures,
+                                         wait_polls)
 
 KIND = KINDS["ccnet"]
 ALL_CNY = frozenset(p.CNY_TYPE_VALUES.values())
@@ -43,30 +43,16 @@ class RawHost:
         self.port.close()
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
+sim, make_driver, running = validator_fixtures(KIND)
 
 
 @pytest.fixture
-def sim(tmp_path, clock):
-    yield from serve(KIND, tmp_path / "bv.json", clock=clock)
-
-
-@pytest.fixture
-def make_driver():
-    yield from driver_maker(KIND)
-
-
-@pytest.fixture
-def running(sim, make_driver):
-    """A started driver past its power-up sequence, accepting every CNY bill."""
-    return start_running(KIND, sim, make_driver)
+def clock(sim):
+    """The simulator's escrow clock, moved by the test instead of waited for."""
+    return sim.clock
 
 
 # ---------------------------------------------------------------- start-up
-
-
 def test_start_up_follows_the_manual_sequence_and_reads_the_device(running):
     sim, driver, events = running
     seen = sim.commands_seen

@@ -5,7 +5,6 @@ every validator shares run in test_validator_common.py.  Every wait has a deadli
 
 from __future__ import annotations
 
-import pytest
 import serial
 
 from drivers.bill_validator.essp.driver import CRYPTO_FAULT, LINE_SETTINGS
@@ -13,26 +12,14 @@ from drivers.bill_validator.essp.simulator import CNY_CHANNELS, EsspSimulator
 from drivers.interfaces import (DeviceFault, DeviceFaultCleared, DeviceStatus, HealthState,
                                 NoteCredited, NoteEscrowed, NoteRejected, NoteStacked, PowerUp)
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import (KINDS, Events, driver_maker, insert_and_escrow, serve,
-                                         start_running, wait_polls)
+from tests.drivers.validator_rig import (KINDS, Events, insert_and_escrow, validator_fixtures,
+                                         wait_polls)
 
 KIND = KINDS["essp"]
 ALL = frozenset(CNY_CHANNELS.values())
 
 
-@pytest.fixture
-def sim(tmp_path):
-    yield from serve(KIND, tmp_path / "bv.json")
-
-
-@pytest.fixture
-def make_driver():
-    yield from driver_maker(KIND)
-
-
-@pytest.fixture
-def running(sim, make_driver):
-    return start_running(KIND, sim, make_driver)
+sim, make_driver, running = validator_fixtures(KIND)
 
 
 def test_line_is_8n2_and_session_is_encrypted(running):

@@ -25,9 +25,9 @@ from drivers.interfaces import (
 )
 from drivers.transport import SimulatorHub, open_port
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import FAST, KINDS, Events, driver_maker, insert_and_escrow
+from tests.drivers.validator_rig import FAST, KINDS, Events, insert_and_escrow
 from tests.drivers.validator_rig import open_driver as rig_open_driver
-from tests.drivers.validator_rig import serve, start_running, wait_polls
+from tests.drivers.validator_rig import validator_fixtures, wait_polls
 
 KIND = KINDS["id003"]
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
@@ -48,25 +48,12 @@ class RawHost:
         self.port.close()
 
 
-@pytest.fixture
-def sim(tmp_path):
-    yield from serve(KIND, tmp_path / "bv.json")
+sim, make_driver, running = validator_fixtures(KIND)
 
 
 def open_driver(path: str, **options) -> Id003Driver:
     """A driver on its own 8E1 port (closed by ``stop()``), as the terminal builds one."""
     return rig_open_driver(KIND, path, **options)
-
-
-@pytest.fixture
-def make_driver():
-    yield from driver_maker(KIND)
-
-
-@pytest.fixture
-def running(sim, make_driver):
-    """A started driver that has finished its power-up sequence and accepts every CNY note."""
-    return start_running(KIND, sim, make_driver)
 
 
 # ---------------------------------------------------------------- note cycles

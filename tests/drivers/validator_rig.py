@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import pytest
 import serial
 
 from drivers.bill_validator.ccnet import protocol as ccnet_p
@@ -48,8 +49,9 @@ class Events:
             return [e for e in self.log if isinstance(e, kind)
                     and all(getattr(e, k) == v for k, v in attrs.items())]
 
-    def wait(self, kind: type, count: int = 1, timeout: float = 5.0, **attrs: Any) -> Any:
-        """The ``count``-th event of ``kind`` (with ``attrs``), waiting up to ``timeout``."""
+    def wait(self, kind: type, count: int = 1, timeout: float = 30.0, **attrs: Any) -> Any:
+        """The ``count``-th event of ``kind`` (with ``attrs``), waiting up to ``timeout``, which
+        only bounds a hang (a loaded machine is slow, not wrong; tests/conftest.py)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while len(found := self.of(kind, **attrs)) < count:
@@ -178,6 +180,26 @@ def start_running(kind: Kind, sim: Any, make_driver: Callable[..., Any]
     driver.enable(kind.values)
     wait_until(lambda: sim.ready_for_note, what="acceptance enabled")
     return sim, driver, events
+
+
+def validator_fixtures(kind: Kind) -> tuple[Any, Any, Any]:
+    """The ``sim``, ``make_driver`` and ``running`` fixtures of one protocol's test module:
+    ``sim, make_driver, running = validator_fixtures(KINDS["id003"])``."""
+
+    @pytest.fixture
+    def sim(tmp_path: Path) -> Iterator[Any]:
+        yield from serve(kind, tmp_path / "bv.json", **kind.sim_options())
+
+    @pytest.fixture
+    def make_driver() -> Iterator[Callable[..., Any]]:
+        yield from driver_maker(kind)
+
+    @pytest.fixture
+    def running(sim: Any, make_driver: Callable[..., Any]) -> tuple[Any, Any, Events]:
+        """A started driver past its power-up sequence, accepting every CNY note."""
+        return start_running(kind, sim, make_driver)
+
+    return sim, make_driver, running
 
 
 def insert_and_escrow(sim: Any, events: Events, yuan: int, count: int = 1) -> Any:

@@ -18,6 +18,7 @@ from typing import Iterable
 
 from drivers.bill_validator.common.framing import FrameReader as _FrameReader
 from drivers.bill_validator.common.framing import Framing, crc16_kermit
+from drivers.bill_validator.common.status import FaultInfo
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
 from drivers.line import LineSettings
@@ -125,13 +126,6 @@ STATE_AT_HOST_START = {
     STACKING: "bill_in_stacker",
     BILL_STACKED: "bill_in_stacker",
 }
-
-
-@dataclass(frozen=True)
-class FaultInfo:
-    code: str
-    reason: str
-    locking: bool
 
 
 #: Error states, with the same fault codes the ID-003 driver posts so the terminal treats them

@@ -15,10 +15,10 @@ Replies that fail decryption or carry a stale eCOUNT are refused whole: no event
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from drivers.bill_validator.common.poll import COMM_FAULT, PollDriver
+from drivers.bill_validator.common.status import FaultInfo
 from drivers.bill_validator.essp import crypto
 from drivers.bill_validator.essp import protocol as p
 from drivers.bill_validator.essp.link import (LINE_SETTINGS, EncryptionRefused, KeyLost, Link,
@@ -33,13 +33,6 @@ __all__ = ["COMM_FAULT", "CRYPTO_FAULT", "LINE_SETTINGS", "EsspDriver"]
 log = logging.getLogger(__name__)
 
 CRYPTO_FAULT = "encryption"
-
-
-@dataclass(frozen=True)
-class FaultInfo:
-    code: str
-    reason: str
-    latched: bool = False  # cleared only by its own "cleared" event, not by its absence
 
 
 #: poll events that are faults (same codes as the ID-003 driver's); all lock the terminal

@@ -15,6 +15,7 @@ from typing import Iterable
 
 from drivers.bill_validator.common.framing import FrameReader as _FrameReader
 from drivers.bill_validator.common.framing import Framing, crc16_kermit
+from drivers.bill_validator.common.status import FaultInfo
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
 from drivers.line import LineSettings
@@ -143,13 +144,6 @@ STATUS_AT_HOST_START = {
     STACKING: "bill_in_stacker",
     VEND_VALID: "bill_in_stacker",
 }
-
-
-@dataclass(frozen=True)
-class FaultInfo:
-    code: str
-    reason: str
-    locking: bool
 
 
 #: Error statuses.  Locking ones need a person (jam, full or missing cash box, tampering, failure).
