@@ -21,7 +21,7 @@ from tests.drivers.test_id003_driver import (  # noqa: F401 - fixtures are used 
     make_driver,
     sim,
 )
-from tests.drivers.test_id003_protocol import kermit_oracle
+from tests.drivers.test_validator_framing import kermit_oracle
 
 #: the host's read requests, written out (ID-003 specification, "setting status request" and
 #: "version information request"); each CRC is checked against an independent oracle below
