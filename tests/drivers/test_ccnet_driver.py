@@ -6,41 +6,23 @@ shared with test_ccnet_faults."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
-import serial
 
 from drivers.bill_validator.ccnet import protocol as p
-from drivers.bill_validator.ccnet.simulator import CcnetSimulator
 from drivers.interfaces import (
     DeviceStatus, EventsLost, HealthState, NoteCredited, NoteEscrowed, NoteRejected,
     NoteReturned, PowerUp,
 )
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import (KINDS, Events, insert_and_escrow, validator_fixtures,
-                                         wait_polls)
+from tests.drivers.validator_rig import (KINDS, CcnetHost, Events, insert_and_escrow,
+                                         leave_ccnet_bill, validator_fixtures, wait_polls)
 
 KIND = KINDS["ccnet"]
 ALL_CNY = frozenset(p.CNY_TYPE_VALUES.values())
 
 
-class RawHost:
-    """Drives a simulator with raw frames (to leave it in a given state for a power cut)."""
-
-    def __init__(self, path: str) -> None:
-        self.port = serial.serial_for_url(path, baudrate=9600, timeout=0.5)
-
-    def ask(self, cmd: int, data: bytes = b"", ack: bool = True) -> p.Frame:
-        self.port.write(p.encode(cmd, data))
-        head = self.port.read(3)
-        frame = p.decode(head + self.port.read(head[2] - 3))
-        if ack and frame.cmd != p.ACK:
-            self.port.write(p.encode(p.ACK))
-        return frame
-
-    def close(self) -> None:
-        self.port.close()
+RawHost = CcnetHost
 
 
 sim, make_driver, running = validator_fixtures(KIND)
@@ -177,44 +159,7 @@ def test_unknown_bill_type_in_escrow_is_returned(running):
 
 
 # ---------------------------------------------------------------- power-up
-def _leave_bill(sim: CcnetSimulator, stage: str) -> None:
-    host = RawHost(sim.port_path)
-    host.ask(p.POLL)
-    host.ask(p.RESET)
-    host.ask(p.ENABLE_BILL_TYPES, p.bill_mask({2}) * 2)
-    sim.command("insert 10")
-    assert [host.ask(p.POLL).cmd for _ in range(3)] == [p.INITIALIZE, p.ACCEPTING,
-                                                        p.ESCROW_POSITION]
-    if stage == "stacker":
-        host.ask(p.STACK)
-    host.close()
-
-
-@pytest.mark.parametrize("stage, condition, counters", [
-    ("validator", "bill_in_acceptor", {"returned": 1, "total_notes": 0, "stacked": {}}),
-    ("stacker", "bill_in_stacker", {"returned": 0, "total_notes": 1, "stacked": {"1000": 1}}),
-])
-def test_power_cut_with_a_bill_inside(tmp_path, make_driver, stage, condition, counters):
-    state = tmp_path / "bv.json"
-    before = CcnetSimulator(state_path=state)
-    before.start_on_pty()
-    _leave_bill(before, stage)
-    before.stop()  # the power goes: only the state file remains
-    after = CcnetSimulator(state_path=state)
-    after.start_on_pty()
-    try:
-        events = Events()
-        driver = make_driver(after, events)
-        assert events.wait(PowerUp).condition == condition
-        wait_until(lambda: after.counters()["total_notes"] + after.counters()["returned"] == 1,
-                   what="the reset resolves the bill")
-        got = after.counters()
-        assert {k: got[k] for k in counters} == counters
-        wait_polls(driver)
-        assert events.of(NoteCredited) == []  # the journal's power-up reconciliation decides
-        assert json.loads(state.read_text())["note"] is None
-    finally:
-        after.stop()
+_leave_bill = leave_ccnet_bill
 
 
 def test_power_cycle_in_escrow(running):

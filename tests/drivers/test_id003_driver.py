@@ -6,14 +6,11 @@ test_id003_faults and test_id003_identity."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
-import serial
 
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.driver import LINE_SETTINGS, Id003Driver
-from drivers.bill_validator.id003.simulator import Id003Simulator
 from drivers.interfaces import (
     EventsLost,
     HealthState,
@@ -25,7 +22,8 @@ from drivers.interfaces import (
 )
 from drivers.transport import SimulatorHub, open_port
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import FAST, KINDS, Events, insert_and_escrow
+from tests.drivers.validator_rig import FAST, KINDS, Events, Id003Host, insert_and_escrow
+from tests.drivers.validator_rig import leave_id003_note
 from tests.drivers.validator_rig import open_driver as rig_open_driver
 from tests.drivers.validator_rig import validator_fixtures, wait_polls
 
@@ -33,19 +31,7 @@ KIND = KINDS["id003"]
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
 
 
-class RawHost:
-    """Drives a simulator with raw frames (to leave it in a given state for a power cut)."""
-
-    def __init__(self, path: str) -> None:
-        self.port = serial.serial_for_url(path, baudrate=9600, parity="E", timeout=0.5)
-
-    def ask(self, cmd: int, data: bytes = b"") -> p.Frame:
-        self.port.write(p.encode(cmd, data))
-        head = self.port.read(2)
-        return p.decode(head + self.port.read(head[1] - 2))
-
-    def close(self) -> None:
-        self.port.close()
+RawHost = Id003Host
 
 
 sim, make_driver, running = validator_fixtures(KIND)
@@ -114,45 +100,7 @@ def test_new_driver_instance_never_guesses_a_vend_valid(sim, make_driver):
 
 
 # ---------------------------------------------------------------- power-up
-def _leave_note(sim: Id003Simulator, stage: str) -> None:
-    host = RawHost(sim.port_path)
-    host.ask(p.RESET)
-    host.ask(p.SET_INHIBIT, b"\x00")
-    sim.command("insert 10")
-    statuses = [host.ask(p.STATUS_REQUEST).cmd for _ in range(3)]
-    assert statuses == [p.INITIALIZE, p.ACCEPTING, p.ESCROW]
-    if stage == "stacker":
-        host.ask(p.STACK_1)
-        assert host.ask(p.STATUS_REQUEST).cmd == p.STACKING
-    host.close()
-
-
-@pytest.mark.parametrize("stage, condition, counters", [
-    ("acceptor", "bill_in_acceptor", {"returned": 1, "total_notes": 0, "stacked": {}}),
-    ("stacker", "bill_in_stacker", {"returned": 0, "total_notes": 1, "stacked": {"1000": 1}}),
-])
-def test_power_cut_with_a_note_inside(tmp_path, make_driver, stage, condition, counters):
-    state = tmp_path / "bv.json"
-    before = Id003Simulator(state_path=state)
-    before.start_on_pty()
-    _leave_note(before, stage)
-    before.stop()  # the power goes: only the state file remains
-    after = Id003Simulator(state_path=state)
-    after.start_on_pty()
-    try:
-        events = Events()
-        driver = make_driver(after, events)
-        power = events.wait(PowerUp)
-        assert power.condition == condition
-        wait_until(lambda: after.counters()["total_notes"] + after.counters()["returned"] == 1,
-                   what="the reset resolves the note")
-        got = after.counters()
-        assert {k: got[k] for k in counters} == counters
-        wait_polls(driver)
-        assert events.of(NoteCredited) == []  # the journal's power-up reconciliation decides
-        assert json.loads(state.read_text())["note"] is None
-    finally:
-        after.stop()
+_leave_note = leave_id003_note
 
 
 def test_power_cycle_mid_stacking(running):

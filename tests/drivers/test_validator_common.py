@@ -6,6 +6,9 @@ the unit left refusing notes on stop.  What only one protocol does stays in its 
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
+
 import pytest
 
 from drivers import registry
@@ -119,7 +122,8 @@ def test_a_money_event_repeated_until_acknowledged_is_one_credit(running):
     assert sim.command("ignore-ack 4") == "ok: ignore-ack 4"  # the unit misses 4 ACKs
     driver.stack()
     events.wait(NoteStacked)
-    wait_until(lambda: sim.ignore_acks == 0, what="the fifth acknowledgement")
+    wait_until(lambda: sim.ignore_acks == 0, what="the missed acknowledgements")
+    wait_until(lambda: sim.state["note"] is None, what="the fifth acknowledgement arrives")
     wait_polls(driver)  # so the money event was reported (and acknowledged) 5 times
     assert [e.denomination_minor for e in events.of(NoteCredited)] == [5000]
     assert events.of(EventsLost) == []
@@ -221,6 +225,33 @@ def test_a_port_that_fails_is_reopened_and_the_note_credits_once(running):
     wait_polls(driver)
     assert len(events.of(NoteCredited)) == 1 and len(events.of(NoteEscrowed)) == 1
     assert sim.counters()["stacked"] == {"1000": 1}
+
+
+# ---------------------------------------------------------------- a power cut
+@pytest.mark.parametrize("name", [n for n in sorted(KINDS) if KINDS[n].leave_note])
+@pytest.mark.parametrize("stage, condition, counters", [
+    ("path", "bill_in_acceptor", {"returned": 1, "total_notes": 0, "stacked": {}}),
+    ("stacker", "bill_in_stacker", {"returned": 0, "total_notes": 1, "stacked": {"1000": 1}}),
+])
+def test_power_cut_with_a_note_inside(name, tmp_path, stage, condition, counters):
+    kind = KINDS[name]
+    state = tmp_path / "bv.json"
+    before = kind.simulator(state_path=state, **kind.sim_options())
+    before.start_on_pty()
+    kind.leave_note(before, stage)
+    before.stop()  # the power goes: only the state file remains
+    with contextmanager(serve)(kind, state, **kind.sim_options()) as after, \
+            contextmanager(driver_maker)(kind) as make_driver:
+        events = Events()
+        driver = make_driver(after, events)
+        assert events.wait(PowerUp).condition == condition
+        wait_until(lambda: after.counters()["total_notes"] + after.counters()["returned"] == 1,
+                   what="the reset resolves the note")
+        got = after.counters()
+        assert {k: got[k] for k in counters} == counters
+        wait_polls(driver)
+        assert events.of(NoteCredited) == []  # the journal's power-up reconciliation decides
+        assert json.loads(state.read_text())["note"] is None
 
 
 # ---------------------------------------------------------------- stop

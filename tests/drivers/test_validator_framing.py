@@ -68,7 +68,7 @@ def test_crc_matches_independent_oracle(data):
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(data=st.data())
 def test_round_trip(name, data):
     p, _, frames, _ = PROTOCOLS[name]

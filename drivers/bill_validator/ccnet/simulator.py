@@ -64,9 +64,7 @@ class CcnetSimulator(ValidatorSimulator):
     IN_STACKER = IN_STACKER
     POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_VALIDATOR, p.POWER_UP_BILL_IN_STACKER)
     FAILURE_STATUS = p.FAILURE
-    BENCH_FAULTS = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
-                    "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
-                    "cheat": "cheated", "pause": "pause"}
+    BENCH_FAULTS = {**ValidatorSimulator.BENCH_FAULTS, "pause": "pause"}
     KNOBS = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks", "busy": "busy_polls",
              "nak": "nak_commands"}
     NOTE_WORD = "bill"

@@ -34,8 +34,10 @@ class ValidatorSimulator(SimulatorBase):
     STAGES: ClassVar[Collection[str]] = ()
     #: the fault knobs this unit has
     FAULT_NAMES: ClassVar[Collection[str]] = ()  # a mapping name → status where it has one
-    #: bench word → fault knob
-    BENCH_FAULTS: ClassVar[dict[str, str]] = {}
+    #: bench word → fault knob (every validator has these; a unit with more extends it)
+    BENCH_FAULTS: ClassVar[dict[str, str]] = {
+        "jam": "acceptor_jam", "stacker-jam": "stacker_jam", "stacker-full": "stacker_full",
+        "cashbox-remove": "cashbox_removed", "cheat": "cheated"}
     #: bench word → integer knob attribute (``corrupt 2``: the next two replies damaged)
     KNOBS: ClassVar[dict[str, str]] = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks"}
     #: what the manual calls a banknote ("note", "bill")

@@ -47,9 +47,6 @@ class EsspSimulator(ValidatorSimulator):
     help_text = HELP
     STAGES = STAGES
     FAULT_NAMES = frozenset(FAULT_EVENTS) | {"cashbox_removed"}
-    BENCH_FAULTS = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
-                    "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
-                    "cheat": "cheated"}
     KNOBS: dict[str, str] = {}  # eSSP's numeric words take fractions too (_own_command)
 
     def __init__(self, state_path: str | os.PathLike[str] | None = None,

@@ -84,10 +84,8 @@ class Id003Simulator(ValidatorSimulator):
     IN_STACKER = IN_STACKER
     POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_ACCEPTOR, p.POWER_UP_BILL_IN_STACKER)
     FAILURE_STATUS = p.FAILURE
-    BENCH_FAULTS = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
-                    "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
-                    "cheat": "cheated", "failure": "failure", "comm-error": "comm_error",
-                    "pause": "pause"}
+    BENCH_FAULTS = {**ValidatorSimulator.BENCH_FAULTS, "failure": "failure",
+                    "comm-error": "comm_error", "pause": "pause"}
 
     def __init__(
         self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None,
