@@ -22,16 +22,12 @@ from drivers.interfaces import (
 )
 from drivers.transport import SimulatorHub, open_port
 from tests.conftest import wait_until
-from tests.drivers.validator_rig import FAST, KINDS, Events, Id003Host, insert_and_escrow
-from tests.drivers.validator_rig import leave_id003_note
+from tests.drivers.validator_rig import (FAST, KINDS, Events, insert_and_escrow,
+                                         leave_id003_note, validator_fixtures, wait_polls)
 from tests.drivers.validator_rig import open_driver as rig_open_driver
-from tests.drivers.validator_rig import validator_fixtures, wait_polls
 
 KIND = KINDS["id003"]
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
-
-
-RawHost = Id003Host
 
 
 sim, make_driver, running = validator_fixtures(KIND)
@@ -82,15 +78,7 @@ def test_new_driver_instance_never_guesses_a_vend_valid(sim, make_driver):
     """Across process restarts only the journal can tell a repeat from a new note: a fresh
     driver that meets VEND VALID without having seen the escrow ACKs it and reports it as
     EventsLost (value unknown) for reconciliation -- never a NoteCredited."""
-    host = RawHost(sim.port_path)
-    host.ask(p.RESET)
-    host.ask(p.SET_INHIBIT, b"\x00")
-    sim.command("insert 10")
-    assert [host.ask(p.STATUS_REQUEST).cmd for _ in range(3)] == [
-        p.INITIALIZE, p.ACCEPTING, p.ESCROW]
-    host.ask(p.STACK_1)
-    assert [host.ask(p.STATUS_REQUEST).cmd for _ in range(2)] == [p.STACKING, p.VEND_VALID]
-    host.close()  # the first host "crashed" before its ACK
+    leave_id003_note(sim, "credit")  # the first host "crashed" before its ACK of VEND VALID
     events = Events()
     make_driver(sim, events)
     lost = events.wait(EventsLost)

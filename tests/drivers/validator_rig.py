@@ -119,7 +119,8 @@ class CcnetHost:
 
 
 def leave_id003_note(sim: Any, stage: str) -> None:
-    """A host takes a 10-yuan note to escrow ("stacker": and sends it on), then goes away."""
+    """A host takes a 10-yuan note to escrow ("stacker": and sends it on; "credit": up to VEND
+    VALID, never ACKed), then goes away."""
     p = id003_p
     host = Id003Host(sim.port_path)
     host.ask(p.RESET)
@@ -127,14 +128,17 @@ def leave_id003_note(sim: Any, stage: str) -> None:
     sim.command("insert 10")
     statuses = [host.ask(p.STATUS_REQUEST).cmd for _ in range(3)]
     assert statuses == [p.INITIALIZE, p.ACCEPTING, p.ESCROW]
-    if stage == "stacker":
+    if stage in ("stacker", "credit"):
         host.ask(p.STACK_1)
         assert host.ask(p.STATUS_REQUEST).cmd == p.STACKING
+    if stage == "credit":
+        assert host.ask(p.STATUS_REQUEST).cmd == p.VEND_VALID
     host.close()
 
 
 def leave_ccnet_bill(sim: Any, stage: str) -> None:
-    """A host takes a 10-yuan bill to escrow ("stacker": and sends it on), then goes away."""
+    """A host takes a 10-yuan bill to escrow ("stacker": and sends it on; "credit": up to BILL
+    STACKED, never ACKed), then goes away."""
     p = ccnet_p
     host = CcnetHost(sim.port_path)
     host.ask(p.POLL)
@@ -143,8 +147,11 @@ def leave_ccnet_bill(sim: Any, stage: str) -> None:
     sim.command("insert 10")
     assert [host.ask(p.POLL).cmd for _ in range(3)] == [p.INITIALIZE, p.ACCEPTING,
                                                         p.ESCROW_POSITION]
-    if stage == "stacker":
+    if stage in ("stacker", "credit"):
         host.ask(p.STACK)
+    if stage == "credit":
+        assert host.ask(p.POLL).cmd == p.STACKING
+        assert host.ask(p.POLL, ack=False).cmd == p.BILL_STACKED
     host.close()
 
 
