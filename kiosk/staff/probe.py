@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from drivers import interfaces as d
-from drivers.bill_validator.id003.link import nudge_pty
+from drivers.ptypair import nudge_pty
 from drivers.manager import DeviceManager
 from drivers.transport import SimulatorHub
 from kiosk.config import simulator_options

@@ -1,144 +1,37 @@
-"""CCNET driver against the simulator over a real pty: line settings, bill cycles, repeated
-escrow and repeated BILL STACKED, escrow timeout, power-up with a bill inside.  Every wait is a
-condition with a deadline.  The helpers and fixtures here are shared with test_ccnet_faults."""
+"""CCNET driver against the simulator over a real pty: what only CCNET does (the start-up
+sequence, credit only at BILL STACKED, the escrow timeout, a BILL STACKED after a reconnect or
+without its escrow, power-up with a bill inside).  The behaviours every validator shares run in
+test_validator_common.py.  Every wait is a condition with a deadline.  The fixtures here are
+shared with test_ccnet_faults."""
 
 from __future__ import annotations
 
-import json
-import threading
 
 import pytest
-import serial
 
-from drivers import registry
 from drivers.bill_validator.ccnet import protocol as p
-from drivers.bill_validator.ccnet.driver import LINE_SETTINGS, CcnetDriver
-from drivers.bill_validator.ccnet.simulator import CcnetSimulator
 from drivers.interfaces import (
     DeviceStatus, EventsLost, HealthState, NoteCredited, NoteEscrowed, NoteRejected,
-    NoteReturned, NoteStacked, PowerUp,
+    NoteReturned, PowerUp,
 )
-from drivers.transport import open_port
 from tests.conftest import wait_until
-from tests.drivers.test_id003_driver import Events, wait_polls
+from tests.drivers.validator_rig import (KINDS, Events, insert_and_escrow,
+                                         leave_ccnet_bill, validator_fixtures, wait_polls)
 
-FAST = {"poll_interval": 0.02, "reply_timeout": 0.15, "retries": 2}
+KIND = KINDS["ccnet"]
 ALL_CNY = frozenset(p.CNY_TYPE_VALUES.values())
 
 
-class FakeClock:
+sim, make_driver, running = validator_fixtures(KIND)
+
+
+@pytest.fixture
+def clock(sim):
     """The simulator's escrow clock, moved by the test instead of waited for."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
+    return sim.clock
 
 
-class RawHost:
-    """Drives a simulator with raw frames (to leave it in a given state for a power cut)."""
-
-    def __init__(self, path: str) -> None:
-        self.port = serial.serial_for_url(path, baudrate=9600, timeout=0.5)
-
-    def ask(self, cmd: int, data: bytes = b"", ack: bool = True) -> p.Frame:
-        self.port.write(p.encode(cmd, data))
-        head = self.port.read(3)
-        frame = p.decode(head + self.port.read(head[2] - 3))
-        if ack and frame.cmd != p.ACK:
-            self.port.write(p.encode(p.ACK))
-        return frame
-
-    def close(self) -> None:
-        self.port.close()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def sim(tmp_path, clock):
-    simulator = CcnetSimulator(state_path=tmp_path / "bv.json", clock=clock)
-    simulator.start_on_pty()
-    yield simulator
-    simulator.stop()
-
-
-def open_driver(path: str, **options) -> CcnetDriver:
-    """A driver on its own 8N1 port (closed by ``stop()``), as the terminal builds one."""
-    return CcnetDriver("bv", open_port(path, LINE_SETTINGS), p.cny_channels(), owns_port=True,
-                       **options)
-
-
-@pytest.fixture
-def make_driver():
-    started: list[CcnetDriver] = []
-
-    def make(simulator: CcnetSimulator, events: Events | None = None, **options) -> CcnetDriver:
-        driver = open_driver(simulator.port_path, **{**FAST, **options})
-        if events is not None:
-            driver.start(events)
-            started.append(driver)
-        return driver
-
-    yield make
-    for driver in started:
-        driver.stop()
-
-
-@pytest.fixture
-def running(sim, make_driver):
-    """A started driver past its power-up sequence, accepting every CNY bill."""
-    events = Events()
-    driver = make_driver(sim, events)
-    events.wait(PowerUp, condition="normal")
-    driver.enable(ALL_CNY)
-    wait_until(lambda: "inhibit=off" in sim.status_line(), what="acceptance enabled")
-    return sim, driver, events
-
-
-def insert_and_escrow(sim: CcnetSimulator, events: Events, yuan: int, count: int = 1):
-    assert sim.command(f"insert {yuan}") == f"ok: inserted {yuan} yuan"
-    return events.wait(NoteEscrowed, count=count, denomination_minor=yuan * 100)
-
-
-# ---------------------------------------------------------------- line settings, start-up
-def test_registry_opens_the_port_8n1(sim):
-    entry = registry.entry("ccnet")
-    port = open_port(sim.port_path, entry.line_settings(entry.options()))
-    driver = entry.open_driver(registry.DriverSetup("bv", port, entry.options()))
-    try:
-        assert driver.port is port and driver.owns_port
-        assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (
-            9600, serial.EIGHTBITS, serial.PARITY_NONE, serial.STOPBITS_ONE)
-        assert driver.health().state is HealthState.UNKNOWN and driver.threads == ()
-    finally:
-        driver.stop()
-    assert not port.is_open
-
-
-def test_driver_corrects_a_port_opened_8e1(sim):
-    port = open_port(sim.port_path, type(LINE_SETTINGS)(parity=serial.PARITY_EVEN))
-    driver = CcnetDriver("bv", port, p.cny_channels(), **FAST)
-    events = Events()
-    driver.start(events)
-    try:
-        assert port.parity == serial.PARITY_NONE
-        events.wait(PowerUp)
-    finally:
-        driver.stop()
-        port.close()
-
-
+# ---------------------------------------------------------------- start-up
 def test_start_up_follows_the_manual_sequence_and_reads_the_device(running):
     sim, driver, events = running
     seen = sim.commands_seen
@@ -157,28 +50,6 @@ def test_start_up_follows_the_manual_sequence_and_reads_the_device(running):
 
 
 # ---------------------------------------------------------------- bill cycles
-def test_whole_bill_cycle_credits_once(running):
-    sim, driver, events = running
-    escrow = insert_and_escrow(sim, events, 10)
-    assert (escrow.denomination_minor, escrow.channel) == (1000, 2)
-    wait_polls(driver, 4)  # escrow held over several polls: one event, no money
-    assert len(events.of(NoteEscrowed)) == 1 and events.of(NoteCredited) == []
-    driver.stack()
-    credit = events.wait(NoteCredited)
-    assert (credit.denomination_minor, credit.channel) == (1000, 2)
-    events.wait(NoteStacked)
-    wait_polls(driver, 4)
-    assert len(events.of(NoteCredited)) == 1 and len(events.of(NoteStacked)) == 1
-    kinds = [type(e) for e in events.log if isinstance(e, (NoteEscrowed, NoteCredited,
-                                                            NoteStacked))]
-    assert kinds == [NoteEscrowed, NoteCredited, NoteStacked]
-    assert sim.counters()["stacked"] == {"1000": 1}
-    insert_and_escrow(sim, events, 100)  # a second bill is a new cycle: a second credit
-    driver.stack()
-    assert events.wait(NoteCredited, count=2).denomination_minor == 10000
-    events.wait(NoteStacked, count=2)
-    assert sim.counters()["total_notes"] == 2
-    assert sim.unacked == 0
 
 
 def test_credit_only_at_bill_stacked(sim, make_driver):
@@ -189,7 +60,7 @@ def test_credit_only_at_bill_stacked(sim, make_driver):
     class Snap(Events):
         def __call__(self, event):
             if isinstance(event, NoteCredited):
-                at_credit.append((sim.counters()["total_notes"], driver._state))
+                at_credit.append((sim.counters()["total_notes"], driver._status))
             super().__call__(event)
 
     events = Snap()
@@ -202,17 +73,6 @@ def test_credit_only_at_bill_stacked(sim, make_driver):
     driver.stack()
     assert events.wait(NoteCredited).denomination_minor == 2000
     assert at_credit == [(1, p.BILL_STACKED)]
-
-
-def test_return_from_escrow(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 20)
-    driver.return_note()
-    returned = events.wait(NoteReturned)
-    assert (returned.denomination_minor, returned.reason) == (2000, "host")
-    wait_polls(driver)
-    assert events.of(NoteCredited) == [] and events.of(NoteStacked) == []
-    assert sim.counters()["returned"] == 1 and sim.counters()["total_notes"] == 0
 
 
 def test_escrow_left_undecided_is_returned_by_the_unit(running, clock):
@@ -247,20 +107,6 @@ def test_inhibited_bill_is_rejected(running):
     assert sim.counters()["rejected"] == 3
 
 
-def test_repeated_bill_stacked_is_one_credit(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 50)
-    assert sim.command("ignore-ack 4") == "ok: ignore-ack 4"  # the device misses 4 ACKs
-    driver.stack()
-    events.wait(NoteStacked)
-    wait_until(lambda: sim.state["note"] is None, what="the fifth ACK arrives")
-    assert sim.ignore_acks == 0  # so BILL STACKED was reported (and ACKed) on 5 polls
-    wait_polls(driver)
-    assert [e.denomination_minor for e in events.of(NoteCredited)] == [5000]
-    assert events.of(EventsLost) == []
-    assert sim.counters()["stacked"] == {"5000": 1}
-
-
 def test_bill_stacked_after_a_reconnect_of_the_same_driver_is_the_same_bill(running):
     sim, driver, events = running
     insert_and_escrow(sim, events, 10)
@@ -277,17 +123,7 @@ def test_bill_stacked_after_a_reconnect_of_the_same_driver_is_the_same_bill(runn
 
 
 def test_new_driver_instance_never_guesses_a_bill_stacked(sim, make_driver):
-    host = RawHost(sim.port_path)
-    host.ask(p.POLL)
-    host.ask(p.RESET)
-    host.ask(p.ENABLE_BILL_TYPES, p.bill_mask({2}) * 2)
-    sim.command("insert 10")
-    assert [host.ask(p.POLL).cmd for _ in range(3)] == [p.INITIALIZE, p.ACCEPTING,
-                                                        p.ESCROW_POSITION]
-    host.ask(p.STACK)
-    assert host.ask(p.POLL).cmd == p.STACKING
-    assert host.ask(p.POLL, ack=False).cmd == p.BILL_STACKED  # the first host dies unACKed
-    host.close()
+    leave_ccnet_bill(sim, "credit")  # the first host dies before its ACK of BILL STACKED
     events = Events()
     make_driver(sim, events)
     lost = events.wait(EventsLost)
@@ -310,44 +146,7 @@ def test_unknown_bill_type_in_escrow_is_returned(running):
 
 
 # ---------------------------------------------------------------- power-up
-def _leave_bill(sim: CcnetSimulator, stage: str) -> None:
-    host = RawHost(sim.port_path)
-    host.ask(p.POLL)
-    host.ask(p.RESET)
-    host.ask(p.ENABLE_BILL_TYPES, p.bill_mask({2}) * 2)
-    sim.command("insert 10")
-    assert [host.ask(p.POLL).cmd for _ in range(3)] == [p.INITIALIZE, p.ACCEPTING,
-                                                        p.ESCROW_POSITION]
-    if stage == "stacker":
-        host.ask(p.STACK)
-    host.close()
-
-
-@pytest.mark.parametrize("stage, condition, counters", [
-    ("validator", "bill_in_acceptor", {"returned": 1, "total_notes": 0, "stacked": {}}),
-    ("stacker", "bill_in_stacker", {"returned": 0, "total_notes": 1, "stacked": {"1000": 1}}),
-])
-def test_power_cut_with_a_bill_inside(tmp_path, make_driver, stage, condition, counters):
-    state = tmp_path / "bv.json"
-    before = CcnetSimulator(state_path=state)
-    before.start_on_pty()
-    _leave_bill(before, stage)
-    before.stop()  # the power goes: only the state file remains
-    after = CcnetSimulator(state_path=state)
-    after.start_on_pty()
-    try:
-        events = Events()
-        driver = make_driver(after, events)
-        assert events.wait(PowerUp).condition == condition
-        wait_until(lambda: after.counters()["total_notes"] + after.counters()["returned"] == 1,
-                   what="the reset resolves the bill")
-        got = after.counters()
-        assert {k: got[k] for k in counters} == counters
-        wait_polls(driver)
-        assert events.of(NoteCredited) == []  # the journal's power-up reconciliation decides
-        assert json.loads(state.read_text())["note"] is None
-    finally:
-        after.stop()
+_leave_bill = leave_ccnet_bill
 
 
 def test_power_cycle_in_escrow(running):
@@ -381,11 +180,3 @@ def test_host_restart_reports_where_the_bill_is_and_holds_the_reset(sim, make_dr
     credits = events.of(NoteCredited)
     assert credits == [] or stage == "stacker"  # a stack finishing by itself is a BILL STACKED
     assert len(credits) + len(events.of(EventsLost)) <= 1
-
-
-def test_stop_leaves_the_validator_disabled(running):
-    sim, driver, events = running
-    assert "inhibit=off" in sim.status_line()
-    driver.stop()
-    assert "inhibit=on" in sim.status_line()
-    assert driver.health().state is HealthState.UNKNOWN

@@ -4,7 +4,6 @@ input fuzz is marked slow)."""
 
 from __future__ import annotations
 
-import binascii
 import json
 import random
 from pathlib import Path
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from drivers.bill_validator.ccnet import protocol as p
 from drivers.errors import FrameError
+from tests.drivers.test_validator_framing import kermit_oracle
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "ccnet.json")
                      .read_text("utf-8"))["ccnet"]
@@ -55,17 +55,6 @@ EXPECTED = {
     "POLL: bill returned, bill type 2": (0x82, "02"),
     "ILLEGAL COMMAND": (0x30, ""),
 }
-VECTOR_FRAMES = [bytes.fromhex(v["hex"]) for v in VECTORS["frames"]]
-
-
-def _reflect(value: int, bits: int) -> int:
-    return int(f"{value:0{bits}b}"[::-1], 2)
-
-
-def kermit_oracle(data: bytes) -> int:
-    """CRC-16/KERMIT through the stdlib's non-reflected CCITT CRC (init 0, no xorout)."""
-    flipped = bytes(_reflect(b, 8) for b in data)
-    return _reflect(binascii.crc_hqx(flipped, 0), 16)
 
 
 def test_every_vector_is_listed_here():
@@ -94,70 +83,8 @@ def test_public_example_frames_are_byte_exact():
     assert p.encode(p.BILL_STACKED, b"\x03") == bytes.fromhex("020307 8103 CF18")
 
 
-def test_crc_check_value():
-    check = VECTORS["crc_check"]
-    assert check["algorithm"] == "CRC-16/KERMIT"
-    assert p.crc16(check["input_ascii"].encode()) == int(check["crc"], 16) == 0x2189
-    assert p.crc16(b"") == 0
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200))
-def test_crc_matches_independent_oracle(data):
-    assert p.crc16(data) == kermit_oracle(data)
-
-
 frames = st.builds(p.Frame, st.integers(0, 255), st.binary(max_size=p.MAX_BODY_LEN - 1),
                    st.integers(0, 255))
-
-
-@settings(max_examples=300, deadline=None)
-@given(frames)
-def test_round_trip(frame):
-    raw = frame.encode()
-    assert p.decode(raw) == frame
-    assert p.FrameReader().feed(raw) == [frame]
-
-
-@pytest.mark.parametrize("raw", VECTOR_FRAMES[:8], ids=lambda r: r.hex())
-def test_any_single_byte_change_of_a_vector_never_decodes(raw):
-    for at in range(len(raw)):
-        for value in range(256):
-            if value == raw[at] or at == 1:  # the address byte is covered by the CRC too
-                continue
-            bad = raw[:at] + bytes([value]) + raw[at + 1 :]
-            with pytest.raises(FrameError):
-                p.decode(bad)
-
-
-@settings(max_examples=300, deadline=None)
-@given(frames, st.data())
-def test_bad_crc_never_decodes_and_is_counted(frame, data):
-    raw = frame.encode()
-    at = data.draw(st.integers(0, len(raw) - 1))
-    value = data.draw(st.integers(0, 255).filter(lambda v: v != raw[at]))
-    bad = raw[:at] + bytes([value]) + raw[at + 1 :]
-    with pytest.raises(FrameError):
-        p.decode(bad)
-    reader = p.FrameReader()
-    assert reader.feed(bad) == []
-    reader.flush()
-    assert reader.frames_bad >= 1
-    # ...and the reader resynchronises on the next good frame
-    assert reader.feed(p.encode(p.IDLING)) == [p.Frame(p.IDLING)]
-
-
-@settings(max_examples=300, deadline=None)
-@given(frames, st.binary(min_size=1, max_size=20), st.binary(min_size=1, max_size=20))
-def test_truncated_or_surrounded_never_decodes(frame, before, after):
-    raw = frame.encode()
-    for cut in range(len(raw)):
-        with pytest.raises(FrameError):
-            p.decode(raw[:cut])
-    with pytest.raises(FrameError):
-        p.decode(before + raw)
-    with pytest.raises(FrameError):
-        p.decode(raw + after)
 
 
 @settings(max_examples=300, deadline=None)
@@ -196,12 +123,6 @@ def test_extended_length_and_oversized_frames_are_refused():
         p.encode(0x14, bytes(p.MAX_BODY_LEN))
     with pytest.raises(FrameError):
         p.encode(256)
-
-
-@pytest.mark.parametrize("junk", [None, "020306", 17, [1, 2, 300], object()])
-def test_decode_of_non_bytes_raises_frame_error_only(junk):
-    with pytest.raises(FrameError):
-        p.decode(junk)
 
 
 def test_bill_masks():

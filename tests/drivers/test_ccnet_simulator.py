@@ -8,7 +8,7 @@ import json
 
 from drivers.bill_validator.ccnet import protocol as p
 from drivers.bill_validator.ccnet.simulator import HELP, CcnetSimulator
-from tests.drivers.test_ccnet_driver import FakeClock, RawHost
+from tests.drivers.validator_rig import CcnetHost, FakeClock
 
 
 def hx(text: str) -> bytes:
@@ -18,7 +18,7 @@ def hx(text: str) -> bytes:
 def test_power_up_and_reset_sequence_over_a_pty(tmp_path):
     sim = CcnetSimulator(state_path=tmp_path / "s.json")
     sim.start_on_pty()
-    host = RawHost(sim.port_path)
+    host = CcnetHost(sim.port_path)
     try:
         port = host.port
         port.write(hx("02 03 06 33 DA 81"))  # POLL

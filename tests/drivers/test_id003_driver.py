@@ -1,207 +1,44 @@
-"""ID-003 driver against the simulator over a real pty: line settings, note cycles, repeated
-VEND VALID, power-up with a note inside.  Every wait is a condition with a deadline.  The
-helpers and fixtures here are shared with test_id003_faults."""
+"""ID-003 driver against the simulator over a real pty: what only ID-003 does (inhibited
+denominations, VEND VALID after a reconnect or without its escrow, power-up with a note inside,
+the simulator hub).  The behaviours every validator shares run in test_validator_common.py.
+Every wait is a condition with a deadline.  The fixtures here are shared with
+test_id003_faults and test_id003_identity."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 
 import pytest
-import serial
 
-from drivers import registry
 from drivers.bill_validator.id003 import protocol as p
 from drivers.bill_validator.id003.driver import LINE_SETTINGS, Id003Driver
-from drivers.bill_validator.id003.simulator import Id003Simulator
 from drivers.interfaces import (
-    DeviceEvent,
     EventsLost,
     HealthState,
     NoteCredited,
     NoteEscrowed,
     NoteRejected,
-    NoteReturned,
     NoteStacked,
     PowerUp,
 )
 from drivers.transport import SimulatorHub, open_port
 from tests.conftest import wait_until
+from tests.drivers.validator_rig import (FAST, KINDS, Events, insert_and_escrow,
+                                         leave_id003_note, validator_fixtures, wait_polls)
+from tests.drivers.validator_rig import open_driver as rig_open_driver
 
-FAST = {"poll_interval": 0.02, "reply_timeout": 0.15, "retries": 2}
+KIND = KINDS["id003"]
 ALL_CNY = frozenset(p.CNY_CODE_VALUES.values())
 
 
-class Events:
-    """The post callable: records every event, in order, and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.log: list[DeviceEvent] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: DeviceEvent) -> None:
-        with self._cond:
-            self.log.append(event)
-            self._cond.notify_all()
-
-    def of(self, kind: type, **attrs) -> list[DeviceEvent]:
-        with self._cond:
-            return [e for e in self.log if isinstance(e, kind)
-                    and all(getattr(e, k) == v for k, v in attrs.items())]
-
-    def wait(self, kind: type, count: int = 1, timeout: float = 5.0, **attrs) -> DeviceEvent:
-        """The ``count``-th event of ``kind`` (with ``attrs``), waiting up to ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(found := self.of(kind, **attrs)) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {kind.__name__} #{count} {attrs}; saw {self.log}")
-                self._cond.wait(left)
-            return found[count - 1]
-
-
-def wait_polls(driver: Id003Driver, n: int = 3) -> None:
-    """Let the driver complete ``n`` more status polls (repeats must not re-post events)."""
-    target = driver.stats["polls"] + n
-    wait_until(lambda: driver.stats["polls"] >= target, what=f"{n} polls")
-
-
-class RawHost:
-    """Drives a simulator with raw frames (to leave it in a given state for a power cut)."""
-
-    def __init__(self, path: str) -> None:
-        self.port = serial.serial_for_url(path, baudrate=9600, parity="E", timeout=0.5)
-
-    def ask(self, cmd: int, data: bytes = b"") -> p.Frame:
-        self.port.write(p.encode(cmd, data))
-        head = self.port.read(2)
-        return p.decode(head + self.port.read(head[1] - 2))
-
-    def close(self) -> None:
-        self.port.close()
-
-
-@pytest.fixture
-def sim(tmp_path):
-    simulator = Id003Simulator(state_path=tmp_path / "bv.json")
-    simulator.start_on_pty()
-    yield simulator
-    simulator.stop()
+sim, make_driver, running = validator_fixtures(KIND)
 
 
 def open_driver(path: str, **options) -> Id003Driver:
     """A driver on its own 8E1 port (closed by ``stop()``), as the terminal builds one."""
-    return Id003Driver("bv", open_port(path, LINE_SETTINGS), p.cny_channels(), owns_port=True,
-                       **options)
-
-
-@pytest.fixture
-def make_driver():
-    started: list[Id003Driver] = []
-
-    def make(simulator: Id003Simulator, events: Events | None = None, **options) -> Id003Driver:
-        driver = open_driver(simulator.port_path, **{**FAST, **options})
-        if events is not None:
-            driver.start(events)
-            started.append(driver)
-        return driver
-
-    yield make
-    for driver in started:
-        driver.stop()
-
-
-@pytest.fixture
-def running(sim, make_driver):
-    """A started driver that has finished its power-up sequence and accepts every CNY note."""
-    events = Events()
-    driver = make_driver(sim, events)
-    events.wait(PowerUp, condition="normal")
-    driver.enable(ALL_CNY)
-    wait_until(lambda: "inhibit=off" in sim.status_line(), what="acceptance enabled")
-    return sim, driver, events
-
-
-def insert_and_escrow(sim: Id003Simulator, events: Events, yuan: int, count: int = 1):
-    assert sim.command(f"insert {yuan}") == f"ok: inserted {yuan} yuan"
-    return events.wait(NoteEscrowed, count=count, denomination_minor=yuan * 100)
-
-
-# ---------------------------------------------------------------- line settings
-def test_registry_opens_the_port_8e1(sim):
-    entry = registry.entry("id003")
-    port = open_port(sim.port_path, entry.line_settings(entry.options()))
-    driver = entry.open_driver(registry.DriverSetup("bv", port, entry.options()))
-    try:
-        assert driver.port is port and driver.owns_port
-        assert (port.baudrate, port.bytesize, port.parity, port.stopbits) == (
-            9600, serial.EIGHTBITS, serial.PARITY_EVEN, serial.STOPBITS_ONE)
-        assert LINE_SETTINGS.parity == serial.PARITY_EVEN
-    finally:
-        driver.stop()
-    assert not port.is_open
-
-
-def test_driver_corrects_a_port_opened_8n1(sim):
-    port = open_port(sim.port_path, type(LINE_SETTINGS)())  # the default: 8N1
-    assert port.parity == serial.PARITY_NONE
-    driver = Id003Driver("bv", port, p.cny_channels(), **FAST)
-    events = Events()
-    driver.start(events)
-    try:
-        assert port.parity == serial.PARITY_EVEN
-        events.wait(PowerUp)
-    finally:
-        driver.stop()
-        port.close()
-
-
-def test_health_before_start_is_unknown(sim):
-    driver = open_driver(sim.port_path)
-    assert driver.health().state is HealthState.UNKNOWN
-    driver.stop()
+    return rig_open_driver(KIND, path, **options)
 
 
 # ---------------------------------------------------------------- note cycles
-def test_whole_note_cycle_credits_once(running):
-    sim, driver, events = running
-    assert driver.health().state is HealthState.OK
-    escrow = insert_and_escrow(sim, events, 10)
-    assert (escrow.denomination_minor, escrow.channel) == (1000, 0x63)
-    wait_polls(driver, 4)  # escrow is held over several polls: still one event, no money
-    assert len(events.of(NoteEscrowed)) == 1
-    assert events.of(NoteCredited) == []
-    driver.stack()
-    credit = events.wait(NoteCredited)
-    assert (credit.denomination_minor, credit.channel) == (1000, 0x63)
-    events.wait(NoteStacked)
-    wait_polls(driver, 4)
-    assert len(events.of(NoteCredited)) == 1 and len(events.of(NoteStacked)) == 1
-    kinds = [type(e) for e in events.log if isinstance(e, (NoteEscrowed, NoteCredited,
-                                                            NoteStacked))]
-    assert kinds == [NoteEscrowed, NoteCredited, NoteStacked]
-    assert sim.counters()["stacked"] == {"1000": 1}
-    # a second note is a new cycle: a second credit
-    insert_and_escrow(sim, events, 100)
-    driver.stack()
-    assert events.wait(NoteCredited, count=2).denomination_minor == 10000
-    events.wait(NoteStacked, count=2)
-    assert sim.counters()["total_notes"] == 2
-
-
-def test_return_from_escrow(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 20)
-    driver.return_note()
-    returned = events.wait(NoteReturned)
-    assert (returned.denomination_minor, returned.reason) == (2000, "host")
-    wait_polls(driver)
-    assert events.of(NoteCredited) == [] and events.of(NoteStacked) == []
-    assert sim.counters()["returned"] == 1 and sim.counters()["total_notes"] == 0
-
-
 def test_inhibited_denomination_is_rejected(running):
     sim, driver, events = running
     driver.enable(frozenset({1000, 2000}))
@@ -218,19 +55,6 @@ def test_inhibited_denomination_is_rejected(running):
     wait_polls(driver)
     assert events.of(NoteEscrowed) == [] and events.of(NoteCredited) == []
     assert sim.counters()["rejected"] == 3
-
-
-def test_repeated_vend_valid_is_one_credit(running):
-    sim, driver, events = running
-    insert_and_escrow(sim, events, 50)
-    assert sim.command("ignore-ack 4") == "ok: ignore-ack 4"  # the device misses 4 ACKs
-    driver.stack()
-    events.wait(NoteStacked)
-    assert sim.ignore_acks == 0  # so VEND VALID was seen (and ACKed) on 5 polls
-    wait_polls(driver)
-    assert [e.denomination_minor for e in events.of(NoteCredited)] == [5000]
-    assert events.of(EventsLost) == []
-    assert sim.counters()["stacked"] == {"5000": 1}
 
 
 def test_vend_valid_after_reconnect_of_the_same_driver_is_the_same_note(running):
@@ -254,15 +78,7 @@ def test_new_driver_instance_never_guesses_a_vend_valid(sim, make_driver):
     """Across process restarts only the journal can tell a repeat from a new note: a fresh
     driver that meets VEND VALID without having seen the escrow ACKs it and reports it as
     EventsLost (value unknown) for reconciliation -- never a NoteCredited."""
-    host = RawHost(sim.port_path)
-    host.ask(p.RESET)
-    host.ask(p.SET_INHIBIT, b"\x00")
-    sim.command("insert 10")
-    assert [host.ask(p.STATUS_REQUEST).cmd for _ in range(3)] == [
-        p.INITIALIZE, p.ACCEPTING, p.ESCROW]
-    host.ask(p.STACK_1)
-    assert [host.ask(p.STATUS_REQUEST).cmd for _ in range(2)] == [p.STACKING, p.VEND_VALID]
-    host.close()  # the first host "crashed" before its ACK
+    leave_id003_note(sim, "credit")  # the first host "crashed" before its ACK of VEND VALID
     events = Events()
     make_driver(sim, events)
     lost = events.wait(EventsLost)
@@ -272,45 +88,7 @@ def test_new_driver_instance_never_guesses_a_vend_valid(sim, make_driver):
 
 
 # ---------------------------------------------------------------- power-up
-def _leave_note(sim: Id003Simulator, stage: str) -> None:
-    host = RawHost(sim.port_path)
-    host.ask(p.RESET)
-    host.ask(p.SET_INHIBIT, b"\x00")
-    sim.command("insert 10")
-    statuses = [host.ask(p.STATUS_REQUEST).cmd for _ in range(3)]
-    assert statuses == [p.INITIALIZE, p.ACCEPTING, p.ESCROW]
-    if stage == "stacker":
-        host.ask(p.STACK_1)
-        assert host.ask(p.STATUS_REQUEST).cmd == p.STACKING
-    host.close()
-
-
-@pytest.mark.parametrize("stage, condition, counters", [
-    ("acceptor", "bill_in_acceptor", {"returned": 1, "total_notes": 0, "stacked": {}}),
-    ("stacker", "bill_in_stacker", {"returned": 0, "total_notes": 1, "stacked": {"1000": 1}}),
-])
-def test_power_cut_with_a_note_inside(tmp_path, make_driver, stage, condition, counters):
-    state = tmp_path / "bv.json"
-    before = Id003Simulator(state_path=state)
-    before.start_on_pty()
-    _leave_note(before, stage)
-    before.stop()  # the power goes: only the state file remains
-    after = Id003Simulator(state_path=state)
-    after.start_on_pty()
-    try:
-        events = Events()
-        driver = make_driver(after, events)
-        power = events.wait(PowerUp)
-        assert power.condition == condition
-        wait_until(lambda: after.counters()["total_notes"] + after.counters()["returned"] == 1,
-                   what="the reset resolves the note")
-        got = after.counters()
-        assert {k: got[k] for k in counters} == counters
-        wait_polls(driver)
-        assert events.of(NoteCredited) == []  # the journal's power-up reconciliation decides
-        assert json.loads(state.read_text())["note"] is None
-    finally:
-        after.stop()
+_leave_note = leave_id003_note
 
 
 def test_power_cycle_mid_stacking(running):
@@ -358,14 +136,6 @@ def test_sim_url_through_the_hub_and_a_second_open(tmp_path):
         assert (tmp_path / "bill-validator.json").exists()
     finally:
         hub.stop()
-
-
-def test_stop_leaves_the_acceptor_inhibited(running):
-    sim, driver, events = running
-    assert "inhibit=off" in sim.status_line()
-    driver.stop()
-    assert "inhibit=on" in sim.status_line()
-    assert driver.health().state is HealthState.UNKNOWN
 
 
 def test_vend_valid_after_the_cycle_ended_is_still_the_same_note(running):

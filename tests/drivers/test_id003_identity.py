@@ -16,12 +16,12 @@ from tests.conftest import wait_until
 from tests.drivers.test_id003_driver import (  # noqa: F401 - fixtures are used by name
     ALL_CNY,
     Events,
-    RawHost,
     insert_and_escrow,
     make_driver,
     sim,
 )
-from tests.drivers.test_id003_protocol import kermit_oracle
+from tests.drivers.test_validator_framing import kermit_oracle
+from tests.drivers.validator_rig import Id003Host
 
 #: the host's read requests, written out (ID-003 specification, "setting status request" and
 #: "version information request"); each CRC is checked against an independent oracle below
@@ -207,7 +207,7 @@ def test_settings_the_driver_wrote_read_back_over_the_pty(sim, make_driver):
     wait_until(lambda: "inhibit=off" in sim.status_line(), what="acceptance enabled")
     driver.stop()  # leaves the acceptor inhibited; the port is the raw host's now
     nudge_pty(sim.port_path)  # a pty refuses a second 8E1 open unless nudged (drivers/ptypair)
-    host = RawHost(sim.port_path)
+    host = Id003Host(sim.port_path)
     try:
         got = p.decode_setting_status(host.ask(p.STATUS_ENABLE), p.STATUS_ENABLE)
         assert p.enabled_codes(got) == frozenset(p.CNY_CODE_VALUES)

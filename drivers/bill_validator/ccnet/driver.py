@@ -15,43 +15,25 @@ escrow by itself after its escrow period (about 10 s, CCNET manual section 5.4, 
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
 from drivers.bill_validator.ccnet import protocol as p
-from drivers.bill_validator.ccnet.link import LINE_SETTINGS, Link, LinkDown
-from drivers.interfaces import (
-    ChannelMap, DeviceEvent, DeviceFault, DeviceFaultCleared, DeviceStatus, EventsLost, Health,
-    HealthState, NoteCredited, NoteEscrowed, NoteRejected, NoteReturned, NoteStacked, Post,
-    PowerUp,
-)
+from drivers.bill_validator.ccnet.link import LINE_SETTINGS, Link
+from drivers.bill_validator.common.poll import COMM_FAULT, PollDriver
+from drivers.interfaces import (ChannelMap, DeviceFault, DeviceFaultCleared, DeviceStatus,
+                                Health, HealthState, NoteRejected)
 
 __all__ = ["BILL_TABLE_FAULT", "COMM_FAULT", "LINE_SETTINGS", "CcnetDriver"]
 
 log = logging.getLogger(__name__)
 
-COMM_FAULT = "communication"
 BILL_TABLE_FAULT = "bill_table_mismatch"
 
 
-@dataclass
-class _Cycle:
-    """One bill from ESCROW POSITION to stacked/returned.  Lives in the driver instance, so it
-    survives comm loss and stop()/start(); it does not survive a new instance."""
+class CcnetDriver(PollDriver):
+    PROTOCOL = "ccnet"
 
-    bill_type: int | None
-    value: int | None
-    credited: bool = False
-    stack_requested: bool = False
-    return_requested: bool = False
-    done: bool = False
-
-
-class CcnetDriver:
     def __init__(
         self,
         name: str,
@@ -66,61 +48,16 @@ class CcnetDriver:
         minor_per_major: int = 100,
         owns_port: bool = False,
     ) -> None:
-        self.name = name
-        self.port = port
-        self.channels = channels
-        self.poll_interval = poll_interval
-        self.reply_timeout = reply_timeout
-        self.retries = retries
+        super().__init__(name, port, channels, poll_interval, reply_timeout, retries,
+                         hold_power_up, owns_port, {"polls": 0, "refused": 0},
+                         lost_on_unconfirmed_stack=True, channel_word="type")
         self.country = country
         self.minor_per_major = minor_per_major
-        # Hold the first power-up: the RESET that resolves it (returning a bill in the
-        # validator, stacking one in the stacker) waits until the host has journaled its
-        # reconciliation, so a second power cut in between cannot split journal and cash box.
-        self._hold_power_up = threading.Event()
-        if hold_power_up:
-            self._hold_power_up.set()
-        self.stats: dict[str, int] = {"polls": 0, "refused": 0}
         self._link = Link(name, port, reply_timeout, self.stats, address)
-        self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._post_cb: Post | None = None
-        #: close ``port`` on stop() (the driver was given it to keep)
-        self.owns_port = owns_port
-        self._needs_init = True
-        self._link_down = False
-        self._state: int | None = None
-        self._fault: p.FaultInfo | None = None
         self._table_fault: str | None = None
-        self._cycle: _Cycle | None = None
         #: read from the device at start-up (for ``kiosk devices`` / ``kiosk diag``)
         self.device_identity: p.Identity | None = None
         self.bill_table: tuple[p.BillType, ...] | None = None
-
-    # ------------------------------------------------------------ public API (any thread)
-    def start(self, post: Post) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name}: already started")
-        self._post_cb = post
-        self._link.apply_line_settings()
-        self._needs_init = True
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"ccnet-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self.owns_port:
-            self.port.close()
-
-    @property
-    def threads(self) -> tuple[threading.Thread, ...]:
-        """The poll thread while started (the device manager watches it for a crash)."""
-        return (self._thread,) if self._thread is not None else ()
 
     def identity(self) -> dict[str, Any]:
         """What the unit said about itself at start-up (IDENTIFICATION and GET BILL TABLE);
@@ -132,77 +69,20 @@ class CcnetDriver:
                 "bill_table": {t: e.value_minor(self.minor_per_major)
                                for t, e in enumerate(table) if not e.empty} if table else {}}
 
-    def enable(self, denominations_minor: frozenset[int]) -> None:
-        self._commands.append(("enable", frozenset(denominations_minor)))
-
-    def disable(self) -> None:
-        self._commands.append(("disable",))
-
-    def stack(self) -> None:
-        self._commands.append(("stack",))
-
-    def return_note(self) -> None:
-        self._commands.append(("return",))
-
-    def release_power_up(self) -> None:
-        """The host has recorded what the power-up state means: the RESET may go ahead."""
-        self._hold_power_up.clear()
-
-    def health(self) -> Health:
-        if self._thread is None:
-            return Health(HealthState.UNKNOWN, "not started")
-        if self._link_down:
-            return Health(HealthState.FAULT, "bill validator does not answer")
+    def _device_health(self) -> Health:
         if self._table_fault is not None:
             return Health(HealthState.FAULT, self._table_fault)
-        fault = self._fault
-        if fault is not None:
-            return Health(HealthState.FAULT if fault.locking else HealthState.DEGRADED,
-                          fault.reason)
-        if self._state is None:
-            return Health(HealthState.UNKNOWN, "no state yet")
-        if self._state == p.PAUSE:
-            return Health(HealthState.DEGRADED, "paused")
-        return Health(HealthState.OK, p.STATE_NAMES.get(self._state, "?"))
+        return self._status_health(p.PAUSE, p.STATE_NAMES, "state")
 
-    # ------------------------------------------------------------ poll thread
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                if self._link.broken:
-                    self._link.reopen()
-                if self._needs_init:
-                    self._initialise()
-                else:
-                    self._run_commands()
-                    self._poll()
-            except LinkDown as exc:
-                if not self._link_down:
-                    self._link_down = True
-                    log.warning("%s: link down: %s", self.name, exc)
-                    self._post(DeviceFault(self.name, COMM_FAULT, str(exc), locking=False))
-            except Exception:  # a bug must not silence the device: log it, keep polling
-                log.exception("%s: poll loop error", self.name)
-            self._stop.wait(max(0.0, started + self.poll_interval - time.monotonic()))
-        # No host, no money: leave the validator with every bill type disabled.
-        if not (self._link_down or self._needs_init or self._link.broken):
-            try:
-                self._command(p.ENABLE_BILL_TYPES, bytes(6), attempts=1)
-            except LinkDown:
-                log.warning("%s: could not disable the validator on stop", self.name)
+    def _leave_disabled(self) -> None:
+        self._command(p.ENABLE_BILL_TYPES, bytes(6), attempts=1)  # every bill type disabled
 
     def _initialise(self) -> None:
         """POLL first (a power-up state is reported before the RESET resolves it), then RESET,
         the bill table and identification, and every bill type disabled until the host enables
         them (CCNET manual, section 7.1 "Power up & reset sequence")."""
-        first = self._state is None
-        self._poll()
-        if first and self._state not in p.POWER_UP_CONDITIONS:
-            # The host restarted, the device did not: report where its bill is all the same.
-            self._post(PowerUp(self.name, p.STATE_AT_HOST_START.get(self._state, "normal")))
-        if self._hold_power_up.is_set():
-            return  # polled again next tick; the device stays as it is until released
+        if not self._poll_at_start(p.POWER_UP_CONDITIONS, p.STATE_AT_HOST_START):
+            return
         self._command(p.RESET)
         self._read_bill_table()
         ident = self._request(p.IDENTIFICATION, "data:0")  # some firmware sends a longer block
@@ -248,15 +128,6 @@ class CcnetDriver:
                 self._post(DeviceFault(self.name, BILL_TABLE_FAULT, reason, locking=True))
             self._table_fault = reason
 
-    def _run_commands(self) -> None:
-        while self._commands:
-            op = self._commands.popleft()
-            try:
-                self._execute(op)
-            except LinkDown:
-                self._commands.appendleft(op)  # carried out once the device answers again
-                raise
-
     def _execute(self, op: tuple[Any, ...]) -> None:
         kind = op[0]
         if kind == "enable":
@@ -274,25 +145,14 @@ class CcnetDriver:
             self._command(p.ENABLE_BILL_TYPES, mask + mask)
         elif kind == "disable":
             self._command(p.ENABLE_BILL_TYPES, bytes(6))
-        elif kind == "stack":
-            if self._cycle is not None and not self._cycle.done:
-                self._cycle.stack_requested = True
-            self._command(p.STACK)
-        elif kind == "return":
-            if self._cycle is not None and not self._cycle.done:
-                self._cycle.return_requested = True
-            self._command(p.RETURN)
-
-    def _attempts(self) -> int:
-        return 1 if self._link_down else 1 + self.retries  # while down: probe, don't stall
+        elif kind in ("stack", "return"):
+            self._escrow.request(kind)
+            self._command(p.STACK if kind == "stack" else p.RETURN)
 
     def _transact(self, cmd: int, data: bytes, expect: str, attempts: int | None = None
                   ) -> p.Frame:
         reply = self._link.transact(cmd, data, expect, attempts or self._attempts())
-        if self._link_down:
-            self._link_down = False
-            log.info("%s: link back", self.name)
-            self._post(DeviceFaultCleared(self.name, COMM_FAULT))
+        self._link_up()
         return reply
 
     def _command(self, cmd: int, data: bytes = b"", attempts: int | None = None) -> None:
@@ -301,7 +161,7 @@ class CcnetDriver:
             self._link.ack()  # ILLEGAL COMMAND is an answer too: the controller ACKs it
             self.stats["refused"] += 1
             log.warning("%s: device refused command 0x%02X in state %s", self.name, cmd,
-                        p.STATE_NAMES.get(self._state or 0, self._state))
+                        p.STATE_NAMES.get(self._status or 0, self._status))
 
     def _request(self, cmd: int, expect: str) -> p.Frame | None:
         reply = self._transact(cmd, b"", expect)
@@ -327,115 +187,36 @@ class CcnetDriver:
     # ------------------------------------------------------------ states → events
     def _on_state(self, frame: p.Frame) -> None:
         code = frame.cmd
-        previous, self._state = self._state, code
-        fault = p.FAULTS.get(code)
-        if self._fault is not None and fault is not self._fault:
-            self._post(DeviceFaultCleared(self.name, self._fault.code))
-            self._fault = None
-        if fault is not None:
-            if self._fault is None:
-                self._fault = fault
-                reason = fault.reason
-                if code == p.FAILURE and frame.data:
-                    reason += f": {p.failure_text(frame.data[0])} (code 0x{frame.data[0]:02X})"
-                self._post(DeviceFault(self.name, fault.code, reason, locking=fault.locking))
+        previous, self._status = self._status, code
+        detail = (f": {p.failure_text(frame.data[0])} (code 0x{frame.data[0]:02X})"
+                  if code == p.FAILURE and frame.data else "")
+        if self._fault_seen(p.FAULTS.get(code), detail):
             return
         if code in p.POWER_UP_CONDITIONS:
-            if previous != code:
-                self._post(PowerUp(self.name, p.POWER_UP_CONDITIONS[code]))
-            # Where the bill is now is for the journal's power-up reconciliation to decide.
-            self._cycle = None
-            self._needs_init = True
+            self._power_up_seen(p.POWER_UP_CONDITIONS[code], previous != code)
         elif code == p.ESCROW_POSITION:
-            self._on_escrow(frame.data[0])
+            bill_type = frame.data[0]
+            value = self.channels.value(bill_type) if self._table_fault is None else None
+            self._escrowed(bill_type, value, f"type {bill_type}")
         elif code == p.BILL_STACKED:
-            self._on_stacked(frame.data[0])
+            # The bill is in the drop cassette -- the one safe event (money).
+            bill_type = frame.data[0]
+            self._escrow.credit(bill_type, stacked=True, lost=(
+                f"BILL STACKED (type {bill_type}, configured value "
+                f"{self.channels.value(bill_type)}) for a bill this driver did not see in "
+                "escrow: to be reconciled from the journal and the device counters"))
         elif code == p.BILL_RETURNED:
-            self._on_returned()
+            self._escrow.returned("escrow_timeout")
         elif code == p.REJECTING:
-            self._close_cycle("rejected")
+            self._escrow.close("rejected")
             if previous != code:
                 reason = frame.data[0]
                 self._post(NoteRejected(self.name, p.reject_reason_text(reason), reason))
         elif code in (p.IDLING, p.UNIT_DISABLED, p.ACCEPTING):
-            self._close_cycle("device")
+            self._escrow.close("device")
         elif code == p.INITIALIZE:
-            self._close_cycle("reset")
+            self._escrow.close("reset")
         elif code in (p.STACKING, p.RETURNING, p.HOLDING, p.BUSY):
             pass
         elif previous != code:
             self._post(DeviceStatus(self.name, p.STATE_NAMES.get(code, f"0x{code:02X}")))
-
-    def _on_escrow(self, bill_type: int) -> None:
-        cycle = self._cycle
-        if cycle is not None and not cycle.done:
-            if cycle.bill_type == bill_type:
-                return  # the same bill, seen on another poll
-            self._close_cycle("device")
-        value = self.channels.value(bill_type) if self._table_fault is None else None
-        self._cycle = _Cycle(bill_type, value)
-        if value is None:
-            log.warning("%s: escrow of unknown bill type %d: returning", self.name, bill_type)
-            self._post(DeviceStatus(self.name, "unknown_denomination", f"type {bill_type}"))
-            self._cycle.return_requested = True
-            self._commands.appendleft(("return",))  # sent before the next poll
-            return
-        self._post(NoteEscrowed(self.name, value, bill_type))
-
-    def _on_stacked(self, bill_type: int) -> None:
-        """BILL STACKED: the bill is in the drop cassette -- the one safe event (money)."""
-        cycle = self._cycle
-        if cycle is not None and cycle.credited:
-            return  # the same bill again (the ACK was lost): a new cycle starts only at escrow
-        if cycle is not None and not cycle.done and cycle.value is not None:
-            value = cycle.value
-            if bill_type != cycle.bill_type:
-                log.warning("%s: escrowed type %s but stacked type %d", self.name,
-                            cycle.bill_type, bill_type)
-                value = self.channels.value(bill_type)
-            cycle.credited = cycle.done = True
-            if value is not None:
-                self._post(NoteCredited(self.name, value, bill_type))
-                self._post(NoteStacked(self.name))
-                return
-        else:
-            self._cycle = _Cycle(bill_type, None, credited=True, done=True)
-        value = self.channels.value(bill_type)
-        self._post(EventsLost(
-            self.name, 1,
-            f"BILL STACKED (type {bill_type}, configured value {value}) for a bill this driver "
-            "did not see in escrow: to be reconciled from the journal and the device counters"))
-
-    def _on_returned(self) -> None:
-        cycle = self._cycle
-        if cycle is None or cycle.done:
-            return  # a repeat, or a bill never announced: nothing to undo
-        cycle.done = True
-        if cycle.value is not None and not cycle.credited:
-            why = "host" if cycle.return_requested else "escrow_timeout"
-            self._post(NoteReturned(self.name, cycle.value, why))
-
-    def _close_cycle(self, why: str) -> None:
-        """The device is past the bill without saying stacked or returned."""
-        cycle = self._cycle
-        if cycle is None or cycle.done:
-            return
-        cycle.done = True
-        if cycle.value is None or cycle.credited:
-            return
-        if cycle.stack_requested and not cycle.return_requested:
-            # Sent to the stacker but never reported stacked: unknown, never guessed.
-            self._post(EventsLost(self.name, 1, f"type {cycle.bill_type} sent to the stacker, "
-                                  f"state now {why}: to be reconciled from the device counters"))
-            return
-        self._post(NoteReturned(self.name, cycle.value,
-                                "host" if cycle.return_requested else why))
-
-    def _post(self, event: DeviceEvent) -> None:
-        log.debug("%s: event %s", self.name, event)
-        if self._post_cb is None:
-            return
-        try:
-            self._post_cb(event)
-        except Exception:  # a broken consumer must not stop the poll thread
-            log.exception("%s: post callback failed for %s", self.name, event)

@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from drivers.bill_validator.common.framing import FrameReader as _FrameReader
+from drivers.bill_validator.common.framing import Framing, crc16_kermit
+from drivers.bill_validator.common.status import FaultInfo
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
 from drivers.line import LineSettings
@@ -123,13 +126,6 @@ STATE_AT_HOST_START = {
     STACKING: "bill_in_stacker",
     BILL_STACKED: "bill_in_stacker",
 }
-
-
-@dataclass(frozen=True)
-class FaultInfo:
-    code: str
-    reason: str
-    locking: bool
 
 
 #: Error states, with the same fault codes the ID-003 driver posts so the terminal treats them
@@ -321,25 +317,8 @@ def cny_channels() -> ChannelMap:
 
 
 # ---------------------------------------------------------------- CRC and frames
-def _make_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_TABLE = _make_table()
-
-
-def crc16(data: bytes | bytearray | memoryview) -> int:
-    """CCNET CRC (section 2.2): reflected 0x8408, init 0, no final xor (CRC-16/KERMIT)."""
-    crc = 0
-    for byte in data:
-        crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
-    return crc
+#: CCNET CRC (section 2.2): reflected 0x8408, init 0, no final xor (CRC-16/KERMIT).
+crc16 = crc16_kermit
 
 
 @dataclass(frozen=True)
@@ -377,101 +356,16 @@ def from_body(body: bytes, address: int = ADDR_BILL_VALIDATOR) -> Frame:
     return Frame(body[0], bytes(body[1:]), address)
 
 
-def _check(raw: bytes | bytearray, length: int) -> bool:
-    return crc16(raw[: length - 2]) == raw[length - 2] | (raw[length - 1] << 8)
+def _frame_of(raw: bytes) -> Frame:
+    return Frame(raw[3], raw[4:-2], raw[1])
 
 
-def decode(raw: bytes | bytearray | memoryview) -> Frame:
-    """Exactly one whole frame → :class:`Frame`; anything else raises FrameError."""
-    try:
-        raw = bytes(raw)
-    except (TypeError, ValueError) as exc:
-        raise FrameError(f"not bytes: {exc}") from None
-    if len(raw) < MIN_FRAME_LEN:
-        raise FrameError(f"truncated: {len(raw)} bytes")
-    if raw[0] != SYNC:
-        raise FrameError(f"no SYNC: first byte 0x{raw[0]:02X}")
-    length = raw[2]
-    if not MIN_FRAME_LEN <= length <= MAX_FRAME_LEN:
-        raise FrameError(f"length byte {length} out of range")
-    if len(raw) != length:
-        raise FrameError(f"length byte says {length}, got {len(raw)} bytes")
-    if not _check(raw, length):
-        raise FrameError("CRC mismatch")
-    return Frame(raw[3], raw[4 : length - 2], raw[1])
+FRAMING = Framing(SYNC, 2, MIN_FRAME_LEN, MAX_FRAME_LEN, _frame_of)
+decode = FRAMING.decode
 
 
-class FrameReader:
-    """Cuts a byte stream into valid frames.  Garbage, bad CRCs, impossible lengths and
-    truncated frames are dropped; the reader resynchronises on the next SYNC that starts a
-    valid frame.  ``frames_bad`` counts each dropped frame candidate and each run of garbage
-    that does not follow one."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._dropping = False
-        self.frames_ok = 0
-        self.frames_bad = 0
-        self.bytes_dropped = 0
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def feed(self, data: bytes | bytearray) -> list[Frame]:
-        self._buf += data
-        out: list[Frame] = []
-        buf = self._buf
-        while buf:
-            if buf[0] != SYNC:
-                at = buf.find(SYNC)
-                self._drop(len(buf) if at < 0 else at, candidate=False)
-                continue
-            if len(buf) < 3:
-                break
-            length = buf[2]
-            if not MIN_FRAME_LEN <= length <= MAX_FRAME_LEN:
-                self._drop(1)
-                continue
-            if len(buf) < length:
-                # A long LNG may be noise: a complete frame may already sit behind this SYNC.
-                later = self._later_valid_frame()
-                if later is None:
-                    break
-                self._drop(later)
-                continue
-            if not _check(buf, length):
-                self._drop(1)
-                continue
-            out.append(Frame(buf[3], bytes(buf[4 : length - 2]), buf[1]))
-            del buf[:length]
-            self.frames_ok += 1
-            self._dropping = False
-        return out
-
-    def flush(self) -> None:
-        """Discard a partial frame (a reply timed out: whatever is half-received is dead)."""
-        if self._buf:
-            self._drop(len(self._buf), candidate=self._buf[0] == SYNC)
-
-    def _later_valid_frame(self) -> int | None:
-        buf = self._buf
-        at = buf.find(SYNC, 1)
-        while at >= 0:
-            if len(buf) - at >= MIN_FRAME_LEN:
-                length = buf[at + 2]
-                fits = MIN_FRAME_LEN <= length <= len(buf) - at
-                if fits and _check(buf[at:], length):
-                    return at
-            at = buf.find(SYNC, at + 1)
-        return None
-
-    def _drop(self, count: int, candidate: bool = True) -> None:
-        del self._buf[:count]
-        self.bytes_dropped += count
-        if candidate or not self._dropping:  # garbage right after a bad frame is its tail
-            self.frames_bad += 1
-        self._dropping = True
+class FrameReader(_FrameReader):
+    framing = FRAMING
 
 
 def state_data_ok(frame: Frame) -> bool:

@@ -11,14 +11,13 @@ Every data answer wants the controller's ACK; ``unacked`` counts the ones that g
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from typing import Any, Callable
 
 from drivers.bill_validator.ccnet import protocol as p
-from drivers.simbase import SimulatorBase
+from drivers.bill_validator.common.simulator import ValidatorSimulator
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ FAULT_STATE = {
     "stacker_full": p.DROP_CASSETTE_FULL,
     "pause": p.PAUSE,
 }
-INTER_BYTE_TIMEOUT = 0.1  # seconds of silence that end a partial frame
 FAILURE_CODE = 0x50  # stack motor failure
 #: CCNET manual, section 5.4 (HOLD): a bill is kept in escrow for 10 s, then returned.
 ESCROW_TIMEOUT = 10.0
@@ -58,16 +56,18 @@ HELP = (
 )
 
 
-def _fresh_state() -> dict[str, Any]:
-    return {
-        "counters": {"stacked": {}, "total_notes": 0, "returned": 0, "rejected": 0},
-        "note": None,  # {"value": fen, "type": int|None, "stage": str, "reason": int|None}
-        "faults": [],
-    }
-
-
-class CcnetSimulator(SimulatorBase):
+class CcnetSimulator(ValidatorSimulator):
     help_text = HELP
+    STAGES = STAGE_STATE
+    FAULT_NAMES = FAULT_STATE
+    IN_PATH = IN_VALIDATOR
+    IN_STACKER = IN_STACKER
+    POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_VALIDATOR, p.POWER_UP_BILL_IN_STACKER)
+    FAILURE_STATUS = p.FAILURE
+    BENCH_FAULTS = {**ValidatorSimulator.BENCH_FAULTS, "pause": "pause"}
+    KNOBS = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks", "busy": "busy_polls",
+             "nak": "nak_commands"}
+    NOTE_WORD = "bill"
 
     def __init__(self, state_path: str | os.PathLike[str] | None = None,
                  bill_table: tuple[p.BillType, ...] | None = None,
@@ -82,9 +82,7 @@ class CcnetSimulator(SimulatorBase):
         self.identity = identity or p.Identity("SM-CN1715", "41K123456789", bytes(7))
         self.escrow_timeout = escrow_timeout
         self.clock = clock
-        self.state = self._sane(self.state_file.load(_fresh_state()))
         self._reader = p.FrameReader()
-        self._last_rx = 0.0
         # Volatile memory: a new instance is a device just switched on.
         self._power_up = True
         self._initializing = False
@@ -96,29 +94,10 @@ class CcnetSimulator(SimulatorBase):
         self._awaiting_ack = False
         self._event_reported = False
         self.unacked = 0  # data answers the controller never ACKed
-        self.corrupt_replies = 0
-        self.ignore_acks = 0
         self.busy_polls = 0
         self.nak_commands = 0
         self.commands_seen: list[int] = []
         self.failure_code = FAILURE_CODE
-
-    @staticmethod
-    def _sane(state: dict[str, Any]) -> dict[str, Any]:
-        """A state file from an older version or edited by hand must not crash the device."""
-        fresh = _fresh_state()
-        counters = state.get("counters")
-        state["counters"] = {**fresh["counters"], **(counters if isinstance(counters, dict)
-                                                     else {})}
-        note = state.get("note")
-        if note is not None and not (isinstance(note, dict) and note.get("stage") in STAGE_STATE
-                                     and isinstance(note.get("value"), int)):
-            log.warning("simulator state: unusable in-flight bill %r dropped", note)
-            state["note"] = None
-        faults = state.get("faults")
-        state["faults"] = [f for f in (faults if isinstance(faults, list) else [])
-                           if f in FAULT_STATE]
-        return state
 
     # ------------------------------------------------------------ wire side
     def on_bytes(self, data: bytes) -> bytes:
@@ -130,19 +109,11 @@ class CcnetSimulator(SimulatorBase):
             out += self._frame(p.NAK)  # section 2.3: a frame with a bad CRC is NAKed
         return out
 
-    def on_tick(self) -> bytes:
-        # Inter-byte timeout: a frame left half-sent is dropped, as the device's UART would.
-        if self._reader.pending and time.monotonic() - self._last_rx > INTER_BYTE_TIMEOUT:
-            self._reader.flush()
+    def _tick(self) -> None:
         self._escrow_clock()
-        return b""
 
     def _frame(self, cmd: int, data: bytes = b"") -> bytes:
         return p.encode(cmd, data, self.address)
-
-    @property
-    def host_frames_bad(self) -> int:
-        return self._reader.frames_bad
 
     def _answer(self, frame: p.Frame) -> bytes:
         if frame.address != self.address:
@@ -167,10 +138,7 @@ class CcnetSimulator(SimulatorBase):
             reply, data_answer = self._command_answer(cmd, frame.data)
         self._awaiting_ack = data_answer
         self._last_answer = reply  # what a NAK gets again: the damage below is the wire's
-        if self.corrupt_replies > 0:
-            self.corrupt_replies -= 1
-            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        return reply
+        return self._damaged(reply)
 
     def _command_answer(self, cmd: int, data: bytes) -> tuple[bytes, bool]:
         """(answer frame, whether it is a data answer the controller must ACK)."""
@@ -209,17 +177,10 @@ class CcnetSimulator(SimulatorBase):
 
     def current_state(self) -> tuple[int, bytes]:
         """What a POLL would answer now (does not advance the cycle)."""
+        overlay = self._overlay(self.failure_code)
+        if overlay is not None:
+            return overlay
         note = self.state["note"]
-        if self._power_up:
-            stage = note["stage"] if note else None
-            if stage in IN_VALIDATOR:
-                return p.POWER_UP_BILL_IN_VALIDATOR, b""
-            if stage in IN_STACKER:
-                return p.POWER_UP_BILL_IN_STACKER, b""
-            return p.POWER_UP, b""
-        for name, code in FAULT_STATE.items():
-            if name in self.state["faults"]:
-                return code, bytes([self.failure_code]) if code == p.FAILURE else b""
         if self._initializing:
             return p.INITIALIZE, b""
         if self.busy_polls > 0:
@@ -282,20 +243,6 @@ class CcnetSimulator(SimulatorBase):
             counters["rejected"] += 1
             self._set_stage(None)
 
-    def _set_stage(self, stage: str | None) -> None:
-        """Every stage change is written to the state file, as the device's NVRAM would."""
-        if stage is None:
-            self.state["note"] = None
-        else:
-            self.state["note"]["stage"] = stage
-        self.state_file.save(self.state)
-
-    def _count_stacked(self, note: dict[str, Any]) -> None:
-        counters = self.state["counters"]
-        key = str(note["value"])
-        counters["stacked"][key] = counters["stacked"].get(key, 0) + 1
-        counters["total_notes"] += 1
-
     def _host_ack(self) -> None:
         self._awaiting_ack = False
         reported, self._event_reported = self._event_reported, False
@@ -309,17 +256,7 @@ class CcnetSimulator(SimulatorBase):
             self._set_stage(None)  # the event was delivered: the unit forgets it
 
     def _reset(self) -> None:
-        note = self.state["note"]
-        if note:
-            # A reset finishes what the mechanism holds: a bill already past escrow goes to
-            # the cash box, one still in the validator goes back to the customer.
-            if note["stage"] in IN_STACKER:
-                self._count_stacked(note)
-            elif note["stage"] == "rejecting":
-                self.state["counters"]["rejected"] += 1
-            elif note["stage"] in IN_VALIDATOR:
-                self.state["counters"]["returned"] += 1
-            self._set_stage(None)
+        self._finish_in_flight()
         self._power_up = False
         self._initializing = True
         self._enabled = self._escrow = bytes(3)
@@ -331,35 +268,14 @@ class CcnetSimulator(SimulatorBase):
 
     def insert_note(self, value_minor: int, reject_reason: int | None = None) -> None:
         """A resident pushes a bill in.  Raises ValueError when the device cannot take one."""
-        with self._lock:
-            if self._power_up:
-                raise ValueError("device is in power-up state (waiting for a reset)")
-            if self.state["note"] is not None:
-                raise ValueError(f"a bill is already in the device ({self.state['note']['stage']})")
-            if self.state["faults"]:
-                raise ValueError(f"device in fault: {', '.join(self.state['faults'])}")
-            self.state["note"] = {"value": int(value_minor), "type": self.type_for(value_minor),
-                                  "stage": "accepting", "reason": reject_reason}
-            self.state_file.save(self.state)
+        self._put_note({"value": int(value_minor), "type": self.type_for(value_minor),
+                        "stage": "accepting", "reason": reject_reason})
 
     def type_for(self, value_minor: int) -> int | None:
         for bill_type, entry in enumerate(self.bill_table):
             if entry.value_minor() == value_minor:
                 return bill_type
         return None
-
-    def set_fault(self, name: str) -> None:
-        if name not in FAULT_STATE:
-            raise ValueError(f"unknown fault {name!r}")
-        with self._lock:
-            if name not in self.state["faults"]:
-                self.state["faults"].append(name)
-                self.state_file.save(self.state)
-
-    def clear_faults(self, *names: str) -> None:
-        with self._lock:
-            self.state["faults"] = [f for f in self.state["faults"] if names and f not in names]
-            self.state_file.save(self.state)
 
     def power_cycle(self) -> int:
         """Power off and on: settings are lost, the bill (if any) stays where it is."""
@@ -374,59 +290,26 @@ class CcnetSimulator(SimulatorBase):
             self._reader = p.FrameReader()
             return self.current_state()[0]
 
-    def counters(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self.state["counters"]))
-
     def status_line(self) -> str:
         with self._lock:
             code, data = self.current_state()
-            note = self.state["note"]
             name = p.STATE_NAMES.get(code, "?")
-            parts = [f"state 0x{code:02X}{(' ' + data.hex().upper()) if data else ''} {name}"]
-            if note:
-                parts.append(f"note={note['value']} stage={note['stage']}")
-            parts.append(f"enabled={self._enabled.hex().upper()}")
-            parts.append(f"inhibit={'off' if any(self._enabled) else 'on'}")
-            parts.append(f"faults={','.join(self.state['faults']) or '-'}")
-            return " ".join(parts)
+            return self._status_text(
+                [f"state 0x{code:02X}{(' ' + data.hex().upper()) if data else ''} {name}"],
+                [f"enabled={self._enabled.hex().upper()}",
+                 f"inhibit={'off' if any(self._enabled) else 'on'}"])
 
     # ------------------------------------------------------------ bench prompt
-    def _command(self, verb: str, args: list[str]) -> str:
-        simple_faults = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
-                         "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
-                         "cheat": "cheated", "pause": "pause"}
-        if verb in simple_faults:
-            self.set_fault(simple_faults[verb])
-            return f"ok: {simple_faults[verb]}"
+    def _own_command(self, verb: str, args: list[str]) -> str | None:
         if verb == "failure":
             if args:
                 self.failure_code = _byte(args[0])
             self.set_fault("failure")
             return f"ok: failure ({p.failure_text(self.failure_code)})"
-        if verb == "insert":
-            if len(args) != 1 or not args[0].isdigit():
-                raise ValueError("usage: insert <yuan> (a whole number)")
-            self.insert_note(int(args[0]) * 100)
-            return f"ok: inserted {args[0]} yuan"
         if verb == "reject":
             reason = _byte(args[0]) if args else 0x61
             self.insert_note(0, reject_reason=reason)
             return f"ok: inserted a bill that will be rejected ({p.reject_reason_text(reason)})"
-        if verb == "cashbox-insert":
-            self.clear_faults("cashbox_removed", "stacker_full")
-            return "ok: cash box inserted"
-        if verb == "clear":
-            self.clear_faults()
-            return "ok: faults cleared"
-        if verb in ("corrupt", "ignore-ack", "busy", "nak"):
-            if len(args) != 1 or not args[0].isdigit():
-                raise ValueError(f"usage: {verb} <n>")
-            n = int(args[0])
-            attr = {"corrupt": "corrupt_replies", "ignore-ack": "ignore_acks",
-                    "busy": "busy_polls", "nak": "nak_commands"}[verb]
-            setattr(self, attr, n)
-            return f"ok: {verb} {n}"
         if verb == "escrow-timeout":
             self.escrow_timeout = float(args[0])
             return f"ok: escrow-timeout {self.escrow_timeout:g}"
@@ -444,13 +327,7 @@ class CcnetSimulator(SimulatorBase):
         if verb == "power-cycle":
             code = self.power_cycle()
             return f"ok: power cycled; next state 0x{code:02X} {p.STATE_NAMES[code]}"
-        if verb == "counters":
-            return json.dumps(self.counters(), sort_keys=True, separators=(",", ":"))
-        if verb == "status":
-            return self.status_line()
-        if verb == "help":
-            return HELP
-        return f"error: unknown command {verb!r} (try help)"
+        return None
 
 
 def _byte(text: str) -> int:

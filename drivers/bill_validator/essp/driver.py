@@ -14,36 +14,25 @@ Replies that fail decryption or carry a stale eCOUNT are refused whole: no event
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
+from drivers.bill_validator.common.poll import COMM_FAULT, PollDriver
+from drivers.bill_validator.common.status import FaultInfo
 from drivers.bill_validator.essp import crypto
 from drivers.bill_validator.essp import protocol as p
 from drivers.bill_validator.essp.link import (LINE_SETTINGS, EncryptionRefused, KeyLost, Link,
                                               LinkDown)
 from drivers.errors import FrameError
-from drivers.interfaces import (ChannelMap, DeviceEvent, DeviceFault, DeviceFaultCleared,
-                                DeviceStatus, EventsLost, Health, HealthState, NoteCredited,
-                                NoteEscrowed, NoteRejected, NoteReturned, NoteStacked, Post,
+from drivers.interfaces import (ChannelMap, DeviceFault, DeviceFaultCleared, DeviceStatus,
+                                EventsLost, Health, HealthState, NoteCredited, NoteRejected,
                                 PowerUp)
 
 __all__ = ["COMM_FAULT", "CRYPTO_FAULT", "LINE_SETTINGS", "EsspDriver"]
 
 log = logging.getLogger(__name__)
 
-COMM_FAULT = "communication"
 CRYPTO_FAULT = "encryption"
-
-
-@dataclass(frozen=True)
-class FaultInfo:
-    code: str
-    reason: str
-    latched: bool = False  # cleared only by its own "cleared" event, not by its absence
 
 
 #: poll events that are faults (same codes as the ID-003 driver's); all lock the terminal
@@ -56,97 +45,34 @@ FAULTS = {
 }
 
 
-@dataclass
-class _Cycle:
-    """One note from READ(channel) to stacked/returned; lives as long as the driver instance."""
+class EsspDriver(PollDriver):
+    PROTOCOL = "essp"
+    REQUEUE_ON = (LinkDown, EncryptionRefused, KeyLost)
+    # The unknown note's REJECT is the host's decision, taken when the queued return runs.
+    MARK_UNKNOWN_RETURN = False
 
-    channel: int
-    value: int | None
-    decision: str | None = None  # "stack" | "return"
-    credited: bool = False
-    stacked_posted: bool = False
-    done: bool = False
-
-
-class EsspDriver:
     def __init__(self, name: str, port: Any, channels: ChannelMap, poll_interval: float = 0.1,
                  reply_timeout: float = 0.3, retries: int = 3, hold_power_up: bool = False,
                  fixed_key: str | bytes = crypto.DEFAULT_FIXED_KEY, address: int = 0,
                  max_protocol: int = 8, owns_port: bool = False) -> None:
-        self.name = name
-        self.port = port
-        self.channels = channels
-        self.poll_interval = poll_interval
-        self.reply_timeout = reply_timeout
-        self.retries = retries
+        # What resolves the power-up (acknowledging a note cleared at power-up, returning one
+        # held in escrow) is held until the host's journal has it (common/poll.py).
+        super().__init__(name, port, channels, poll_interval, reply_timeout, retries,
+                         hold_power_up, owns_port, {"polls": 0, "refused": 0, "bad_events": 0},
+                         match_channel=True)
         self.max_protocol = max_protocol
         self._fixed_key = crypto.parse_fixed_key(fixed_key)  # never logged
-        # Held like the ID-003 driver's: what resolves the power-up (acknowledging a note
-        # cleared at power-up, returning one held in escrow) waits for the host's journal.
-        self._hold_power_up = threading.Event()
-        if hold_power_up:
-            self._hold_power_up.set()
-        self.stats: dict[str, int] = {"polls": 0, "refused": 0, "bad_events": 0}
         self._link = Link(name, port, address, reply_timeout, self.stats)
-        self._commands: collections.deque[tuple[Any, ...]] = collections.deque()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._post_cb: Post | None = None
-        #: close ``port`` on stop() (the driver was given it to keep)
-        self.owns_port = owns_port
-        self._needs_init = True
         self._first_contact = True  # this instance has not yet said where the note is
         self._deferred: list[str] = []  # power-up actions waiting for release_power_up()
-        self._link_down = False
         self._crypto_fault: str | None = None
         self._faults: dict[int, FaultInfo] = {}
         self._polled = False
         self._unit_disabled = True
-        self._cycle: _Cycle | None = None
         self._wanted: frozenset[int] | None = None  # enabled channels; None = disabled
         self.setup: p.Setup | None = None
         self.serial_number: int | None = None
         self.protocol_version: int | None = None
-
-    # ------------------------------------------------------------ public API (any thread)
-    def start(self, post: Post) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name}: already started")
-        self._post_cb = post
-        self._link.apply_line_settings()
-        self._needs_init = True
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"essp-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self.owns_port:
-            self.port.close()
-
-    @property
-    def threads(self) -> tuple[threading.Thread, ...]:
-        """The poll thread while started (the device manager watches it for a crash)."""
-        return (self._thread,) if self._thread is not None else ()
-
-    def enable(self, denominations_minor: frozenset[int]) -> None:
-        self._commands.append(("enable", frozenset(denominations_minor)))
-
-    def disable(self) -> None:
-        self._commands.append(("disable",))
-
-    def stack(self) -> None:
-        self._commands.append(("stack",))
-
-    def return_note(self) -> None:
-        self._commands.append(("return",))
-
-    def release_power_up(self) -> None:
-        """The host has journaled what the power-up means: its acknowledgements may go out."""
-        self._hold_power_up.clear()
 
     def identity(self) -> dict[str, Any]:
         """What the unit said about itself (for ``kiosk devices`` / ``kiosk diag``)."""
@@ -157,11 +83,7 @@ class EsspDriver:
                 "channels": {ch: s.value_minor(ch) for ch in range(1, len(s.channel_values) + 1)}
                 if s else {}}
 
-    def health(self) -> Health:
-        if self._thread is None:
-            return Health(HealthState.UNKNOWN, "not started")
-        if self._link_down:
-            return Health(HealthState.FAULT, "bill validator does not answer")
+    def _device_health(self) -> Health:
         if self._crypto_fault is not None:
             return Health(HealthState.FAULT, self._crypto_fault)
         for info in list(self._faults.values()):
@@ -171,51 +93,34 @@ class EsspDriver:
         return Health(HealthState.OK, "disabled" if self._unit_disabled else "idle")
 
     # ------------------------------------------------------------ poll thread
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                if self._link.broken:
-                    self._link.reopen()
-                if self._needs_init:
-                    self._initialise()
-                elif self._first_contact:
-                    self._first_poll()
-                elif self._deferred and self._hold_power_up.is_set():
-                    self._cmd(p.HOLD)  # keep-alive that never moves a note
-                else:
-                    self._run_deferred()
-                    self._run_commands()
-                    self._poll()
-            except LinkDown as exc:
-                self._needs_init = True  # the key and the sequence are in doubt: start over
-                if not self._link_down:
-                    self._link_down = True
-                    log.warning("%s: link down: %s", self.name, exc)
-                    self._post(DeviceFault(self.name, COMM_FAULT, str(exc), locking=False))
-            except EncryptionRefused as exc:
-                self._refused(str(exc))
-            except KeyLost:
-                log.warning("%s: validator lost the key (it reset): negotiating again", self.name)
-                self._needs_init = True
-            except Exception:  # a bug must not silence the device: log it, keep polling
-                log.exception("%s: poll loop error", self.name)
-            self._stop.wait(max(0.0, started + self.poll_interval - time.monotonic()))
-        if not (self._link_down or self._needs_init or self._link.broken):
-            try:  # no host, no money: leave the unit disabled (one attempt)
-                self._link.command(bytes([p.DISABLE]), 1)
-            except (LinkDown, EncryptionRefused, KeyLost):
-                log.warning("%s: could not disable the validator on stop", self.name)
+    def _step(self) -> None:
+        try:
+            if self._needs_init:
+                self._initialise()
+            elif self._first_contact:
+                self._first_poll()
+            elif self._deferred and self._hold_power_up.is_set():
+                self._cmd(p.HOLD)  # keep-alive that never moves a note
+            else:
+                self._run_deferred()
+                self._run_commands()
+                self._poll()
+        except EncryptionRefused as exc:
+            self._refused(str(exc))
+        except KeyLost:
+            log.warning("%s: validator lost the key (it reset): negotiating again", self.name)
+            self._needs_init = True
 
-    def _attempts(self) -> int:
-        return 1 if self._link_down else 1 + self.retries
+    def _on_link_down(self, exc: LinkDown) -> None:
+        self._needs_init = True  # the key and the sequence are in doubt: start over
+        super()._on_link_down(exc)
+
+    def _leave_disabled(self) -> None:
+        self._link.command(bytes([p.DISABLE]), 1)
 
     def _cmd(self, code: int, data: bytes = b"", encrypt: bool | None = None) -> bytes:
         reply = self._link.command(bytes([code]) + data, self._attempts(), encrypt)
-        if self._link_down:
-            self._link_down = False
-            log.info("%s: link back", self.name)
-            self._post(DeviceFaultCleared(self.name, COMM_FAULT))
+        self._link_up()
         if reply[0] != p.OK:
             self.stats["refused"] += 1
             log.info("%s: %s answered %s", self.name, p.COMMAND_NAMES.get(code, hex(code)),
@@ -323,17 +228,8 @@ class EsspDriver:
             action = self._deferred.pop(0)
             self._cmd(p.EVENT_ACK if action == "ack" else p.REJECT)
 
-    def _run_commands(self) -> None:
-        while self._commands:
-            op = self._commands.popleft()
-            try:
-                self._execute(op)
-            except (LinkDown, EncryptionRefused, KeyLost):
-                self._commands.appendleft(op)  # carried out once the unit answers again
-                raise
-
     def _execute(self, op: tuple[Any, ...]) -> None:
-        kind, cycle = op[0], self._cycle
+        kind, cycle = op[0], self._escrow.cycle
         if kind == "enable":
             wanted = {v: self.channels.channel_for(v) for v in op[1]}
             unusable = sorted(v for v, ch in wanted.items() if not self._usable(ch))
@@ -346,20 +242,20 @@ class EsspDriver:
             self._wanted = None
             self._cmd(p.DISABLE)
         elif kind in ("stack", "return"):
-            if cycle is None or cycle.done or cycle.decision is not None:
+            if cycle is None or cycle.done or cycle.decided:
                 log.warning("%s: %s with no note in escrow: ignored", self.name, kind)
                 return
-            cycle.decision = kind
+            self._escrow.request(kind)
             if kind == "return":
                 self._cmd(p.REJECT)
             # "stack": the next POLL (instead of HOLD) accepts the note (manual, "HOLD")
 
     def _poll(self) -> None:
-        cycle = self._cycle
-        if cycle is not None and not cycle.done and cycle.decision is None:
+        cycle = self._escrow.cycle
+        if cycle is not None and not cycle.done and not cycle.decided:
             self.stats["polls"] += 1
             if self._cmd(p.HOLD)[0] != p.OK:  # the unit no longer holds it (timed out)
-                cycle.decision = "timeout"
+                cycle.timed_out = True
             return
         events = self._poll_events()
         if events is None:
@@ -406,54 +302,28 @@ class EsspDriver:
             if not at_power_up:
                 self._post(PowerUp(self.name, "normal"))
         elif code == p.READ_NOTE and ch:
-            self._on_read(ch)
+            self._escrowed(ch, self.channels.value(ch) if self._usable(ch) else None,
+                           f"channel {ch}")
         elif code == p.NOTE_CREDIT:
-            self._on_credit(ch or 0)
+            ch = ch or 0
+            # Repeated until our EVENT_ACK got through: the same note (common/escrow.py).
+            self._escrow.credit(ch, f"NOTE CREDIT on channel {ch} for a note this driver did "
+                                "not see in escrow: to be reconciled from the journal and the "
+                                "unit's counters")
         elif code == p.STACKED:
-            cycle = self._cycle
-            if cycle is not None and not cycle.done and cycle.credited:
-                self._close("stacked")
+            self._escrow.stacked()
         elif code == p.REJECTED:
-            cycle = self._cycle
+            cycle = self._escrow.cycle
             if cycle is not None and not cycle.done and not cycle.credited:
-                self._close("device")
+                self._escrow.close("device")
             elif cycle is None or cycle.done:
                 self._post(NoteRejected(self.name, "note rejected by the validator", code))
         elif code in (p.NOTE_CLEARED_FROM_FRONT, p.NOTE_CLEARED_INTO_CASHBOX):
             self._on_cleared(code, ch or 0, at_power_up)
 
-    def _on_read(self, ch: int) -> None:
-        cycle = self._cycle
-        if cycle is not None and not cycle.done:
-            if cycle.channel == ch:
-                return  # the same note, reported again
-            self._close("device")
-        value = self.channels.value(ch) if self._usable(ch) else None
-        self._cycle = _Cycle(ch, value)
-        if value is None:
-            log.warning("%s: escrow on unknown channel %d: returning", self.name, ch)
-            self._post(DeviceStatus(self.name, "unknown_denomination", f"channel {ch}"))
-            self._commands.appendleft(("return",))
-            return
-        self._post(NoteEscrowed(self.name, value, ch))
-
-    def _on_credit(self, ch: int) -> None:
-        cycle = self._cycle
-        if cycle is not None and cycle.credited and cycle.channel == ch:
-            return  # repeated until our EVENT_ACK got through: the same note
-        if cycle is not None and not cycle.done and cycle.value is not None \
-                and cycle.channel == ch:
-            cycle.credited = True
-            self._post(NoteCredited(self.name, cycle.value, ch))
-            return
-        self._cycle = _Cycle(ch, None, decision="stack", credited=True)
-        self._post(EventsLost(self.name, 1, f"NOTE CREDIT on channel {ch} for a note this "
-                              "driver did not see in escrow: to be reconciled from the journal "
-                              "and the unit's counters"))
-
     def _on_cleared(self, code: int, ch: int, at_power_up: bool) -> None:
         """A note the unit cleared by itself after a reset (manual, BNV event table)."""
-        cycle = self._cycle
+        cycle = self._escrow.cycle
         into_box = code == p.NOTE_CLEARED_INTO_CASHBOX
         value = self.channels.value(ch) if self._usable(ch) else None
         self._post(DeviceStatus(self.name, p.EVENT_NAMES[code],
@@ -470,28 +340,4 @@ class EsspDriver:
             self._post(NoteCredited(self.name, cycle.value, ch))
             self._post(EventsLost(self.name, 0, f"note of {cycle.value} cleared into the cash "
                                   "box after a validator reset: credited, check at collection"))
-        self._close("reset")
-
-    def _close(self, why: str) -> None:
-        cycle = self._cycle
-        if cycle is None or cycle.done:
-            return
-        cycle.done = True
-        if cycle.value is None:
-            return
-        if cycle.credited:
-            if not cycle.stacked_posted:
-                cycle.stacked_posted = True
-                self._post(NoteStacked(self.name))
-        else:
-            reason = "host" if cycle.decision == "return" else why
-            self._post(NoteReturned(self.name, cycle.value, reason))
-
-    def _post(self, event: DeviceEvent) -> None:
-        log.debug("%s: event %s", self.name, event)
-        if self._post_cb is None:
-            return
-        try:
-            self._post_cb(event)
-        except Exception:
-            log.exception("%s: post callback failed for %s", self.name, event)
+        self._escrow.close("reset")

@@ -1,5 +1,5 @@
-"""The eSSP serial link under the driver: sequence flag, resend on silence, the encryption
-session, stale-byte draining, counters, re-opening a port that failed.
+"""The eSSP serial link under the driver: the shared bill-validator link
+(drivers/bill_validator/common/link.py) with eSSP's sequence flag and encryption session.
 
 Sequence rule (SSP protocol manual GA138, "Transport Layer"): the host toggles the sequence
 flag for every new command and keeps it for a resend; the slave answers a resend with its last
@@ -9,27 +9,15 @@ next new command carries it clear.  Used only from the driver's poll thread.
 
 from __future__ import annotations
 
-import logging
-import termios
-import time
 from typing import Any
 
-import serial
-
+from drivers.bill_validator.common.link import LinkDown, SerialLink
 from drivers.bill_validator.essp import protocol as p
 from drivers.bill_validator.essp.crypto import CryptoError, Session
-from drivers.ptypair import nudge_pty
 
-log = logging.getLogger(__name__)
+__all__ = ["LINE_SETTINGS", "EncryptionRefused", "KeyLost", "Link", "LinkDown"]
 
 LINE_SETTINGS = p.LINE
-PORT_ERRORS = (serial.SerialException, OSError, TypeError, ValueError, termios.error)
-STAT_KEYS = ("frames_ok", "frames_bad", "stuffing_errors", "bytes_dropped", "timeouts",
-             "retries", "unexpected", "port_errors", "crypto_refused", "replays_refused")
-
-
-class LinkDown(Exception):
-    """No valid reply after every attempt, or the port failed."""
 
 
 class EncryptionRefused(Exception):
@@ -41,21 +29,18 @@ class KeyLost(Exception):
     """The slave answers KEY_NOT_SET: it reset and forgot the key."""
 
 
-class Link:
+class Link(SerialLink):
+    PROTOCOL = "eSSP"  # 8N2
+    STATS = ("frames_ok", "frames_bad", "stuffing_errors", "bytes_dropped", "timeouts",
+             "retries", "unexpected", "port_errors", "crypto_refused", "replays_refused")
+    READER_STATS = ("frames_ok", "frames_bad", "stuffing_errors", "bytes_dropped")
+
     def __init__(self, name: str, port: Any, address: int, reply_timeout: float,
                  stats: dict[str, int]) -> None:
-        self.name = name
-        self.port = port
+        super().__init__(name, port, reply_timeout, stats, LINE_SETTINGS, p.PacketReader())
         self.address = address
-        self.reply_timeout = reply_timeout
-        self.stats = stats
-        for key in STAT_KEYS:
-            stats.setdefault(key, 0)
-        self.broken = False
         self.session: Session | None = None
         self._seq = True  # the flag of the last command sent
-        self._reader = p.PacketReader()
-        self._wire = logging.getLogger(f"{__name__}.wire.{name.replace('.', '_')}")
 
     # ------------------------------------------------------------ commands
     def sync(self, attempts: int) -> bytes:
@@ -70,19 +55,15 @@ class Link:
         self._seq = not self._seq
         payload = session.wrap(data) if session is not None else data
         raw = p.encode(self._seq, self.address, payload)
-        for attempt in range(attempts):
-            if attempt:
-                self.stats["retries"] += 1
-            self._drain_stale()
-            self._send(raw)
-            reply = self._await_reply()
-            if reply is not None:
-                return self._open(reply, session)
-            self.stats["timeouts"] += 1
-            self._reader.flush()
-            self._sync_stats()
         name = p.COMMAND_NAMES.get(data[0], f"0x{data[0]:02X}")
-        raise LinkDown(f"no valid reply to {name} after {attempts} attempt(s)")
+        reply = self.exchange(raw, attempts, self._answers, what=name)
+        return self._open(reply, session)
+
+    def _answers(self, packet: p.Packet) -> bool:
+        return packet.seq == self._seq and packet.address == self.address
+
+    def frame_text(self, frame: Any) -> str:
+        return str(frame.encode().hex(" ").upper())
 
     def _open(self, reply: p.Packet, session: Session | None) -> bytes:
         data = reply.data
@@ -102,91 +83,3 @@ class Link:
             key = "replays_refused" if "eCOUNT" in str(exc) else "crypto_refused"
             self.stats[key] += 1
             raise EncryptionRefused(str(exc)) from exc
-
-    # ------------------------------------------------------------ bytes
-    def _send(self, raw: bytes) -> None:
-        self._wire.debug("%s -> %s", self.name, raw.hex(" ").upper())
-        try:
-            self.port.write(raw)
-        except PORT_ERRORS as exc:
-            self._failed(exc)
-
-    def _await_reply(self) -> p.Packet | None:
-        deadline = time.monotonic() + self.reply_timeout
-        while time.monotonic() < deadline:
-            for packet in self._feed(self._read()):
-                if packet.seq == self._seq and packet.address == self.address:
-                    return packet
-                self.stats["unexpected"] += 1
-        return None
-
-    def _drain_stale(self) -> None:
-        try:
-            waiting = self.port.in_waiting
-            stale = self.port.read(waiting) if waiting else b""
-        except PORT_ERRORS as exc:
-            self._failed(exc)
-        self.stats["unexpected"] += len(self._feed(stale))
-        self._reader.flush()
-        self._sync_stats()
-
-    def _feed(self, data: bytes) -> list[p.Packet]:
-        if not data:
-            return []
-        packets = self._reader.feed(data)
-        self._sync_stats()
-        for packet in packets:
-            self._wire.debug("%s <- %s", self.name, packet.encode().hex(" ").upper())
-        return packets
-
-    def _read(self) -> bytes:
-        try:
-            return self.port.read(max(1, self.port.in_waiting))
-        except PORT_ERRORS as exc:
-            self._failed(exc)
-        return b""
-
-    def _failed(self, exc: BaseException) -> None:
-        self.stats["port_errors"] += 1
-        self.broken = True
-        raise LinkDown(f"port error: {exc}") from exc
-
-    def _sync_stats(self) -> None:
-        r = self._reader
-        self.stats["frames_ok"], self.stats["frames_bad"] = r.frames_ok, r.frames_bad
-        self.stats["stuffing_errors"], self.stats["bytes_dropped"] = (r.stuffing_errors,
-                                                                      r.bytes_dropped)
-
-    # ------------------------------------------------------------ port set-up
-    def reopen(self) -> None:
-        try:
-            if self.port.is_open:
-                self.port.close()
-            self.port.open()
-        except PORT_ERRORS as exc:
-            raise LinkDown(f"cannot re-open port: {exc}") from exc
-        self._reader.flush()
-        self.broken = False
-        log.info("%s: port re-opened", self.name)
-
-    def apply_line_settings(self) -> None:
-        """eSSP needs 8N2; a port opened otherwise is corrected, loudly."""
-        for attr in ("baudrate", "bytesize", "parity", "stopbits"):
-            want = getattr(LINE_SETTINGS, attr)
-            have = getattr(self.port, attr, want)
-            if have != want:
-                log.warning("%s: port %s was %r; eSSP needs %r", self.name, attr, have, want)
-                self._configure(attr, want)
-        timeout = getattr(self.port, "timeout", None)
-        if timeout is None or timeout > 0.05:
-            self._configure("timeout", min(0.05, self.reply_timeout))
-        if not self.port.is_open:
-            self.broken = True
-
-    def _configure(self, attr: str, value: Any) -> None:
-        try:
-            setattr(self.port, attr, value)
-        except termios.error:
-            if not nudge_pty(getattr(self.port, "port", None)):
-                raise
-            setattr(self.port, attr, value)

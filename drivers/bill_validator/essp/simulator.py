@@ -12,17 +12,16 @@ REJECTED.  Bench words mirror the ID-003 simulator's, plus ``wrong-key``, ``repl
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
 import time
 from typing import Any
 
+from drivers.bill_validator.common.simulator import ValidatorSimulator
 from drivers.bill_validator.essp import crypto
 from drivers.bill_validator.essp import protocol as p
 from drivers.interfaces import ChannelMap
-from drivers.simbase import SimulatorBase
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +37,17 @@ IN_PATH = frozenset({"reading", "escrow", "escrow_wait", "rejecting", "rejected"
 #: (manual, "Encryption Layer": credit transfer commands only accepted encrypted)
 ENCRYPTED_ONLY = frozenset({p.POLL, p.POLL_WITH_ACK, p.EVENT_ACK, p.ENABLE, p.SET_INHIBITS,
                             p.HOLD, p.REJECT})
-INTER_BYTE_TIMEOUT = 0.1
 HELP = ("commands: insert <yuan> | reject | jam | stacker-jam | stacker-full | cashbox-remove | "
         "cashbox-insert | cheat | clear | noise <hex> | drop <n> | corrupt <n> | ignore-ack <n> | "
         "delay <ms> | wrong-key on|off | replay <n> | hold-timeout <s> | power-cycle | counters "
         "| status | help")
 
 
-def _fresh_state() -> dict[str, Any]:
-    return {"counters": {"stacked": {}, "total_notes": 0, "returned": 0, "rejected": 0},
-            "note": None,  # {"value": fen, "channel": int|0, "stage": str, "refuse": bool}
-            "faults": []}
-
-
-class EsspSimulator(SimulatorBase):
+class EsspSimulator(ValidatorSimulator):
     help_text = HELP
+    STAGES = STAGES
+    FAULT_NAMES = frozenset(FAULT_EVENTS) | {"cashbox_removed"}
+    KNOBS: dict[str, str] = {}  # eSSP's numeric words take fractions too (_own_command)
 
     def __init__(self, state_path: str | os.PathLike[str] | None = None,
                  channels: ChannelMap | None = None,
@@ -67,9 +62,6 @@ class EsspSimulator(SimulatorBase):
         self.serial_number = serial_number
         self.firmware = firmware
         self.hold_timeout = hold_timeout
-        self.state = self._sane(self.state_file.load(_fresh_state()))
-        self.corrupt_replies = 0
-        self.ignore_acks = 0
         self.wrong_key = False
         self.replay_replies = 0
         self.host_packets_refused = 0
@@ -78,7 +70,6 @@ class EsspSimulator(SimulatorBase):
     def _reset_volatile(self) -> None:
         """Power on: settings, key, sequence and event queue are lost; the note stays put."""
         self._reader = p.PacketReader()
-        self._last_rx = 0.0
         self._last_seq: bool | None = None
         self._last_reply = b""
         self._session: crypto.Session | None = None
@@ -103,36 +94,11 @@ class EsspSimulator(SimulatorBase):
         self.state["note"] = None
         self.state_file.save(self.state)
 
-    @staticmethod
-    def _sane(state: dict[str, Any]) -> dict[str, Any]:
-        fresh = _fresh_state()
-        counters = state.get("counters") if isinstance(state.get("counters"), dict) else {}
-        state["counters"] = {**fresh["counters"], **counters}
-        note = state.get("note")
-        if note is not None and not (isinstance(note, dict) and note.get("stage") in STAGES
-                                     and isinstance(note.get("value"), int)):
-            state["note"] = None
-        faults = state.get("faults") if isinstance(state.get("faults"), list) else []
-        state["faults"] = [f for f in faults if f in FAULT_EVENTS or f == "cashbox_removed"]
-        return state
-
     # ------------------------------------------------------------ wire side
-    def on_bytes(self, data: bytes) -> bytes:
-        self._last_rx = time.monotonic()
-        return b"".join(self._answer(packet) for packet in self._reader.feed(data))
-
-    def on_tick(self) -> bytes:
-        now = time.monotonic()
-        if self._reader.pending and now - self._last_rx > INTER_BYTE_TIMEOUT:
-            self._reader.flush()
+    def _tick(self) -> None:
         note = self.state["note"]
-        if note and note["stage"] == "escrow_wait" and now > self._hold_until:
+        if note and note["stage"] == "escrow_wait" and time.monotonic() > self._hold_until:
             self._set_stage("rejecting")  # nobody held it: the unit gives it back
-        return b""
-
-    @property
-    def host_frames_bad(self) -> int:
-        return self._reader.frames_bad
 
     def _answer(self, packet: p.Packet) -> bytes:
         if packet.address != self.address:
@@ -157,10 +123,7 @@ class EsspSimulator(SimulatorBase):
                     return b""
             reply = self._wire_command(data, encrypted)
         payload = self._wrap(reply) if encrypted else reply
-        raw = p.encode(packet.seq, self.address, payload)
-        if self.corrupt_replies > 0:
-            self.corrupt_replies -= 1
-            raw = raw[:-1] + bytes([raw[-1] ^ 0x5A])
+        raw = self._damaged(p.encode(packet.seq, self.address, payload))
         self._last_seq, self._last_reply = packet.seq, raw
         return raw
 
@@ -337,73 +300,39 @@ class EsspSimulator(SimulatorBase):
         self._set_stage(None)
         return [p.Event(p.REJECTED)]
 
-    def _set_stage(self, stage: str | None) -> None:
-        if stage is None:
-            self.state["note"] = None
-        else:
-            self.state["note"]["stage"] = stage
-        self.state_file.save(self.state)
-
-    def _count_stacked(self, note: dict[str, Any]) -> None:
-        counters = self.state["counters"]
-        key = str(note["value"])
-        counters["stacked"][key] = counters["stacked"].get(key, 0) + 1
-        counters["total_notes"] += 1
-
     # ------------------------------------------------------------ knobs
     @property
     def ready_for_note(self) -> bool:
         return self._enabled and self.state["note"] is None and not self._boot
 
     def insert_note(self, value_minor: int, refuse: bool = False) -> None:
-        with self._lock:
-            if self.state["note"] is not None:
-                raise ValueError(f"a note is already in the device ({self.state['note']['stage']})")
-            if self.state["faults"]:
-                raise ValueError(f"device in fault: {', '.join(self.state['faults'])}")
-            channel = self.channels.channel_for(int(value_minor)) or 0
-            self.state["note"] = {"value": int(value_minor), "channel": channel,
-                                  "stage": "reading", "refuse": refuse}
-            self.state_file.save(self.state)
+        channel = self.channels.channel_for(int(value_minor)) or 0
+        self._put_note({"value": int(value_minor), "channel": channel, "stage": "reading",
+                        "refuse": refuse})
 
-    def set_fault(self, name: str) -> None:
-        with self._lock:
-            if name not in self.state["faults"]:
-                self.state["faults"].append(name)
-                if name == "cashbox_removed":
-                    self._boot.append(p.Event(p.CASHBOX_REMOVED))
-                self.state_file.save(self.state)
-
-    def clear_faults(self, *names: str) -> None:
-        with self._lock:
-            before = self.state["faults"]
-            self.state["faults"] = [f for f in before if names and f not in names]
-            if "cashbox_removed" in before and "cashbox_removed" not in self.state["faults"]:
-                self._boot.append(p.Event(p.CASHBOX_REPLACED))
-            self.state_file.save(self.state)
+    def _fault_changed(self, name: str, on: bool) -> None:
+        if name == "cashbox_removed":  # reported once, as an event (manual, event table)
+            self._boot.append(p.Event(p.CASHBOX_REMOVED if on else p.CASHBOX_REPLACED))
 
     def power_cycle(self) -> None:
         with self._lock:
             self._reset_volatile()
 
-    def counters(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self.state["counters"]))
-
     def status_line(self) -> str:
         with self._lock:
-            note = self.state["note"]
             parts = [f"enabled={'on' if self._enabled else 'off'}",
                      f"key={'set' if self._session else 'none'}",
                      f"count={self._session.count if self._session else '-'}",
                      f"pending_ack={len(self._pending)}"]
-            if note:
-                parts.append(f"note={note['value']} stage={note['stage']}")
-            parts.append(f"faults={','.join(self.state['faults']) or '-'}")
-            return " ".join(parts)
+            return self._status_text(parts, [])
 
-    def _command_line(self, verb: str, args: list[str]) -> str | None:
-        """eSSP's own bench words; None when ``verb`` is not one of them."""
+    def _own_command(self, verb: str, args: list[str]) -> str | None:
+        if verb == "reject":
+            self.insert_note(0, refuse=True)
+            return "ok: inserted a note that will be rejected"
+        if verb == "power-cycle":
+            self.power_cycle()
+            return "ok: power cycled; next poll reports SLAVE RESET"
         if verb == "wrong-key":
             if args not in (["on"], ["off"]):
                 raise ValueError("usage: wrong-key on|off")
@@ -418,36 +347,3 @@ class EsspSimulator(SimulatorBase):
             setattr(self, attr, n)
             return f"ok: {verb} {args[0]}"
         return None
-
-    def _command(self, verb: str, args: list[str]) -> str:
-        faults = {"jam": "acceptor_jam", "stacker-jam": "stacker_jam",
-                  "stacker-full": "stacker_full", "cashbox-remove": "cashbox_removed",
-                  "cheat": "cheated"}
-        if verb in faults:
-            self.set_fault(faults[verb])
-            return f"ok: {faults[verb]}"
-        if verb == "insert":
-            if len(args) != 1 or not args[0].isdigit():
-                raise ValueError("usage: insert <yuan> (a whole number)")
-            self.insert_note(int(args[0]) * 100)
-            return f"ok: inserted {args[0]} yuan"
-        if verb == "reject":
-            self.insert_note(0, refuse=True)
-            return "ok: inserted a note that will be rejected"
-        if verb == "cashbox-insert":
-            self.clear_faults("cashbox_removed", "stacker_full")
-            return "ok: cash box inserted"
-        if verb == "clear":
-            self.clear_faults()
-            return "ok: faults cleared"
-        if verb == "power-cycle":
-            self.power_cycle()
-            return "ok: power cycled; next poll reports SLAVE RESET"
-        if verb == "counters":
-            return json.dumps(self.counters(), sort_keys=True, separators=(",", ":"))
-        if verb == "status":
-            return self.status_line()
-        if verb == "help":
-            return HELP
-        answer = self._command_line(verb, args)
-        return answer if answer is not None else f"error: unknown command {verb!r} (try help)"

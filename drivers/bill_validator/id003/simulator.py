@@ -9,16 +9,14 @@ Faults overlay the status until ``clear`` (cash box and stacker-full also ``cash
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from typing import Any
 
+from drivers.bill_validator.common.simulator import ValidatorSimulator
 from drivers.bill_validator.id003 import protocol as p
 from drivers.errors import FrameError
 from drivers.interfaces import ChannelMap
-from drivers.simbase import SimulatorBase
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ FAULT_STATUS = {
     "comm_error": p.COMMUNICATION_ERROR,
     "pause": p.PAUSE,
 }
-INTER_BYTE_TIMEOUT = 0.1  # seconds of silence that end a partial frame
 FAILURE_CODE = 0xA2  # failure data byte reported with 0x49 (a stack motor failure, say)
 STAGE_STATUS = {
     "accepting": p.ACCEPTING,
@@ -79,16 +76,16 @@ def _checked_version(text: str | None) -> str | None:
     return text
 
 
-def _fresh_state() -> dict[str, Any]:
-    return {
-        "counters": {"stacked": {}, "total_notes": 0, "returned": 0, "rejected": 0},
-        "note": None,  # {"value": fen, "code": int|None, "stage": str, "reason": int|None}
-        "faults": [],
-    }
-
-
-class Id003Simulator(SimulatorBase):
+class Id003Simulator(ValidatorSimulator):
     help_text = HELP
+    STAGES = STAGE_STATUS
+    FAULT_NAMES = FAULT_STATUS
+    IN_PATH = IN_ACCEPTOR
+    IN_STACKER = IN_STACKER
+    POWER_UP_STATUS = (p.POWER_UP, p.POWER_UP_BILL_IN_ACCEPTOR, p.POWER_UP_BILL_IN_STACKER)
+    FAILURE_STATUS = p.FAILURE
+    BENCH_FAULTS = {**ValidatorSimulator.BENCH_FAULTS, "failure": "failure",
+                    "comm-error": "comm_error", "pause": "pause"}
 
     def __init__(
         self, state_path: str | os.PathLike[str] | None = None, channels: ChannelMap | None = None,
@@ -99,52 +96,15 @@ class Id003Simulator(SimulatorBase):
         super().__init__(state_path)
         self.version = _checked_version(version)
         self.channels = channels if channels is not None else p.cny_channels()
-        self.state = self._sane(self.state_file.load(_fresh_state()))
         self._reader = p.FrameReader()
-        self._last_rx = 0.0
         # Volatile memory: a new instance is a device just switched on.
         self._power_up = True
         self._initializing = False
         self._inhibited = True
         self._mask = b"\x00\x00"
         self.settings: dict[int, bytes] = {}
-        self.corrupt_replies = 0
-        self.ignore_acks = 0
-
-    @staticmethod
-    def _sane(state: dict[str, Any]) -> dict[str, Any]:
-        """A state file from an older version or edited by hand must not crash the device."""
-        fresh = _fresh_state()
-        counters = state.get("counters")
-        if not isinstance(counters, dict):
-            counters = {}
-        state["counters"] = {**fresh["counters"], **counters}
-        note = state.get("note")
-        if note is not None and not (isinstance(note, dict) and note.get("stage") in STAGE_STATUS
-                                     and isinstance(note.get("value"), int)):
-            log.warning("simulator state: unusable in-flight note %r dropped", note)
-            state["note"] = None
-        faults = state.get("faults")
-        if not isinstance(faults, list):
-            faults = []
-        state["faults"] = [f for f in faults if f in FAULT_STATUS]
-        return state
 
     # ------------------------------------------------------------ wire side
-    def on_bytes(self, data: bytes) -> bytes:
-        self._last_rx = time.monotonic()
-        return b"".join(self._answer(frame) for frame in self._reader.feed(data))
-
-    def on_tick(self) -> bytes:
-        # Inter-byte timeout: a frame left half-sent is dropped, as the device's UART would.
-        if self._reader.pending and time.monotonic() - self._last_rx > INTER_BYTE_TIMEOUT:
-            self._reader.flush()
-        return b""
-
-    @property
-    def host_frames_bad(self) -> int:
-        return self._reader.frames_bad
-
     def _answer(self, frame: p.Frame) -> bytes:
         cmd = frame.cmd
         if cmd == p.ACK and not frame.data:
@@ -160,24 +120,14 @@ class Id003Simulator(SimulatorBase):
             reply = self._read_back(cmd)
         else:
             reply = p.encode(p.INVALID_COMMAND)
-        if self.corrupt_replies > 0:
-            self.corrupt_replies -= 1
-            reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        return reply
+        return self._damaged(reply)
 
     def current_status(self) -> tuple[int, bytes]:
         """What a status request would answer now (does not advance the cycle)."""
+        overlay = self._overlay(FAILURE_CODE)
+        if overlay is not None:
+            return overlay
         note = self.state["note"]
-        if self._power_up:
-            stage = note["stage"] if note else None
-            if stage in IN_ACCEPTOR:
-                return p.POWER_UP_BILL_IN_ACCEPTOR, b""
-            if stage in IN_STACKER:
-                return p.POWER_UP_BILL_IN_STACKER, b""
-            return p.POWER_UP, b""
-        for name, code in FAULT_STATUS.items():
-            if name in self.state["faults"]:
-                return code, bytes([FAILURE_CODE]) if code == p.FAILURE else b""
         if self._initializing:
             return p.INITIALIZE, b""
         if note:
@@ -224,20 +174,6 @@ class Id003Simulator(SimulatorBase):
         elif stage == "stacked":
             self._set_stage(None)
 
-    def _set_stage(self, stage: str | None) -> None:
-        """Every stage change is written to the state file, as the device's NVRAM would."""
-        if stage is None:
-            self.state["note"] = None
-        else:
-            self.state["note"]["stage"] = stage
-        self.state_file.save(self.state)
-
-    def _count_stacked(self, note: dict[str, Any]) -> None:
-        counters = self.state["counters"]
-        key = str(note["value"])
-        counters["stacked"][key] = counters["stacked"].get(key, 0) + 1
-        counters["total_notes"] += 1
-
     def _host_ack(self) -> None:
         if self.ignore_acks > 0:  # fault knob: the ACK was lost on the wire
             self.ignore_acks -= 1
@@ -251,16 +187,7 @@ class Id003Simulator(SimulatorBase):
         note = self.state["note"]
         ack = p.encode(p.ACK)
         if cmd == p.RESET:
-            if note:
-                # A reset finishes what the mechanism holds: a note already past escrow goes to
-                # the cash box, one still in the acceptor goes back to the customer.
-                if note["stage"] in IN_STACKER:
-                    self._count_stacked(note)
-                elif note["stage"] == "rejecting":
-                    self.state["counters"]["rejected"] += 1
-                elif note["stage"] != "stacked":
-                    self.state["counters"]["returned"] += 1
-                self._set_stage(None)
+            self._finish_in_flight()
             self._power_up = False
             self._initializing = True
             self._inhibited = True
@@ -314,35 +241,9 @@ class Id003Simulator(SimulatorBase):
 
     def insert_note(self, value_minor: int, reject_reason: int | None = None) -> None:
         """A resident pushes a note in.  Raises ValueError when the device cannot take one."""
-        with self._lock:
-            if self._power_up:
-                raise ValueError("device is in power-up state (waiting for a reset)")
-            if self.state["note"] is not None:
-                raise ValueError(f"a note is already in the device ({self.state['note']['stage']})")
-            if self.state["faults"]:
-                raise ValueError(f"device in fault: {', '.join(self.state['faults'])}")
-            self.state["note"] = {
-                "value": int(value_minor),
-                "code": self.channels.channel_for(int(value_minor)),
-                "stage": "accepting",
-                "reason": reject_reason,
-            }
-            self.state_file.save(self.state)
-
-    def set_fault(self, name: str) -> None:
-        if name not in FAULT_STATUS:
-            raise ValueError(f"unknown fault {name!r}")
-        with self._lock:
-            if name not in self.state["faults"]:
-                self.state["faults"].append(name)
-                self.state_file.save(self.state)
-
-    def clear_faults(self, *names: str) -> None:
-        """Clear the named faults, or every fault when none is named."""
-        with self._lock:
-            keep = [f for f in self.state["faults"] if names and f not in names]
-            self.state["faults"] = keep
-            self.state_file.save(self.state)
+        self._put_note({"value": int(value_minor),
+                        "code": self.channels.channel_for(int(value_minor)),
+                        "stage": "accepting", "reason": reject_reason})
 
     def power_cycle(self) -> int:
         """Power off and on: settings are lost, the note (if any) stays where it is."""
@@ -358,64 +259,22 @@ class Id003Simulator(SimulatorBase):
             self._reader = p.FrameReader()
             return self.current_status()[0]
 
-    def counters(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self.state["counters"]))
-
     def status_line(self) -> str:
         with self._lock:
             code, data = self.current_status()
-            note = self.state["note"]
             name = p.STATUS_NAMES.get(code, "?")
-            parts = [f"status 0x{code:02X}{(' ' + data.hex().upper()) if data else ''} {name}"]
-            if note:
-                parts.append(f"note={note['value']} stage={note['stage']}")
-            parts.append(f"inhibit={'on' if self._inhibited else 'off'}")
-            parts.append(f"faults={','.join(self.state['faults']) or '-'}")
-            return " ".join(parts)
+            return self._status_text(
+                [f"status 0x{code:02X}{(' ' + data.hex().upper()) if data else ''} {name}"],
+                [f"inhibit={'on' if self._inhibited else 'off'}"])
 
     # ------------------------------------------------------------ bench prompt
-    def _command(self, verb: str, args: list[str]) -> str:
-        simple_faults = {
-            "jam": "acceptor_jam",
-            "stacker-jam": "stacker_jam",
-            "stacker-full": "stacker_full",
-            "cashbox-remove": "cashbox_removed",
-            "cheat": "cheated",
-            "failure": "failure",
-            "comm-error": "comm_error",
-            "pause": "pause",
-        }
-        if verb in simple_faults:
-            self.set_fault(simple_faults[verb])
-            return f"ok: {simple_faults[verb]}"
-        if verb == "insert":
-            if len(args) != 1 or not args[0].isdigit():
-                raise ValueError("usage: insert <yuan> (a whole number)")
-            self.insert_note(int(args[0]) * 100)
-            return f"ok: inserted {args[0]} yuan"
+    def _own_command(self, verb: str, args: list[str]) -> str | None:
         if verb == "reject":
             reason = int(args[0], 16) if args else 0x72
             if not 0 <= reason <= 0xFF:
                 raise ValueError("reason must be one byte")
             self.insert_note(0, reject_reason=reason)
             return f"ok: inserted a note that will be rejected ({p.reject_reason_text(reason)})"
-        if verb == "cashbox-insert":
-            self.clear_faults("cashbox_removed", "stacker_full")  # an emptied box goes back in
-            return "ok: cash box inserted"
-        if verb == "clear":
-            self.clear_faults()
-            return "ok: faults cleared"
-        if verb in ("corrupt", "ignore-ack"):
-            if len(args) != 1 or not args[0].isdigit():
-                raise ValueError(f"usage: {verb} <n>")
-            n = int(args[0])
-            with self._lock:
-                if verb == "corrupt":
-                    self.corrupt_replies = n
-                else:
-                    self.ignore_acks = n
-            return f"ok: {verb} {n}"
         if verb == "power-cycle":
             code = self.power_cycle()
             return f"ok: power cycled; next status 0x{code:02X} {p.STATUS_NAMES[code]}"
@@ -427,10 +286,4 @@ class Id003Simulator(SimulatorBase):
         if verb == "settings":
             return " ".join(f"{cmd:02X}={self.setting_data(cmd).hex().upper()}"
                             for cmd in sorted(p.SETTING_COMMANDS))
-        if verb == "counters":
-            return json.dumps(self.counters(), sort_keys=True, separators=(",", ":"))
-        if verb == "status":
-            return self.status_line()
-        if verb == "help":
-            return HELP
-        return f"error: unknown command {verb!r} (try help)"
+        return None
