@@ -24,7 +24,7 @@ from billing_server.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -58,6 +58,11 @@ CREATE TABLE prepaid_tokens (purchase_no INTEGER PRIMARY KEY, txn_id TEXT NOT NU
 _V6 = """
 CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT NULL UNIQUE,
     kiosk_id TEXT NOT NULL, linked_at TEXT NOT NULL);
+"""
+# v7: a payment by the phone's payment code (tender code) names the gateway's transaction; one
+# gateway transaction pays once, whatever txn_id it arrives under (docs/billing-api.yaml).
+_V7 = """
+CREATE TABLE payment_gateway_refs (txn_id TEXT PRIMARY KEY, gateway_ref TEXT NOT NULL UNIQUE);
 """
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
@@ -153,13 +158,13 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2, 3, 4, 5):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 6")
+            if version not in (0, 1, 2, 3, 4, 5, 6):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 7")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
                          + (_V3 if version < 3 else "") + (_V4 if version < 4 else "")
-                         + (_V5 if version < 5 else "") + _V6)
+                         + (_V5 if version < 5 else "") + (_V6 if version < 6 else "") + _V7)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -405,6 +410,9 @@ class Ledger:
                  json.dumps(req.get("coins", {}), sort_keys=True), req["created_at"],
                  req["created_at"][:10], int(req["offline"]), arrears, balance, receipt_ref, now),
             )
+            if req["tender"] == "code":
+                c.execute("INSERT INTO payment_gateway_refs (txn_id, gateway_ref) VALUES (?, ?)",
+                          (req["txn_id"], req["gateway_ref"]))
             c.execute(
                 "UPDATE accounts SET arrears_minor = ?, balance_minor = ?, updated_at = ? "
                 "WHERE account_no = ?",

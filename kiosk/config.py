@@ -80,6 +80,19 @@ class BillingSection:
 
 
 @dataclass(frozen=True)
+class GatewaySection:
+    """The payment gateway of the code tender (docs/payment-gateway.yaml); "" url: not offered."""
+
+    url: str = ""
+    #: this utility's merchant id at the gateway
+    merchant: str = field(default="", metadata={"pattern": re.compile(r"|[A-Z0-9][A-Z0-9-]{2,31}")})
+    #: the one-time token this kiosk enrols its key with at the gateway ("": none)
+    enrol_token: str = ""
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class StaffSection:
     """Staff logins (docs/security.md, PINs and Lockout)."""
 
@@ -139,6 +152,7 @@ class Config:
     billing: BillingSection = field(default_factory=BillingSection)
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     staff: StaffSection = field(default_factory=StaffSection)
+    gateway: GatewaySection = field(default_factory=GatewaySection)
     limits: FlowConfig = field(default_factory=FlowConfig)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
@@ -186,7 +200,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "gateway", "limits", "devices"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -200,6 +214,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
+        gateway=_build(GatewaySection, _table(raw, "gateway"), "gateway", GatewaySection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
@@ -207,6 +222,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         raise ConfigError(f"billing.url: expected an http(s) URL, got {cfg.billing.url!r}")
     if cfg.billing.enrol_token and not ENROL_TOKEN.fullmatch(cfg.billing.enrol_token):
         raise ConfigError("billing.enrol_token: expected 16-128 letters, digits, '-' or '_'")
+    _check_gateway(cfg.gateway)
     _check_verify_url(cfg)
     _check_tls(cfg.billing)
     _check_staff(cfg.staff)
@@ -220,6 +236,15 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _check_limits(cfg.limits)
     _check_accepted(cfg)
     return cfg
+
+
+def _check_gateway(gw: GatewaySection) -> None:
+    if gw.url and not gw.url.startswith(("http://", "https://")):
+        raise ConfigError(f"gateway.url: expected an http(s) URL, got {gw.url!r}")
+    if gw.url and not gw.merchant:
+        raise ConfigError("gateway.merchant: required with gateway.url (the merchant id)")
+    if gw.enrol_token and not ENROL_TOKEN.fullmatch(gw.enrol_token):
+        raise ConfigError("gateway.enrol_token: expected 16-128 letters, digits, '-' or '_'")
 
 
 def verify_url(cfg: Config) -> str:

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from offline_queue.errors import IntegrityError
 from offline_queue.private import touch_private
-from offline_queue.schema_steps import _v6_prepaid, _v8_history_free
+from offline_queue.schema_steps import _v6_prepaid, _v8_history_free, _v9_code_orders
 
 def _v5_keyed_audit_and_decay(db: Database) -> None:
     """v5: the audit chain is sealed with a key from here on (docs/security.md, The audit key):
@@ -271,6 +271,8 @@ MIGRATIONS: tuple[str | Callable[[Database], None], ...] = (
 
 
 MIGRATIONS = MIGRATIONS + (_v8_history_free(),)
+# v9 (the code tender's orders; the merge may renumber it after other parts' steps)
+MIGRATIONS = MIGRATIONS + (_v9_code_orders(),)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,6 +10,7 @@ import enum
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from kiosk.flow import code_tender as ct
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
 from kiosk.flow.account import AccountNumberError, check_account_number
@@ -28,6 +29,10 @@ class Phase(str, enum.Enum):
     RATING = "rating"
     CANCELLED = "cancelled"
     OUT_OF_SERVICE = "out_of_service"
+    # the code tender (kiosk/flow/code_tender.py)
+    CODE_SCAN = "code_scan"
+    CODE_WAIT = "code_wait"
+    CODE_FAILED = "code_failed"
 
 
 #: a resident is choosing: no money in yet, the idle timer applies
@@ -75,6 +80,10 @@ class Session:
     #: the card tapped to start (a prepaid purchase is written to it) and its write's status
     card_uid: str = ""
     card_write: str = ""
+    #: a payment gateway is configured (the code tender is offered online), and this session's
+    #: code payment, if the resident chose one (kiosk/flow/code_tender.py)
+    code_enabled: bool = False
+    code: ct.CodeState | None = None
 
     @property
     def credited_minor(self) -> int:
@@ -101,6 +110,7 @@ def fresh(s: Session) -> Session:
         queue=s.queue,
         validator_ok=s.validator_ok,
         printer_can_print=s.printer_can_print,
+        code_enabled=s.code_enabled,
     )
 
 
@@ -158,8 +168,9 @@ def _fault(s: Session, ev: e.DeviceFaulted) -> Result:
         if s2.phase == Phase.COMMITTING:
             return s2, cmds
         return replace(s2, phase=Phase.OUT_OF_SERVICE), cmds
-    if s.phase in (Phase.COMMITTING, Phase.RECEIPT, Phase.RATING):
-        return s, []  # finish the paid session; the next one starts out of service
+    if s.phase in (Phase.COMMITTING, Phase.RECEIPT, Phase.RATING, Phase.CODE_WAIT):
+        # finish the paid session (or the charge under way); the next starts out of service
+        return s, []
     return replace(fresh(s), phase=Phase.OUT_OF_SERVICE), [c.DisableAcceptors()]
 
 
@@ -196,7 +207,12 @@ def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result
     ]
 
 
+def _code_configured(s: Session, ev: e.CodeTenderConfigured) -> Result:
+    return replace(s, code_enabled=ev.enabled), []
+
+
 _GLOBAL = {
+    e.CodeTenderConfigured: _code_configured,
     e.QueueChanged: _queue_changed,
     e.ConnectivityChanged: _connectivity,
     e.ReadinessChanged: _readiness,
@@ -266,6 +282,8 @@ def _account(s: Session, ev: e.Event) -> Result:
 
 
 def _amount(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.CodeTenderChosen):
+        return _code_chosen(s, ev)
     if isinstance(ev, e.AmountChosen):
         refusal = amount_refusal(ev.amount_minor, s.config, s.queue)
         if refusal:
@@ -418,6 +436,40 @@ def _out_of_service(s: Session, ev: e.Event) -> Result:
     return s, []
 
 
+def _code_chosen(s: Session, ev: e.CodeTenderChosen) -> Result:
+    refusal = (amount_refusal(ev.amount_minor, s.config, s.queue)
+               or ct.refusal(s.code_enabled, s.offline))
+    timer = c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)
+    if refusal or s.account is None:
+        return replace(s, message=refusal or "code_unavailable"), [timer]
+    code = ct.start(ev.amount_minor, s.account.account_no, s.code)
+    return replace(s, phase=Phase.CODE_SCAN, target_minor=ev.amount_minor, code=code,
+                   message=""), [timer]
+
+
+_CODE_PHASES = {"scan": Phase.CODE_SCAN, "failed": Phase.CODE_FAILED, "paid": Phase.COMMITTING}
+
+
+def _code(s: Session, ev: e.Event) -> Result:
+    """The code tender's phases: its steps are code_tender's; only the way out is decided here."""
+    assert s.code is not None
+    if s.phase != Phase.CODE_WAIT:
+        if isinstance(ev, e.AmountChosen) and s.phase == Phase.CODE_FAILED:
+            return _amount(replace(s, phase=Phase.AMOUNT), ev)  # cash instead
+        if isinstance(ev, e.CodeTenderChosen) and ct.may_retry(s.code):
+            return _code_chosen(s, ev)
+        if isinstance(ev, (e.CancelPressed, e.TimerExpired)):
+            return _choosing_common(s, ev)
+    code, cmds = ct.advance(s.code, ev, s.session_id)
+    phase = _CODE_PHASES.get(code.step, Phase.CODE_WAIT)
+    if phase != s.phase and phase in (Phase.CODE_SCAN, Phase.CODE_FAILED):
+        cmds.append(c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s))
+    elif phase == Phase.CODE_WAIT:
+        cmds.insert(0, c.CancelTimer(IDLE_TIMER))  # waiting on the gateway, not on the resident
+    return replace(s, code=code, phase=phase, message=code.message,
+                   committed=phase == Phase.COMMITTING), cmds
+
+
 _BY_PHASE = {
     Phase.IDLE: _idle,
     Phase.IDENTIFYING: _identifying,
@@ -429,4 +481,7 @@ _BY_PHASE = {
     Phase.RATING: _rating,
     Phase.CANCELLED: _transient,
     Phase.OUT_OF_SERVICE: _out_of_service,
+    Phase.CODE_SCAN: _code,
+    Phase.CODE_WAIT: _code,
+    Phase.CODE_FAILED: _code,
 }
