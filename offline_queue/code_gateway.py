@@ -87,7 +87,7 @@ def check_answer(raw: bytes, order_id: str, amount_minor: int) -> GatewayAnswer:
     if not isinstance(obj, dict) or obj.get("order_id") != order_id:
         return untrusted
     amount = obj.get("amount_minor")
-    if isinstance(amount, bool) or amount != amount_minor or obj.get("currency") != "CNY":
+    if type(amount) is not int or amount != amount_minor or obj.get("currency") != "CNY":
         return untrusted
     status = obj.get("status")
     if status not in ("paid", "failed", "user_paying", "reversed"):

@@ -183,9 +183,11 @@ class GatewayApi:
         with self.store.transaction() as db:
             order = self.store.order(db, req["order_id"])
             if order is not None:
-                if (order.merchant_id, order.kiosk_id, order.amount_minor,
-                        order.code_digest) != (req["merchant_id"], req["kiosk_id"],
-                                               req["amount_minor"], code_digest(req["auth_code"])):
+                # an order closed before any charge arrived has no code to compare
+                code_seen = order.reason != "reversed_before_charge"
+                if (order.merchant_id, order.kiosk_id, order.amount_minor) != (
+                        req["merchant_id"], req["kiosk_id"], req["amount_minor"]) or (
+                        code_seen and order.code_digest != code_digest(req["auth_code"])):
                     raise Refused(409, "order_conflict",
                                   "this order id was used for another charge")
                 body = order_body(order)
