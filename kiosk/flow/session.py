@@ -464,7 +464,7 @@ def _code(s: Session, ev: e.Event) -> Result:
     phase = _CODE_PHASES.get(code.step, Phase.CODE_WAIT)
     if phase != s.phase and phase in (Phase.CODE_SCAN, Phase.CODE_FAILED):
         cmds.append(c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s))
-    elif phase == Phase.CODE_WAIT:
+    elif phase == Phase.CODE_WAIT and s.phase != phase:
         cmds.insert(0, c.CancelTimer(IDLE_TIMER))  # waiting on the gateway, not on the resident
     return replace(s, code=code, phase=phase, message=code.message,
                    committed=phase == Phase.COMMITTING), cmds
