@@ -224,6 +224,8 @@ def payment(obj: Any, now: datetime | None = None) -> dict[str, Any]:
     cash += _counts(req, "coins", COIN_DENOMINATIONS) if "coins" in req else 0
     if req["tender"] == "code":
         # Paid by the phone's payment code: no cash moved; the gateway's transaction says so.
+        if "gateway_ref" not in req:
+            raise _invalid("a payment by code names the gateway's transaction (gateway_ref)")
         _str(req, "gateway_ref", GATEWAY_REF)
         if cash:
             raise _invalid("a payment by code carries no notes or coins")

@@ -62,7 +62,7 @@ CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT N
 # v7: a payment by the phone's payment code (tender code) names the gateway's transaction; one
 # gateway transaction pays once, whatever txn_id it arrives under (docs/billing-api.yaml).
 _V7 = """
-CREATE TABLE payment_gateway_refs (txn_id TEXT PRIMARY KEY, gateway_ref TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS payment_gateway_refs (txn_id TEXT PRIMARY KEY, gateway_ref TEXT NOT NULL UNIQUE);
 """
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
