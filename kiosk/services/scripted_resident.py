@@ -112,12 +112,13 @@ def _one_session(term, rng, account_no, card, validator, card_sim, timeout, repo
         return False
     account = runner.session.account
     term.events.post(e.ContinuePressed())
-    term.pump(lambda s: s.phase == Phase.AMOUNT, timeout)
+    # a refusal (a prepaid meter typed in, not tapped) is on screen at once: no waiting it out
+    term.pump(lambda s: s.phase == Phase.AMOUNT or bool(s.message), timeout)
     arrears = account.arrears_minor or 0
     amount = arrears if arrears >= runner.session.config.min_amount_minor else rng.choice((2000, 5000, 10000))
     if runner.session.printer_can_print is not True:
         term.events.post(e.OnScreenReceiptAccepted())
-    if by_code:
+    if by_code and runner.session.phase == Phase.AMOUNT:
         paid = pay_by_code(term, rng, amount, timeout)
         if paid is not None:
             return _receipt_and_rating(term, rng, paid, timeout, report, code=True)
