@@ -15,6 +15,7 @@ from kiosk.flow.account import mask_account
 from kiosk.flow.money import format_minor
 from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.flow.session import Phase, Session
+from kiosk.ui import code_present
 from kiosk.ui.catalog import N_
 
 Gettext = Callable[[str], str]
@@ -30,9 +31,13 @@ SCREEN_FOR_PHASE = {
     Phase.RATING: "rating",
     Phase.CANCELLED: "ended",
     Phase.OUT_OF_SERVICE: "out_of_service",
+    Phase.CODE_SCAN: "code_pay",
+    Phase.CODE_WAIT: "code_pay",
+    Phase.CODE_FAILED: "code_pay",
 }
 #: ① card ② amount ③ pay ④ receipt (0: no indicator)
 STEP_FOR_SCREEN = {"identify": 1, "account": 1, "amount": 2, "insert": 3, "processing": 3,
+                   "code_pay": 3,
                    "done": 4, "rating": 4}
 STEP_NAMES = (N_("Card"), N_("Amount"), N_("Pay"), N_("Receipt"))
 #: a countdown is shown once this little is left of the idle timer
@@ -171,6 +176,15 @@ class Display:
     ended_text: str = ""
     fault_text: str = ""
     money_text: str = ""
+    # the code tender (kiosk/ui/code_present.py)
+    code_offered: bool = False
+    code_why_not: str = ""
+    code_mode: str = ""
+    code_title: str = ""
+    code_text: str = ""
+    code_amount_text: str = ""
+    code_countdown_text: str = ""
+    code_can_retry: bool = False
 
 
 def present(s: Session, _: Gettext, ui: UiState) -> Display:
@@ -197,6 +211,7 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
     if s.receipt_no:
         _receipt(d, s, _, ui)
     _ended(d, s, _)
+    code_present.fill(d, s, _)
     if ui.start_failed:
         d.screen, d.step = "out_of_service", 0
         d.fault_text, d.money_text = _("A part of this terminal needs attention."), ""
@@ -224,7 +239,7 @@ def _message(s: Session, _: Gettext, ui: UiState, limits: dict[str, str]) -> tup
             reason=_(RETURN_REASONS[code]).format(**limits)), False
     if code.startswith("print_failed:"):
         return "", False  # the receipt screen says it in its own words
-    text = MESSAGES.get(code)
+    text = MESSAGES.get(code) or code_present.message(code)
     if text is None:
         return _("Something went wrong. Please try again."), True
     return _(text).format(**limits), True
