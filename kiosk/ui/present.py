@@ -197,7 +197,8 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
     cfg = s.config
     limits = {"minimum": format_minor(cfg.min_amount_minor),
               "maximum": format_minor(cfg.max_txn_minor),
-              "offline_max": format_minor(cfg.offline_max_txn_minor)}
+              "offline_max": format_minor(cfg.offline_max_txn_minor),
+              "order": s.code.order_id if s.code else ""}
     d.message, d.message_error = _message(s, _, ui, limits)
     d.looking_up = s.phase == Phase.IDENTIFYING and not s.message
     if ui.idle_left_s is not None and ui.idle_left_s <= IDLE_WARNING_S:
