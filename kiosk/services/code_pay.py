@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
+from kiosk.flow.session import Phase
 from kiosk.services.identity import key_path, keys_dir
 from offline_queue.code_gateway import CodeGatewayClient, GatewayAnswer
 from offline_queue.code_orders import CodeOrders
@@ -58,6 +59,7 @@ class CodePay:
         """The runner carries out the code tender's commands through this object."""
         self.runner = runner
         runner.code_pay = self
+        runner.on_change.append(self.on_session)
         runner._commands.update({
             c.ChargeCode: self._charge, c.QueryCode: self._query, c.ReverseCode: self._reverse,
             c.CommitCodePayment: self._commit,
@@ -125,6 +127,12 @@ class CodePay:
         self.orders.set_state(order_id, STATE_OF.get(status, "unknown"), ref, reason)
         if status == "paid":
             crash_point("after_paid")
+
+    def on_session(self, session: Any) -> None:
+        """A listener of the runner (deciding thread): back at the attract screen, an order a
+        session left unresolved (the gateway unreachable to undo it) is asked about again."""
+        if session.phase == Phase.IDLE and not self._resolving and self.orders.open_orders():
+            self.resolve_open()
 
     # ---- start-up: every order an earlier run left open
     def resolve_open(self) -> int:

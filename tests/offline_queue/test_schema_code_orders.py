@@ -77,3 +77,21 @@ def test_an_order_id_is_used_once(tmp_path):
     orders.open_order("S1.C1", "S1", "1234567897", 5000)
     with pytest.raises(sqlite3.IntegrityError):
         orders.open_order("S1.C1", "S1", "1234567897", 5000)
+
+
+def test_the_daily_report_shows_the_code_share_by_tender(tmp_path):
+    from kiosk.staff.report import DailyReports
+    from kiosk.staff.report_format import report_lines
+
+    db = connect(tmp_path / "k.db")
+    journal = Journal(db, "KIOSK-0001")
+    cash = journal.commit_payment("S1", "1234567897", {10000: 1}, {}, 10000, False)
+    orders = CodeOrders(db)
+    orders.open_order("S2.C1", "S2", "1234567897", 4250)
+    orders.set_state("S2.C1", "paid", "GW9")
+    journal.commit_payment("S2.C1", "1234567897", (), (), 4250, False,
+                           code_order=orders.get("S2.C1"))
+    report = DailyReports(db, "KIOSK-0001").build(cash.created_at[:10])
+    assert report["by_tender"] == {"note": 10000, "coin": 0, "code": 4250}
+    assert report["total_minor"] == 14250
+    assert any("付款码 Payment code: " in line and "42.50" in line for line in report_lines(report))

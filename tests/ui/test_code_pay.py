@@ -51,6 +51,14 @@ def to_amount(kiosk) -> None:
     kiosk.wait_screen("amount")
 
 
+def to_code_scan(kiosk) -> None:
+    """Account → amount → "pay with phone" → pay what is owed → the scan screen."""
+    to_amount(kiosk)
+    kiosk.press("pay_by_phone")
+    kiosk.press("pay")
+    kiosk.pump(lambda: kiosk.session.phase == Phase.CODE_SCAN, 10, "scan screen")
+
+
 def show_code(kiosk) -> None:
     """The scanner reads the phone (another part's driver posts this event)."""
     kiosk.term.events.post(e.PaymentCodeScanned(CODE))
@@ -59,10 +67,7 @@ def show_code(kiosk) -> None:
 def test_pay_by_code_user_paying_then_paid(code_kiosk, gateway):
     kiosk = code_kiosk
     gateway.set_fault("user_paying", polls=2)
-    to_amount(kiosk)
-    kiosk.press("pay_by_phone")
-    kiosk.press("pay")
-    kiosk.pump(lambda: kiosk.session.phase == Phase.CODE_SCAN, 10, "scan screen")
+    to_code_scan(kiosk)
     assert kiosk.screen == "code_pay" and "请扫描手机上的付款码" in screen_texts(kiosk)
     show_code(kiosk)
     kiosk.pump(lambda: kiosk.app.view.code_countdown_text, 10, "confirm on the phone")
@@ -80,10 +85,7 @@ def test_pay_by_code_user_paying_then_paid(code_kiosk, gateway):
 def test_a_declined_code_then_cash(code_kiosk, gateway):
     kiosk = code_kiosk
     gateway.set_fault("decline", count=1)
-    to_amount(kiosk)
-    kiosk.press("pay_by_phone")
-    kiosk.press("pay")
-    kiosk.pump(lambda: kiosk.session.phase == Phase.CODE_SCAN, 10, "scan screen")
+    to_code_scan(kiosk)
     show_code(kiosk)
     kiosk.pump(lambda: kiosk.session.phase == Phase.CODE_FAILED, 10, "declined")
     assert "您的钱包拒绝了本次付款，没有扣款。" in screen_texts(kiosk)
