@@ -102,7 +102,9 @@ def _scan(code: CodeState, ev: e.Event, session_id: str) -> Result:
 
 
 def _answered(code: CodeState, ev: e.CodeGatewayAnswered, session_id: str) -> Result:
-    if ev.status == "paid" and ev.gateway_ref:
+    if code.step == "reversing" and ev.step not in ("reverse", ""):
+        return code, []  # a late word about the charge: the reversal's own answer decides
+    if ev.status == "paid" and ev.gateway_ref and code.step != "reversing":
         code = replace(code, step="paid", gateway_ref=ev.gateway_ref, message="")
         return code, [c.CancelTimer(CODE_TIMER),
                       c.CommitCodePayment(session_id, code.order_id, code.account_no,

@@ -260,3 +260,4 @@ class CodeGatewayAnswered(Answer):
     status: str
     gateway_ref: str = ""
     reason: str = ""
+    step: str = ""  # which request it answers: charge | query | reverse

@@ -89,7 +89,7 @@ class CodePay:
             if step == "charge":
                 crash_point("after_charge_sent")
             self.post(e.CodeGatewayAnswered(session_id, order_id, answer.status,
-                                            answer.gateway_ref or "", answer.reason))
+                                            answer.gateway_ref or "", answer.reason, step))
 
         threading.Thread(target=work, name=f"code-{step}", daemon=True).start()
 

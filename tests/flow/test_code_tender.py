@@ -122,6 +122,19 @@ def test_a_retry_after_a_decline_is_a_new_order_and_cash_is_still_offered():
     assert cash.phase == Phase.INSERTING and of(cmds, c.EnableAcceptors)
 
 
+def test_a_late_paid_while_reversing_is_left_to_the_reversal():
+    s, _ = run(amount_screen(), e.CodeTenderChosen(5000), e.PaymentCodeScanned(CODE),
+               answer("S1.C1", "unknown"), answer("S1.C1", "unknown"))
+    assert s.code.step == "reversing"
+    late = e.CodeGatewayAnswered("S1", "S1.C1", "paid", "GW1", step="query")
+    s, cmds = run(s, late)
+    assert s.code.step == "reversing" and cmds == []
+    s, cmds = run(s, e.CodeGatewayAnswered("S1", "S1.C1", "paid", "GW1", step="reverse"))
+    assert not of(cmds, c.CommitCodePayment)  # never a payment for an order being undone
+    s, _ = run(s, e.CodeGatewayAnswered("S1", "S1.C1", "reversed", step="reverse"))
+    assert (s.phase, s.message) == (Phase.CODE_FAILED, "code_reversed")
+
+
 def test_an_answer_about_an_earlier_order_or_session_changes_nothing():
     s, _ = run(amount_screen(), e.CodeTenderChosen(5000), e.PaymentCodeScanned(CODE))
     for stale in (answer("S1.C0", "paid", "GW1"),
