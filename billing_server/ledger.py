@@ -411,6 +411,11 @@ class Ledger:
                  req["created_at"][:10], int(req["offline"]), arrears, balance, receipt_ref, now),
             )
             if req["tender"] == "code":
+                other = c.execute("SELECT txn_id FROM payment_gateway_refs WHERE gateway_ref = ?",
+                                  (req["gateway_ref"],)).fetchone()
+                if other is not None:  # one charge at the gateway pays once
+                    raise AlreadyCounted(f"gateway transaction {req['gateway_ref']} paid "
+                                         f"{other[0]} already")
                 c.execute("INSERT INTO payment_gateway_refs (txn_id, gateway_ref) VALUES (?, ?)",
                           (req["txn_id"], req["gateway_ref"]))
             c.execute(

@@ -31,6 +31,12 @@ def test_a_code_payment_is_booked_with_its_gateway_reference(http, billing_serve
     assert replay.status_code == 201 and replay.headers.get("Idempotent-Replayed") == "true"
 
 
+def test_one_gateway_transaction_pays_once(http, billing_server, payment_body):
+    assert post(http, billing_server, code_payment(payment_body)).status_code == 201
+    again = post(http, billing_server, code_payment(payment_body, txn_id="T-0002"))
+    assert again.status_code == 422 and again.json()["error"] == "already_counted"
+
+
 @pytest.mark.parametrize("change", [
     {"notes": {"10000": 1}},  # cash inside a code payment
     {"gateway_ref": None},  # no gateway transaction
