@@ -280,14 +280,16 @@ class Journal:
     # ---- reading
     def payment_for_session(self, session_id: str) -> PaymentRecord | None:
         row = self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            "SELECT p.*, o.body, c.gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LEFT JOIN code_orders c ON c.txn_id = p.txn_id"
             " WHERE p.session_id = ?", (session_id,)
         ).fetchone()
         return self._record(row) if row else None
 
     def payment(self, txn_id: str) -> PaymentRecord | None:
         row = self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            "SELECT p.*, o.body, c.gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LEFT JOIN code_orders c ON c.txn_id = p.txn_id"
             " WHERE p.txn_id = ?", (txn_id,)
         ).fetchone()
         if row is None:  # a reprint of a payment moved to its monthly archive
@@ -297,7 +299,8 @@ class Journal:
 
     def _record(self, row: tuple) -> PaymentRecord:
         cols = [d[0] for d in self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
+            "SELECT p.*, o.body, NULL AS gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
         ).description]
         return self._from_row(dict(zip(cols, row)))
 
@@ -305,7 +308,10 @@ class Journal:
         return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
                              r["amount_minor"], r["receipt_no"], r["created_at"],
                              bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
-                             bytes(r["body"]))
+                             bytes(r["body"]),
+                             # paid by the phone's payment code (offline_queue/code_orders.py)
+                             tender="code" if r.get("gateway_ref") else "cash",
+                             gateway_ref=r.get("gateway_ref"))
 
     def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
         if local_date:

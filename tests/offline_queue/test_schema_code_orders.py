@@ -70,6 +70,13 @@ def test_a_paid_order_becomes_one_payment_and_an_unpaid_one_none(tmp_path):
     assert b'"gateway_ref":"GW1"' in record.body and b'"tender":"code"' in record.body
     assert db.execute("SELECT count(*) FROM payments").fetchone()[0] == 1
     assert orders.get("S1.C1").state == "recorded" and orders.open_orders() == []
+    # read back (the receipt, a reprint): the gateway's reference is on it
+    from kiosk.flow.receipt import ReceiptData, receipt_lines
+
+    back = journal.payment("S1.C1")
+    assert (back.tender, back.gateway_ref) == ("code", "GW1")
+    _title, lines, _qr = receipt_lines(ReceiptData(back, "95598"))
+    assert "付款码支付 流水号：GW1" in lines
 
 
 def test_an_order_id_is_used_once(tmp_path):
