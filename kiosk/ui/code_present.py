@@ -46,8 +46,8 @@ def message(code: str) -> str | None:
 def fill(d: Any, s: Session, _: Gettext) -> None:
     """The amount screen's offer, and the code screen's text in each of its modes."""
     d.code_offered = s.code_enabled and not s.offline
-    if s.code_enabled and s.offline:
-        d.code_why_not = _(MESSAGES["code_offline"])
+    if s.code_enabled and s.offline:  # short: it is the disabled offer's own label
+        d.code_why_not = _("Pay with phone: needs the network")
     mode = CODE_PHASES.get(s.phase)
     if mode is None or s.code is None:
         return
