@@ -16,6 +16,8 @@ from typing import Any
 
 KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")  # txn_id, batch_id, feedback_id
+#: the payment gateway's transaction reference of a payment by code (docs/payment-gateway.yaml)
+GATEWAY_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DENOMINATION = re.compile(r"[1-9][0-9]{0,8}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 # EM4100 cards report 5 bytes; MIFARE Classic cards (the prepaid ones) 4 or 7
@@ -203,7 +205,7 @@ def payment(obj: Any, now: datetime | None = None) -> dict[str, Any]:
         obj,
         {"kiosk_id", "txn_id", "account_no", "amount_minor", "currency", "tender", "notes",
          "created_at", "offline"},
-        {"coins", "readdressed_from"},
+        {"coins", "readdressed_from", "gateway_ref"},
     )
     _str(req, "kiosk_id", KIOSK_ID)
     _str(req, "txn_id", KEY)
@@ -216,11 +218,20 @@ def payment(obj: Any, now: datetime | None = None) -> dict[str, Any]:
     amount = _int(req, "amount_minor", 1, MAX_AMOUNT_MINOR)
     if req["currency"] != "CNY":
         raise _invalid("currency must be CNY")
-    if req["tender"] != "cash":
-        raise _invalid("tender must be cash")
+    if req["tender"] not in ("cash", "code"):
+        raise _invalid("tender must be cash or code")
     cash = _counts(req, "notes", NOTE_DENOMINATIONS)
     cash += _counts(req, "coins", COIN_DENOMINATIONS) if "coins" in req else 0
-    if cash != amount:
+    if req["tender"] == "code":
+        # Paid by the phone's payment code: no cash moved; the gateway's transaction says so.
+        if "gateway_ref" not in req:
+            raise _invalid("a payment by code names the gateway's transaction (gateway_ref)")
+        _str(req, "gateway_ref", GATEWAY_REF)
+        if cash:
+            raise _invalid("a payment by code carries no notes or coins")
+    elif "gateway_ref" in req:
+        raise _invalid("gateway_ref belongs to a payment by code")
+    elif cash != amount:
         raise _invalid(f"notes and coins add up to {cash}, amount_minor is {amount}")
     _timestamp(req, "created_at", now)
     if not isinstance(req["offline"], bool):

@@ -25,7 +25,7 @@ from billing_server.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # v2: an id is booked once under any kiosk id (docs/billing-api.yaml, Idempotency): the same
 # txn_id sent under another kiosk_id is a different body for the same key, a 409.
 _V2 = """
@@ -62,6 +62,11 @@ CREATE TABLE payment_links (txn_id TEXT PRIMARY KEY, readdressed_from TEXT NOT N
 """
 # v7: a resident's history, service requests and e-bill sign-ups (billing_server/resident.py)
 _V7 = resident.SCHEMA_V7
+# v8: a payment by the phone's payment code (tender code) names the gateway's transaction; one
+# gateway transaction pays once, whatever txn_id it arrives under (docs/billing-api.yaml).
+_V8 = """
+CREATE TABLE payment_gateway_refs (txn_id TEXT PRIMARY KEY, gateway_ref TEXT NOT NULL UNIQUE);
+"""
 SETTLEMENT_SQL = (
     "SELECT payment_id, txn_id, account_no, amount_minor, created_at FROM payments "
     "WHERE kiosk_id = ? AND created_date = ? ORDER BY seq")
@@ -156,13 +161,14 @@ class Ledger:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version == SCHEMA_VERSION:
                 return
-            if version not in (0, 1, 2, 3, 4, 5, 6):
-                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 7")
+            if version not in (0, 1, 2, 3, 4, 5, 6, 7):
+                raise RuntimeError(f"ledger {self.path} has schema {version}, expected 0 to 8")
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 steps = ((_SCHEMA if version == 0 else "") + (_V2 if version < 2 else "")
                          + (_V3 if version < 3 else "") + (_V4 if version < 4 else "")
-                         + (_V5 if version < 5 else "") + (_V6 if version < 6 else "") + _V7)
+                         + (_V5 if version < 5 else "") + (_V6 if version < 6 else "")
+                         + (_V7 if version < 7 else "") + _V8)
                 for stmt in filter(str.strip, steps.split(";")):
                     self._conn.execute(stmt)
             except sqlite3.IntegrityError as exc:  # a v1 ledger that booked a txn twice
@@ -411,6 +417,14 @@ class Ledger:
                  json.dumps(req.get("coins", {}), sort_keys=True), req["created_at"],
                  req["created_at"][:10], int(req["offline"]), arrears, balance, receipt_ref, now),
             )
+            if req["tender"] == "code":
+                other = c.execute("SELECT txn_id FROM payment_gateway_refs WHERE gateway_ref = ?",
+                                  (req["gateway_ref"],)).fetchone()
+                if other is not None:  # one charge at the gateway pays once
+                    raise AlreadyCounted(f"gateway transaction {req['gateway_ref']} paid "
+                                         f"{other[0]} already")
+                c.execute("INSERT INTO payment_gateway_refs (txn_id, gateway_ref) VALUES (?, ?)",
+                          (req["txn_id"], req["gateway_ref"]))
             c.execute(
                 "UPDATE accounts SET arrears_minor = ?, balance_minor = ?, updated_at = ? "
                 "WHERE account_no = ?",

@@ -18,7 +18,7 @@ from typing import Any
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -67,6 +67,8 @@ def make_terminal(config: Any, hub: Any = None, sync: bool = True) -> Any:
 class KioskApp(ErrandIntents, App):
     use_kivy_settings = False
     other_lang_name = StringProperty(LANG_NAMES["en"])
+    #: the amount screen's "pay by phone" is on: the next amount is paid by payment code
+    code_tender = BooleanProperty(False)
 
     def __init__(self, terminal: Any, *, lockdown: bool = True, allow_close: bool = False,
                  dev_controls: Any = None, dev_actions: Any = None, stop_terminal: bool = True,
@@ -265,6 +267,7 @@ class KioskApp(ErrandIntents, App):
     def _session_cleared(self) -> None:
         """Back to attract: the next resident starts in Chinese, standard mode."""
         self.ui = UiState(ready=self.ui.ready, start_failed=self.ui.start_failed)
+        self.code_tender = False
         self.theme.accessible = False
         self._timers_factor()
         self.tr.switch(DEFAULT_LANG)
@@ -370,7 +373,21 @@ class KioskApp(ErrandIntents, App):
         self.post(e.ContinuePressed())
 
     def choose_amount(self, amount_minor: int) -> None:
+        if self.code_tender and self.view.code_offered:
+            self.pay_by_code(amount_minor)
+            return
         self.post(e.AmountChosen(int(amount_minor)))
+
+    def toggle_code_tender(self) -> None:
+        """The amount screen's "pay by phone": the amount chosen next is paid by payment code."""
+        self.code_tender = not self.code_tender
+
+    def pay_by_code(self, amount_minor: int) -> None:
+        self.post(e.CodeTenderChosen(int(amount_minor)))
+
+    def pay_cash_instead(self) -> None:
+        self.code_tender = False
+        self.post(e.AmountChosen(int(self.session.target_minor)))
 
     def accept_screen_receipt(self) -> None:
         self.post(e.OnScreenReceiptAccepted())

@@ -25,90 +25,20 @@ from drivers.card_reader.pn532.entry import Pn532Options
 from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
 from drivers.scanner.serial2d.entry import Serial2dOptions
+from kiosk.config_sections import (ENROL_TOKEN, KIOSK_ID, MAX_VERIFY_URL,  # noqa: F401
+                                   ArchiveSection, BillingSection, GatewaySection, KioskSection,
+                                   ReceiptsSection, StaffSection, _range)
 from kiosk.flow.rules import FlowConfig
 from kiosk.flow.scan import ScanRules, rules_from_table
 from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
 from kiosk.staff.pins import MIN_N as MIN_SCRYPT_N
-from offline_queue.tls import TlsTrust, parse_pin
+from offline_queue.tls import parse_pin
 
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
 
 
-#: Terminal ids go into receipt numbers, transaction ids and URL paths (README: `kiosk.id`); the
-#: billing API's own pattern (docs/billing-api.yaml) is wider, this is the part of it we issue.
-KIOSK_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{2,31}")
-#: what ``kiosk billing-server --enrol-token`` accepts (and generates: 32 URL-safe characters)
-ENROL_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
-#: a receipt's QR is this URL plus about 190 characters and must fit QR version 10 at ECC M
-#: (kiosk/services/receipt_signing.py)
-MAX_VERIFY_URL = 60
-
-
-def _range(lo: int, hi: int | None = None) -> dict[str, Any]:
-    return {"range": (lo, hi)}
-
-
-@dataclass(frozen=True)
-class KioskSection:
-    id: str = field(default="KIOSK-0001", metadata={"pattern": KIOSK_ID})
-    db: str = "var/kiosk.db"
-    state_dir: str = "var/devices"
-    service_phone: str = "95598"
-    duplicate_window_min: int = 30  # 0: no duplicate-payment warning
-    #: start even when the database or a key file is readable by group or others (a shared
-    #: backup folder); off by default: they hold PIN hashes, accounts and keys (docs/security.md)
-    allow_shared_files: bool = False
-
-
-@dataclass(frozen=True)
-class BillingSection:
-    url: str = "http://127.0.0.1:8080"
-    connect_timeout_s: float = 3.05
-    read_timeout_s: float = 10.0
-    sync_interval_s: float = 2.0
-    #: PEM CA certificate(s) trusted for an https:// url instead of the system store
-    ca_file: str = ""
-    #: SHA-256 of the server certificate's SubjectPublicKeyInfo (hex or base64); "" = no pin
-    pin_sha256: str = ""
-    #: the one-time token this kiosk enrols its key with on first contact ("": none; README)
-    enrol_token: str = ""
-
-    def tls(self) -> TlsTrust:
-        """What every client of the billing API must verify (offline_queue/tls.py)."""
-        pin = parse_pin(self.pin_sha256) if self.pin_sha256 else None
-        return TlsTrust(self.ca_file or None, pin)
-
-
-@dataclass(frozen=True)
-class StaffSection:
-    """Staff logins (docs/security.md, PINs and Lockout)."""
-
-    #: scrypt cost of new PIN hashes: a power of two, at least 2**15 (kiosk.staff.pins.MIN_N)
-    scrypt_n: int = 2**17
-    #: wrong PINs per staff id before each further failure doubles the wait (from 30 s)
-    free_attempts: int = field(default=3, metadata=_range(1, 20))
-    #: wrong PINs terminal-wide (any ids) before the same
-    global_free_attempts: int = field(default=10, metadata=_range(1, 1000))
-    #: the terminal-wide count forgets one failure per this many seconds (a success does not)
-    global_decay_s: float = 600.0
-    #: a staff session (screen or control-socket request) ends after this long without use
-    idle_timeout_s: float = field(default=120.0, metadata=_range(15, 3600))
-
-
-@dataclass(frozen=True)
-class ReceiptsSection:
-    #: where a receipt's QR points ("": ``<billing.url>/v1/receipts/verify``)
-    verify_url: str = ""
-
-
-@dataclass(frozen=True)
-class ArchiveSection:
-    """Retention (docs/promises.md, Retention): delivered, reported payments older than
-    ``keep_days`` move to the monthly archive, at idle, at most once a day; 0 = never."""
-
-    keep_days: int = field(default=90, metadata=_range(0, 36500))
 
 
 # ---------------------------------------------------------------- per-protocol device options
@@ -149,6 +79,7 @@ class Config:
     billing: BillingSection = field(default_factory=BillingSection)
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     staff: StaffSection = field(default_factory=StaffSection)
+    gateway: GatewaySection = field(default_factory=GatewaySection)
     limits: FlowConfig = field(default_factory=FlowConfig)
     #: what a scanned code is: the utility's bill pattern, the payment-code rule (kiosk/flow/scan.py)
     scanner: ScanRules = field(default_factory=ScanRules)
@@ -200,7 +131,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "archive",
-                      "scanner"}, "")
+                      "gateway", "scanner"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -214,6 +145,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         billing=_build(BillingSection, _table(raw, "billing"), "billing", BillingSection()),
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
+        gateway=_build(GatewaySection, _table(raw, "gateway"), "gateway", GatewaySection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         scanner=_scan_rules(_table(raw, "scanner")),
         archive=_build(ArchiveSection, _table(raw, "archive"), "archive", ArchiveSection()),
@@ -223,6 +155,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         raise ConfigError(f"billing.url: expected an http(s) URL, got {cfg.billing.url!r}")
     if cfg.billing.enrol_token and not ENROL_TOKEN.fullmatch(cfg.billing.enrol_token):
         raise ConfigError("billing.enrol_token: expected 16-128 letters, digits, '-' or '_'")
+    _check_gateway(cfg.gateway)
     _check_verify_url(cfg)
     _check_tls(cfg.billing)
     _check_staff(cfg.staff)
@@ -243,6 +176,13 @@ def _scan_rules(table: dict[str, Any]) -> ScanRules:
         return rules_from_table(table)
     except ValueError as exc:  # it names the key
         raise ConfigError(str(exc)) from None
+def _check_gateway(gw: GatewaySection) -> None:
+    if gw.url and not gw.url.startswith(("http://", "https://")):
+        raise ConfigError(f"gateway.url: expected an http(s) URL, got {gw.url!r}")
+    if gw.url and not gw.merchant:
+        raise ConfigError("gateway.merchant: required with gateway.url (the merchant id)")
+    if gw.enrol_token and not ENROL_TOKEN.fullmatch(gw.enrol_token):
+        raise ConfigError("gateway.enrol_token: expected 16-128 letters, digits, '-' or '_'")
 
 
 def verify_url(cfg: Config) -> str:

@@ -16,6 +16,9 @@ POINTS = frozenset(
         "after_receipt_printed",
     }
 )
+#: around a charge of the phone's payment code (kiosk/services/code_pay.py): a restart resolves
+#: every order to a payment recorded once or a charge reversed (docs/payment-gateway.yaml)
+CODE_POINTS = frozenset({"after_charge_sent", "after_paid", "before_payment_committed"})
 CRASH_EXIT_CODE = 86
 
 

@@ -49,7 +49,7 @@ def encode(kind: str, payload: Any) -> bytes:
             "account_no": p.account_no,
             "amount_minor": p.amount_minor,
             "currency": "CNY",
-            "tender": "cash",
+            "tender": getattr(p, "tender", "cash"),
             "notes": {str(value): n for value, n in p.notes},
             "coins": {str(value): n for value, n in p.coins},
             "created_at": p.created_at,
@@ -57,6 +57,8 @@ def encode(kind: str, payload: Any) -> bytes:
         }
         if getattr(p, "readdressed_from", None):  # absent otherwise: older bodies unchanged
             body["readdressed_from"] = p.readdressed_from
+        if getattr(p, "gateway_ref", None):  # a payment by code (docs/billing-api.yaml)
+            body["gateway_ref"] = p.gateway_ref
         return canonical_json(body)
     return canonical_json(payload)
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sqlite_utils import Database
 
 from offline_queue.archive import archived_payment
+from offline_queue.code_orders import CodeOrder, mark_recorded
 from offline_queue.crash import crash_point
 from offline_queue.elapsed import ElapsedClock
 from offline_queue.gateway import PAYMENT, Encoder
@@ -66,6 +67,9 @@ class PaymentRecord:
     body: bytes = b""  # the outbox bytes the gateway encoded for it
     #: the dead payment this one re-addresses to a corrected account (docs/billing-api.yaml)
     readdressed_from: str | None = None
+    #: cash, or code: paid with the phone's payment code, ``gateway_ref`` the gateway's charge
+    tender: str = "cash"
+    gateway_ref: str | None = None
 
 
 def _stored(t: Tally) -> str:
@@ -193,15 +197,20 @@ class Journal:
                        notes: Mapping[int, int] | Tally, coins: Mapping[int, int] | Tally,
                        amount_minor: int, offline: bool, recovered: bool = False,
                        prepaid_card: str = "",
-                       readdressed_from: str | None = None) -> PaymentRecord:
+                       readdressed_from: str | None = None,
+                       code_order: CodeOrder | None = None) -> PaymentRecord:
         """Journal row + payment row + outbox row, one transaction. Idempotent per session.
         ``notes``/``coins`` are tallies; a mapping of denomination to count is taken as one.
-        ``prepaid_card``: the card this purchase is written to, owed in the same transaction."""
+        ``prepaid_card``: the card this purchase is written to, owed in the same transaction.
+        ``code_order``: a paid order of the code tender (no cash): it is marked recorded in the
+        same transaction, so it becomes this payment exactly once."""
         existing = self.payment_for_session(session_id)
         if existing is not None:
             return existing
         notes, coins = tally(notes), tally(coins)
         total = tally_total(notes) + tally_total(coins)
+        if code_order is not None:
+            total = code_order.amount_minor if not total else -1  # a code payment has no cash
         if total != amount_minor or amount_minor <= 0:
             raise ValueError(f"payment {session_id}: tally {total} != amount {amount_minor}")
         now = self.clock()
@@ -212,7 +221,9 @@ class Journal:
             receipt_no = f"{self.kiosk_id}-{now:%Y%m%d}-{number:05d}"
             record = PaymentRecord(self.kiosk_id, txn_id, session_id, account_no, amount_minor,
                                    receipt_no, created_at, offline, notes, coins,
-                                   readdressed_from=readdressed_from)
+                                   readdressed_from=readdressed_from,
+                                   tender="code" if code_order else "cash",
+                                   gateway_ref=code_order.gateway_ref if code_order else None)
             body = self.encode(PAYMENT, record)
             self.db.execute(
                 "INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"
@@ -229,8 +240,11 @@ class Journal:
             )
             if prepaid_card:
                 open_write(self.db, txn_id, account_no, prepaid_card, amount_minor, created_at)
+            if code_order is not None:
+                mark_recorded(self.db, code_order.order_id, txn_id, created_at)
             root = session_id.split(".")[0]
-            self._append(root, "payment", None, "cash", amount_minor, txn_id=txn_id, receipt_no=receipt_no)
+            self._append(root, "payment", None, record.tender, amount_minor, txn_id=txn_id,
+                         receipt_no=receipt_no)
             if root == session_id:
                 self._append(session_id, "session_end", outcome="paid")
         self.on_commit()
@@ -266,14 +280,16 @@ class Journal:
     # ---- reading
     def payment_for_session(self, session_id: str) -> PaymentRecord | None:
         row = self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            "SELECT p.*, o.body, c.gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LEFT JOIN code_orders c ON c.txn_id = p.txn_id"
             " WHERE p.session_id = ?", (session_id,)
         ).fetchone()
         return self._record(row) if row else None
 
     def payment(self, txn_id: str) -> PaymentRecord | None:
         row = self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id"
+            "SELECT p.*, o.body, c.gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LEFT JOIN code_orders c ON c.txn_id = p.txn_id"
             " WHERE p.txn_id = ?", (txn_id,)
         ).fetchone()
         if row is None:  # a reprint of a payment moved to its monthly archive
@@ -283,7 +299,8 @@ class Journal:
 
     def _record(self, row: tuple) -> PaymentRecord:
         cols = [d[0] for d in self.db.execute(
-            "SELECT p.*, o.body FROM payments p JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
+            "SELECT p.*, o.body, NULL AS gateway_ref FROM payments p"
+            " JOIN outbox o ON o.idem_key = p.txn_id LIMIT 0"
         ).description]
         return self._from_row(dict(zip(cols, row)))
 
@@ -291,7 +308,10 @@ class Journal:
         return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
                              r["amount_minor"], r["receipt_no"], r["created_at"],
                              bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
-                             bytes(r["body"]))
+                             bytes(r["body"]),
+                             # paid by the phone's payment code (offline_queue/code_orders.py)
+                             tender="code" if r.get("gateway_ref") else "cash",
+                             gateway_ref=r.get("gateway_ref"))
 
     def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
         if local_date:

@@ -188,3 +188,31 @@ def _v10_requests_by_day() -> str:
     CREATE INDEX outbox_requests_by_time ON outbox(created_at)
         WHERE kind IN ('service_request', 'ebill');
     """
+def _v11_code_orders() -> str:
+    """v11, self-contained: one row per attempt to charge the resident's phone payment code
+    (docs/payment-gateway.yaml). The row is committed before the charge is sent, so a restart
+    finds every order that might have charged and resolves it (queried, then recorded as a
+    payment or reversed, docs/promises.md); ``recorded`` is set in the payment's own
+    transaction, so a paid order is a payment exactly once."""
+    return """
+CREATE TABLE code_orders (
+    order_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    account_no TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer' AND amount_minor > 0),
+    state TEXT NOT NULL CHECK (state IN ('charging', 'user_paying', 'paid', 'unknown', 'failed',
+                                         'reversing', 'reversed', 'recorded')),
+    gateway_ref TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    txn_id TEXT UNIQUE,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    CHECK ((state = 'recorded') = (txn_id IS NOT NULL)),
+    CHECK (state NOT IN ('paid', 'recorded') OR gateway_ref IS NOT NULL)
+);
+CREATE INDEX code_orders_open ON code_orders(order_id)
+    WHERE state NOT IN ('failed', 'reversed', 'recorded');
+-- one paid order per session: the payment's txn_id is the session's
+CREATE UNIQUE INDEX code_orders_paid_once ON code_orders(session_id)
+    WHERE state IN ('paid', 'recorded');
+"""

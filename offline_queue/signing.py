@@ -385,3 +385,52 @@ class KioskAuth(requests.auth.AuthBase):
         r.headers.update(sign(self.key, self.keyid_for(r), r.method or "GET", r.path_url, body,
                               int(self.clock())))
         return r
+
+
+# ---------------------------------------------------------------- the receiving side
+class RequestRefused(Exception):
+    """A signed request a server must refuse: ``status`` 401 (unsigned, unreadable, not
+    verifying, stale) or 403 (a key id nobody enrolled)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def request_signer(method: str, target: str, headers: Mapping[str, str], raw: bytes,
+                   key_for: Callable[[str], str | None], now: float, max_skew_s: int) -> str:
+    """The key id whose enrolled key signed this request (both reference servers verify with
+    this: billing_server/auth.py, payment_gateway/api.py), or RequestRefused."""
+    sig_input_h, sig_h = headers.get("Signature-Input"), headers.get("Signature")
+    if not sig_input_h or not sig_h:
+        raise RequestRefused(401, "unsigned", "this request must carry Signature-Input and Signature")
+    try:
+        sig_input = parse_signature_input(sig_input_h)
+        signature = parse_signature(sig_h, sig_input.label)
+    except (SignatureError, ValueError) as exc:
+        raise RequestRefused(401, "bad_signature", str(exc)) from None
+    needed = covered_for(target, bool(raw))
+    missing = [c for c in needed if c not in sig_input.components]
+    if missing:
+        raise RequestRefused(401, "bad_signature", f"the signature must cover {missing[0]}")
+    if sig_input.params.get("alg") != ALG:
+        raise RequestRefused(401, "bad_signature", 'the signature must say alg="ed25519"')
+    created, keyid = sig_input.created, sig_input.keyid
+    if created is None or keyid is None:
+        raise RequestRefused(401, "bad_signature", "the signature needs created and keyid")
+    if abs(now - created) > max_skew_s:
+        raise RequestRefused(401, "stale_signature",
+                             f"signature created {int(now - created)} s from the server's clock "
+                             f"(allowed: ±{max_skew_s} s)")
+    if raw:
+        digest = headers.get("Content-Digest")
+        if not digest or not digest_matches(digest, raw):
+            raise RequestRefused(401, "digest_mismatch", "Content-Digest is not the body's sha-256")
+    public = key_for(keyid)
+    if public is None:
+        raise RequestRefused(403, "unknown_kiosk", "no kiosk enrolled this key id")
+    try:
+        verify(public_from_b64(public), sig_input, signature, method, target, headers)
+    except (SignatureError, ValueError) as exc:
+        raise RequestRefused(401, "bad_signature", str(exc)) from None
+    return keyid

@@ -61,6 +61,14 @@ def test_the_reference_server_stands_alone(graph):
     assert outside <= set(ig.SERVER_MAY_USE)
 
 
+def test_the_reference_gateway_stands_alone(graph):
+    gateway = {m: t for m, t in graph.edges.items() if m.startswith("payment_gateway")}
+    assert gateway, "payment_gateway/ was not found"
+    outside = {t for targets in gateway.values() for t in targets
+               if not t.startswith("payment_gateway")}
+    assert outside <= set(ig.SERVER_MAY_USE)
+
+
 # -- each checker catches a tree broken on purpose -------------------------------------------
 
 def test_a_cycle_through_a_function_level_import_is_caught(tmp_path):
@@ -92,6 +100,9 @@ def test_a_relative_import_cycle_is_caught(tmp_path):
     ("kiosk/staff/audit.py", "from kiosk.services import runner\n", "kiosk.staff.audit imports kiosk.services.runner"),
     ("kiosk/services/runner.py", "from kiosk.ui import present\n", "kiosk.services.runner imports kiosk.ui.present"),
     ("kiosk/screens/devpanel.py", "from kiosk.demo.controls import ACTIONS\n", "kiosk.screens.devpanel imports kiosk.demo.controls"),
+    ("payment_gateway/api.py", "from offline_queue import journal\n", "payment_gateway.api imports offline_queue.journal"),
+    ("payment_gateway/api.py", "from kiosk.flow import money\n", "payment_gateway.api imports kiosk.flow.money"),
+    ("kiosk/services/runner.py", "import payment_gateway.store\n", "kiosk.services.runner imports payment_gateway.store"),
 ])
 def test_a_forbidden_import_is_caught(tmp_path, importer, source, expected):
     graph = _tree(tmp_path, {
@@ -101,7 +112,7 @@ def test_a_forbidden_import_is_caught(tmp_path, importer, source, expected):
         "kiosk/staff/audit.py": "" if importer != "kiosk/staff/audit.py" else source,
         "kiosk/demo/controls.py": "", "kiosk/ui/present.py": "",
         "offline_queue/journal.py": "", "offline_queue/signing.py": "",
-        "billing_server/seed.py": "",
+        "billing_server/seed.py": "", "payment_gateway/store.py": "",
     })
     assert ig.layer_violations(graph) == [expected]
 
@@ -111,6 +122,8 @@ def test_allowed_imports_are_not_flagged(tmp_path):
         "kiosk/flow/session.py": "from kiosk.flow import money\nimport json\n",
         "kiosk/flow/money.py": "",
         "kiosk/cli/server.py": "from billing_server import cli\n",
+        "kiosk/cli/gateway.py": "from payment_gateway import cli\n",
+        "payment_gateway/cli.py": "from offline_queue import signing\n",
         "billing_server/cli.py": "from offline_queue import signing\n",
         "offline_queue/signing.py": "",
         "kiosk/services/runner.py": "from kiosk.flow import session\nimport offline_queue.signing\n",

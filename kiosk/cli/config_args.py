@@ -19,7 +19,9 @@ EXIT_LOCKED = 3  # the terminal is out of service until staff clear a locking fa
 #: command-line override → (the config key it sets, its flag); checked exactly like the file
 OVERRIDES = {"db": ("kiosk.db", "--db"), "kiosk_id": ("kiosk.id", "--kiosk-id"),
              "state_dir": ("kiosk.state_dir", "--state-dir"), "api": ("billing.url", "--api"),
-             "enrol_token": ("billing.enrol_token", "--enrol-token")}
+             "enrol_token": ("billing.enrol_token", "--enrol-token"),
+             "gateway": ("gateway.url", "--gateway"), "merchant": ("gateway.merchant", "--merchant"),
+             "gateway_token": ("gateway.enrol_token", "--gateway-token")}
 #: the state folder beside a ``--db`` database when neither the file nor a flag names one
 STATE_BESIDE_DB = "devices"
 

@@ -9,13 +9,14 @@ import sqlite3
 import sys
 
 from kiosk import redact
-from kiosk.cli import devices, queue, receipt, reports, run_demo, server, simulate, staff
+from kiosk.cli import (devices, gateway, queue, receipt, reports, run_demo, server, simulate,
+                       staff)
 from kiosk.cli.config_args import EXIT_BAD_INPUT, OneLineParser, common
 from kiosk.config import ConfigError
 from offline_queue.private import UMASK
 
 #: the command groups, in the order ``kiosk --help`` lists them
-GROUPS = (server, receipt, queue, simulate, run_demo, devices, staff, reports)
+GROUPS = (server, gateway, receipt, queue, simulate, run_demo, devices, staff, reports)
 
 
 def build_parser() -> OneLineParser:

@@ -31,6 +31,16 @@ def register(sub: Any) -> None:
     p.add_argument("--validator", choices=registry.DEVICES["bill_validator"],
                    help="the residents pay through this protocol's simulator (sim://PROTOCOL; "
                         "default: devices.bill_validator as configured)")
+    p.add_argument("--tender", choices=("cash", "code", "mixed"), default="cash",
+                   help="how the residents pay: cash, the phone's payment code, or mixed "
+                        "(every other resident by code; default cash)")
+    p.add_argument("--gateway", metavar="URL",
+                   help="payment gateway base URL for the code tender (overrides gateway.url)")
+    p.add_argument("--merchant", metavar="ID",
+                   help="merchant id at the gateway (overrides gateway.merchant)")
+    p.add_argument("--gateway-token", metavar="TOKEN",
+                   help="enrol this kiosk's key with the gateway on first contact "
+                        "(overrides gateway.enrol_token)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     enrol_option(p)
     p.set_defaults(func=cmd_simulate)
@@ -45,7 +55,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.sessions < 0:
         raise ConfigError("--sessions: must be 0 or more")
     cfg = config(args, db=args.db, api=args.api, kiosk_id=args.kiosk_id,
-                 state_dir=args.state_dir, poll_ms=args.poll_ms, enrol_token=args.enrol_token)
+                 state_dir=args.state_dir, poll_ms=args.poll_ms, enrol_token=args.enrol_token,
+                 gateway=args.gateway, merchant=args.merchant, gateway_token=args.gateway_token)
+    if args.tender != "cash" and not cfg.gateway.url:
+        raise ConfigError(f"--tender {args.tender}: needs a payment gateway (--gateway or gateway.url)")
     if args.validator:
         cfg = with_simulated(cfg, "bill_validator", args.validator)
     os.makedirs(cfg.kiosk.state_dir, mode=0o700, exist_ok=True)
@@ -57,7 +70,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"kiosk: out of service: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     try:
-        report = run_sessions(term, args.sessions, seeded_residents(), seed=args.seed)
+        report = run_sessions(term, args.sessions, seeded_residents(), seed=args.seed,
+                              tender=args.tender)
     finally:
         term.stop()
     if args.json:

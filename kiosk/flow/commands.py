@@ -147,3 +147,38 @@ class PrintSlip(Command):
     """The errand on screen (history, request) as a slip; answered by SlipPrinted."""
 
     session_id: str
+# ---- the code tender (kiosk/flow/code_tender.py): each answered by CodeGatewayAnswered
+@dataclass(frozen=True)
+class ChargeCode(Command):
+    """Record the order durably, then charge ``code`` on an I/O thread."""
+
+    session_id: str
+    order_id: str
+    account_no: str
+    amount_minor: int
+    code: str
+
+
+@dataclass(frozen=True)
+class QueryCode(Command):
+    session_id: str
+    order_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class ReverseCode(Command):
+    session_id: str
+    order_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class CommitCodePayment(Command):
+    """The paid order becomes a payment (journal, payment, outbox, one transaction, like cash);
+    answered by PaymentCommitted."""
+
+    session_id: str
+    order_id: str
+    account_no: str
+    amount_minor: int

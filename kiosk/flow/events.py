@@ -291,3 +291,29 @@ class RequestDelivered(Answer):
 class SlipPrinted(Answer):
     session_id: str
     ok: bool
+# ---- the code tender (kiosk/flow/code_tender.py, docs/payment-gateway.yaml)
+@dataclass(frozen=True)
+class CodeTenderChosen(Event):
+    """The resident chose to pay ``amount_minor`` with the payment code on their phone."""
+
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class CodeTenderConfigured(Event):
+    """Terminal-wide: a payment gateway is configured (the code tender may be offered)."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class CodeGatewayAnswered(Answer):
+    """What the gateway said (or did not) about one order: ``status`` paid | failed |
+    user_paying | reversed | not_found | unknown; already checked and recorded by the shell."""
+
+    session_id: str
+    order_id: str
+    status: str
+    gateway_ref: str = ""
+    reason: str = ""
+    step: str = ""  # which request it answers: charge | query | reverse

@@ -57,6 +57,7 @@ LABELS = {
         "paid": "实收金额：",
         "notes": "纸币",
         "coins": "硬币",
+        "code": "付款码支付 流水号：",
         "time": "时间：",
         "kiosk": "终端：",
         "queued": "网络中断：本笔缴费已安全记录，恢复后自动上传。",
@@ -71,6 +72,7 @@ LABELS = {
         "paid": "Paid: ",
         "notes": "notes",
         "coins": "coins",
+        "code": "Paid by payment code, ref: ",
         "time": "Time: ",
         "kiosk": "Terminal: ",
         "queued": "Offline: payment recorded safely, sent when the network is back.",
@@ -93,6 +95,8 @@ def receipt_lines(r: ReceiptData, lang: str = "zh") -> tuple[str, tuple[str, ...
     for label, tally in ((t["notes"], p.notes), (t["coins"], p.coins)):
         for denom, count in sorted(tally, key=lambda kv: -kv[0]):
             lines.append(f"  {format_minor(denom)} {label} x {count}")
+    if getattr(p, "gateway_ref", None):  # paid with the phone's payment code
+        lines.append(t["code"] + p.gateway_ref)
     lines += [t["time"] + p.created_at, t["kiosk"] + p.kiosk_id]
     if p.offline:
         lines.append(t["queued"])

@@ -6,97 +6,18 @@ on the devices' safe events; escrow is never money.
 
 from __future__ import annotations
 
-import enum
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from kiosk.flow import code_tender as ct
 from kiosk.flow import commands as c
 from kiosk.flow import events as e
 from kiosk.flow import scan
 from kiosk.flow import services_menu as sm
 from kiosk.flow.account import AccountNumberError, check_account_number
-from kiosk.flow.rules import (FlowConfig, amount_refusal, escrow_decision, prepaid_refusal,
-                              readiness_refusal)
-
-
-class Phase(str, enum.Enum):
-    IDLE = "idle"
-    IDENTIFYING = "identifying"
-    ACCOUNT = "account"
-    AMOUNT = "amount"
-    INSERTING = "inserting"
-    COMMITTING = "committing"
-    RECEIPT = "receipt"
-    RATING = "rating"
-    CANCELLED = "cancelled"
-    OUT_OF_SERVICE = "out_of_service"
-    SERVICES = "services"  # history, service requests, e-bill (kiosk/flow/services_menu.py)
-    ERRAND = "errand"
-
-
-#: a resident is choosing: no money in yet, the idle timer applies
-CHOOSING = frozenset({Phase.IDENTIFYING, Phase.ACCOUNT, Phase.AMOUNT, Phase.SERVICES,
-                      Phase.ERRAND})
-
-IDLE_TIMER, INSERT_TIMER, SCREEN_TIMER = "idle", "insert", "screen"
-#: a prepaid card write the receipt screen waits for (kiosk/services/prepaid_writer.py)
-CARD_BUSY = frozenset({"writing", "card_needed"})
-#: the locking fault a failed journal write raises; staff clear it like a device fault
-JOURNAL_FAULT = ("journal", "write_failed")
-
-
-@dataclass(frozen=True)
-class Credit:
-    seq: int
-    tender: str  # note | coin
-    value_minor: int
-
-
-@dataclass(frozen=True)
-class Session:
-    config: FlowConfig = field(default_factory=FlowConfig)
-    phase: Phase = Phase.IDLE
-    session_id: str = ""
-    account: e.AccountInfo | None = None
-    recently_paid: bool = False
-    target_minor: int = 0
-    credits: tuple[Credit, ...] = ()
-    escrow: tuple[int, int] | None = None  # (seq, value) awaiting the device's outcome
-    next_seq: int = 1
-    finishing: bool = False
-    committed: bool = False
-    late_payments: int = 0
-    txn_id: str = ""
-    receipt_no: str = ""
-    printed: bool | None = None
-    message: str = ""  # a reason code for the screen
-    faults: frozenset[tuple[str, str]] = frozenset()
-    queue: e.QueueState = field(default_factory=e.QueueState)
-    validator_ok: bool = True
-    printer_can_print: bool | None = None
-    on_screen_receipt: bool = False
-    #: asked the devices (CheckReadiness) and not yet answered: an amount chosen meanwhile waits
-    readiness_pending: bool = False
-    #: the card tapped to start (a prepaid purchase is written to it) and its write's status
-    card_uid: str = ""
-    card_write: str = ""
-    #: the errand beyond paying on screen (Phase.ERRAND)
-    errand: sm.Errand | None = None
-
-    @property
-    def credited_minor(self) -> int:
-        return sum(cr.value_minor for cr in self.credits)
-
-    @property
-    def offline(self) -> bool:
-        return not self.queue.online
-
-    def tally(self, tender: str) -> tuple[tuple[int, int], ...]:
-        counts = Counter(cr.value_minor for cr in self.credits if cr.tender == tender)
-        return tuple(sorted(counts.items()))
-
-
-Result = tuple[Session, list[c.Command]]
+from kiosk.flow.rules import amount_refusal, escrow_decision, prepaid_refusal, readiness_refusal
+# the session's data lives in kiosk/flow/state.py; the reducer's callers import it from here too
+from kiosk.flow.state import (CARD_BUSY, CHOOSING, JOURNAL_FAULT, Credit, Phase,  # noqa: F401
+                              Result, Session)
 
 
 def fresh(s: Session) -> Session:
@@ -108,6 +29,7 @@ def fresh(s: Session) -> Session:
         queue=s.queue,
         validator_ok=s.validator_ok,
         printer_can_print=s.printer_can_print,
+        code_enabled=s.code_enabled,
     )
 
 
@@ -166,8 +88,9 @@ def _fault(s: Session, ev: e.DeviceFaulted) -> Result:
         if s2.phase == Phase.COMMITTING:
             return s2, cmds
         return replace(s2, phase=Phase.OUT_OF_SERVICE), cmds
-    if s.phase in (Phase.COMMITTING, Phase.RECEIPT, Phase.RATING):
-        return s, []  # finish the paid session; the next one starts out of service
+    if s.phase in (Phase.COMMITTING, Phase.RECEIPT, Phase.RATING, Phase.CODE_WAIT):
+        # finish the paid session (or the charge under way); the next starts out of service
+        return s, []
     return replace(fresh(s), phase=Phase.OUT_OF_SERVICE), [c.DisableAcceptors()]
 
 
@@ -204,7 +127,12 @@ def _credit_any_phase(s: Session, ev: e.NoteCredited | e.CoinCredited) -> Result
     ]
 
 
+def _code_configured(s: Session, ev: e.CodeTenderConfigured) -> Result:
+    return replace(s, code_enabled=ev.enabled), []
+
+
 _GLOBAL = {
+    e.CodeTenderConfigured: _code_configured,
     e.QueueChanged: _queue_changed,
     e.ConnectivityChanged: _connectivity,
     e.ReadinessChanged: _readiness,
@@ -300,6 +228,8 @@ def _errands(s: Session, ev: e.Event) -> Result:
 
 
 def _amount(s: Session, ev: e.Event) -> Result:
+    if isinstance(ev, e.CodeTenderChosen):
+        return _code_chosen(s, ev)
     if isinstance(ev, e.AmountChosen):
         refusal = amount_refusal(ev.amount_minor, s.config, s.queue)
         if refusal:
@@ -452,6 +382,40 @@ def _out_of_service(s: Session, ev: e.Event) -> Result:
     return s, []
 
 
+def _code_chosen(s: Session, ev: e.CodeTenderChosen) -> Result:
+    refusal = (amount_refusal(ev.amount_minor, s.config, s.queue)
+               or ct.refusal(s.code_enabled, s.offline))
+    timer = c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)
+    if refusal or s.account is None:
+        return replace(s, message=refusal or "code_unavailable"), [timer]
+    code = ct.start(ev.amount_minor, s.account.account_no, s.code)
+    return replace(s, phase=Phase.CODE_SCAN, target_minor=ev.amount_minor, code=code,
+                   message=""), [timer]
+
+
+_CODE_PHASES = {"scan": Phase.CODE_SCAN, "failed": Phase.CODE_FAILED, "paid": Phase.COMMITTING}
+
+
+def _code(s: Session, ev: e.Event) -> Result:
+    """The code tender's phases: its steps are code_tender's; only the way out is decided here."""
+    assert s.code is not None
+    if s.phase != Phase.CODE_WAIT:
+        if isinstance(ev, e.AmountChosen) and s.phase == Phase.CODE_FAILED:
+            return _amount(replace(s, phase=Phase.AMOUNT), ev)  # cash instead
+        if isinstance(ev, e.CodeTenderChosen) and ct.may_retry(s.code):
+            return _code_chosen(s, ev)
+        if isinstance(ev, (e.CancelPressed, e.TimerExpired)):
+            return _choosing_common(s, ev)
+    code, cmds = ct.advance(s.code, ev, s.session_id)
+    phase = _CODE_PHASES.get(code.step, Phase.CODE_WAIT)
+    if phase != s.phase and phase in (Phase.CODE_SCAN, Phase.CODE_FAILED):
+        cmds.append(c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s))
+    elif phase == Phase.CODE_WAIT and s.phase != phase:
+        cmds.insert(0, c.CancelTimer(IDLE_TIMER))  # waiting on the gateway, not on the resident
+    return replace(s, code=code, phase=phase, message=code.message,
+                   committed=phase == Phase.COMMITTING), cmds
+
+
 _BY_PHASE = {
     Phase.IDLE: _idle,
     Phase.IDENTIFYING: _identifying,
@@ -465,4 +429,7 @@ _BY_PHASE = {
     Phase.OUT_OF_SERVICE: _out_of_service,
     Phase.SERVICES: _errands,
     Phase.ERRAND: _errands,
+    Phase.CODE_SCAN: _code,
+    Phase.CODE_WAIT: _code,
+    Phase.CODE_FAILED: _code,
 }

@@ -15,6 +15,7 @@ SCREENS = (
     ("account", "kiosk.screens.account", "AccountScreen"),
     ("amount", "kiosk.screens.amount", "AmountScreen"),
     ("insert", "kiosk.screens.insert", "InsertScreen"),
+    ("code_pay", "kiosk.screens.code_pay", "CodePayScreen"),
     ("processing", "kiosk.screens.processing", "ProcessingScreen"),
     ("done", "kiosk.screens.done", "DoneScreen"),
     ("rating", "kiosk.screens.rating", "RatingScreen"),

@@ -92,6 +92,8 @@ class SessionRunner:
         self.receipt: ReceiptData | None = None
         #: writes prepaid purchases to cards (kiosk/services/prepaid_writer.py; the terminal sets it)
         self.prepaid: Any = None
+        #: the code tender's shell (kiosk/services/code_pay.py; set by its ``attach``)
+        self.code_pay: Any = None
         #: the coin acceptor's event counter at the last coin journaled (a reconnect resumes)
         self.coin_event_counter: int | None = journal.coin_event_counter()
         self._readiness_for = ""  # the session waiting for a fresh printer reading
@@ -164,6 +166,11 @@ class SessionRunner:
             return
         elif isinstance(event, lookups.LookupDone):
             event = self._lookup_done(event)
+        elif self.code_pay is not None and self.code_pay.takes(event):
+            try:  # the gateway's word is recorded before the flow acts on it
+                event = self._write(self.code_pay.step, event)
+            except WriteFailed as exc:
+                event = e.JournalFailed(str(exc))
         elif isinstance(event, Reprint):
             event = self._reprint(event.txn_id)
         elif isinstance(event, HistoryDone):

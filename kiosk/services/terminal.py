@@ -13,6 +13,7 @@ from typing import Any, Callable
 from drivers import interfaces as d
 from drivers.transport import SimulatorHub
 from kiosk.config import Config
+from kiosk.flow.events import CodeTenderConfigured
 from kiosk.flow.session import JOURNAL_FAULT, Phase, Session
 from kiosk.services.billing_client import BillingClient
 from kiosk.services.control_ops import TerminalControl
@@ -26,7 +27,7 @@ from kiosk.services.integrity_watch import IntegrityWatch
 from kiosk.services.receipt_signing import ReceiptSigner
 from kiosk.services.recovery import print_fault_slips, reconcile
 from kiosk.services.printer_watch import PrinterWatch
-from kiosk.services import prepaid_writer
+from kiosk.services import code_pay, prepaid_writer
 from kiosk.services.runner import Devices, SessionRunner
 from kiosk.staff.faults import check_on_start
 from kiosk.staff.journal_guard import guard_on_start
@@ -199,6 +200,12 @@ class Terminal:
                 self.db, self.billing, self.config.kiosk.id, self.devices.card,
                 self.devices.printer, self.events.post)
             self.runner.prepaid.resume_pending()
+        # the code tender (kiosk/services/code_pay.py): orders left open are resolved first
+        self.code_pay = code_pay.for_terminal(self.config, self.db, self.events.post)
+        if self.code_pay is not None:
+            self.code_pay.attach(self.runner)
+            self.code_pay.resolve_open()
+            self.events.post(CodeTenderConfigured(True))
         for ev in held:
             self.events.post(ev)
         self.runner.post_queue_state()

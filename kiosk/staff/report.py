@@ -132,7 +132,11 @@ class DailyReports:
             "generated_at": self.clock().isoformat(timespec="seconds"),
             **_tally(pays),
             "by_tender": {"note": sum(d * n for d, n in notes.items()),
-                          "coin": sum(d * n for d, n in coins.items())},
+                          "coin": sum(d * n for d, n in coins.items()),
+                          # paid with the phone's payment code: no cash, so what the tallies
+                          # do not cover (a cash payment's tally is its amount exactly)
+                          "code": sum(p["amount_minor"] for p in pays) - sum(
+                              d * n for d, n in (notes + coins).items())},
             "by_denomination": {"note": _denoms(notes), "coin": _denoms(coins)},
             "online": _tally(p for p in pays if not p["offline"]),
             "offline_queued": _tally(p for p in pays if p["offline"]),

@@ -26,6 +26,7 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f"生成 Generated: {r['generated_at']}",
         f"笔数/合计 Transactions: {r['count']} / {_money(r['total_minor'])}",
         f"纸币 Notes: {_money(r['by_tender']['note'])}   硬币 Coins: {_money(r['by_tender']['coin'])}",
+        f"付款码 Payment code: {_money(r['by_tender'].get('code', 0))}",
     ]
     for tender, label in (("note", "纸币 note"), ("coin", "硬币 coin")):
         for denom, n in r["by_denomination"][tender].items():

@@ -16,6 +16,7 @@ from kiosk.flow.money import format_minor
 from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.flow.session import Phase, Session
 from kiosk.ui import errands_present
+from kiosk.ui import code_present
 from kiosk.ui.catalog import N_
 
 Gettext = Callable[[str], str]
@@ -33,9 +34,13 @@ SCREEN_FOR_PHASE = {
     Phase.OUT_OF_SERVICE: "out_of_service",
     Phase.SERVICES: "choice",
     Phase.ERRAND: "choice",  # the step's own screen: kiosk/ui/errands_present.py
+    Phase.CODE_SCAN: "code_pay",
+    Phase.CODE_WAIT: "code_pay",
+    Phase.CODE_FAILED: "code_pay",
 }
 #: ① card ② amount ③ pay ④ receipt (0: no indicator)
 STEP_FOR_SCREEN = {"identify": 1, "account": 1, "amount": 2, "insert": 3, "processing": 3,
+                   "code_pay": 3,
                    "done": 4, "rating": 4}
 STEP_NAMES = (N_("Card"), N_("Amount"), N_("Pay"), N_("Receipt"))
 #: a countdown is shown once this little is left of the idle timer
@@ -193,6 +198,15 @@ class Display:
     slip_text: str = ""
     history_rows: list = field(default_factory=list)  # [(period, kWh, billed, paid, how)]
     history_note: str = ""
+    # the code tender (kiosk/ui/code_present.py)
+    code_offered: bool = False
+    code_why_not: str = ""
+    code_mode: str = ""
+    code_title: str = ""
+    code_text: str = ""
+    code_amount_text: str = ""
+    code_countdown_text: str = ""
+    code_can_retry: bool = False
 
 
 def present(s: Session, _: Gettext, ui: UiState) -> Display:
@@ -205,7 +219,8 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
     cfg = s.config
     limits = {"minimum": format_minor(cfg.min_amount_minor),
               "maximum": format_minor(cfg.max_txn_minor),
-              "offline_max": format_minor(cfg.offline_max_txn_minor)}
+              "offline_max": format_minor(cfg.offline_max_txn_minor),
+              "order": s.code.order_id if s.code else ""}
     d.message, d.message_error = _message(s, _, ui, limits)
     d.looking_up = s.phase == Phase.IDENTIFYING and not s.message
     if ui.idle_left_s is not None and ui.idle_left_s <= IDLE_WARNING_S:
@@ -221,6 +236,7 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
     _ended(d, s, _)
     if s.phase in (Phase.SERVICES, Phase.ERRAND):
         errands_present.fill(d, s, _)
+    code_present.fill(d, s, _)
     if ui.start_failed:
         d.screen, d.step = "out_of_service", 0
         d.fault_text, d.money_text = _("A part of this terminal needs attention."), ""
@@ -248,7 +264,7 @@ def _message(s: Session, _: Gettext, ui: UiState, limits: dict[str, str]) -> tup
             reason=_(RETURN_REASONS[code]).format(**limits)), False
     if code.startswith("print_failed:"):
         return "", False  # the receipt screen says it in its own words
-    text = MESSAGES.get(code)
+    text = MESSAGES.get(code) or code_present.message(code)
     if text is None:
         return _("Something went wrong. Please try again."), True
     return _(text).format(**limits), True

@@ -94,6 +94,12 @@ def _plausible_body(path: str, body: dict[str, Any], path_kiosk: Any) -> None:
         body["kiosk_id"] = path_kiosk  # docs/billing-api.yaml: must equal the path's kiosk_id
     if path == "/v1/payments":
         body["account_no"] = _account(body.get("account_no"), generated)
+        if body.get("tender") == "code":  # paid by payment code: no cash, a gateway reference
+            body["notes"] = {}
+            body.pop("coins", None)
+            body["gateway_ref"] = f"GW{zlib.crc32(generated.encode()):08X}"
+            return
+        body.pop("gateway_ref", None)  # cash names no gateway transaction
         notes, coins = _value(body.get("notes")), _value(body.get("coins", {}))
         if notes is not None and coins is not None and isinstance(body.get("amount_minor"), int):
             if notes + coins == 0:

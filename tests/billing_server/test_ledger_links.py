@@ -13,6 +13,7 @@ def test_a_v5_ledger_with_payments_migrates(tmp_path):
     Ledger(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("DROP TABLE payment_links")
+    conn.execute("DROP TABLE payment_gateway_refs")  # v8's
     for table in ("usage_history", "service_requests", "ebill_signups"):  # v7's
         conn.execute(f"DROP TABLE {table}")
     conn.execute("INSERT INTO accounts VALUES ('1234567897', 'a', 'b', 0, 0, 'now', 0)")
@@ -24,5 +25,5 @@ def test_a_v5_ledger_with_payments_migrates(tmp_path):
     assert [p["txn_id"] for p in ledger.payments()] == ["T1"]
     assert ledger.payments()[0]["readdressed_from"] is None
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 7
+    assert version == SCHEMA_VERSION == 8
     ledger.close()

@@ -79,7 +79,7 @@ def test_a_v4_ledger_migrates_with_its_data(tmp_path):
     led.close()
     with closing(sqlite3.connect(path)) as c:  # back to v4: drop what v5, v6 and v7 added
         c.executescript("DROP TABLE usage_history; DROP TABLE service_requests;"
-                        "DROP TABLE ebill_signups;"
+                        "DROP TABLE ebill_signups; DROP TABLE payment_gateway_refs;"
                         "DROP TABLE payment_links; DROP TABLE prepaid_tokens; DROP TABLE prepaid_cards;"
                         "ALTER TABLE accounts DROP COLUMN prepaid; PRAGMA user_version=4;")
     led = Ledger(path)

@@ -29,14 +29,14 @@ def test_a_v6_ledger_with_data_migrates_to_v7(tmp_path):
     led.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)
     led.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    for table in ("usage_history", "service_requests", "ebill_signups"):
+    for table in ("usage_history", "service_requests", "ebill_signups", "payment_gateway_refs"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("INSERT INTO payments VALUES (1, 'PAY-1', 'K1', 'T1', ?, 100, 'CNY', 'cash',"
                  " '{}', '{}', 'now', 'day', 0, 0, 100, 'R1', 'now')", (ACCT,))
     conn.execute("PRAGMA user_version = 6")
     conn.close()
     led = Ledger(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert [p["txn_id"] for p in led.payments()] == ["T1"]
     assert resident.history(led, ACCT)["months"] == []  # not seeded yet: the step adds tables only
     led.seed(DEMO_ACCOUNTS, dict(DEMO_CARDS), DEMO_NOTICES)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from billing_server.cli import build_parser as server_parser
+from payment_gateway.cli import build_parser as gateway_parser
 from kiosk.cli.main import build_parser, main
 from tests.cli.conftest import kiosk
 from tests.billing_server.conftest import TEST_TOKEN
@@ -25,6 +26,8 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
     hands its whole command line to the server's own parser, so the walk goes on there."""
     if path == ("billing-server",):
         parser = server_parser(prog="kiosk billing-server")
+    if path == ("payment-gateway",):
+        parser = gateway_parser(prog="kiosk payment-gateway")
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

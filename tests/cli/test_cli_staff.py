@@ -215,7 +215,7 @@ def test_report_daily_json_matches_server_and_is_numbered(setup, billing_server,
             "mismatches", "seq"} <= set(r)
     assert (r["date"], r["count"], r["total_minor"], r["server_total_minor"]) == (day, 1, 10050, 10050)
     assert r["mismatches"] == [] and r["seq"] == 1
-    assert r["by_tender"] == {"note": 10000, "coin": 50}
+    assert r["by_tender"] == {"note": 10000, "coin": 50, "code": 0}
     again = run("report", "daily", "--date", day, "--format", "csv", "--user", "op1",
                 "--config", cfg, stdin=f"{OP_PIN}\n")
     assert again.stdout.splitlines()[0] == "section,key,count,amount_minor,detail"

@@ -75,7 +75,7 @@ def test_offline_day_drained_matches_server_and_late_arrivals_land_next_day(shop
     r1 = shop.report(DAY1, at(DAY1, 23, 30))
     assert r1["seq"] == 1 and r1["date"] == DAY1
     assert r1["count"] == 3 and r1["total_minor"] == 12300 + 5000 + 2050
-    assert r1["by_tender"] == {"note": 12000 + 5000 + 2000, "coin": 300 + 50}
+    assert r1["by_tender"] == {"note": 12000 + 5000 + 2000, "coin": 300 + 50, "code": 0}
     assert r1["by_denomination"] == {"note": {"10000": 1, "5000": 1, "2000": 1, "1000": 2},
                                      "coin": {"100": 3, "50": 1}}
     assert r1["online"] == {"count": 1, "total_minor": 12300}

@@ -205,11 +205,17 @@ def make_config(tmp_path: Path, url: str, **limits: Any) -> Any:
 
 @pytest.fixture
 def kiosk(window, tmp_path, billing_server) -> Iterator[Kiosk]:  # noqa: F811
+    with running_kiosk(window, make_config(tmp_path, billing_server.url), billing_server) as k:
+        yield k
+
+
+@contextlib.contextmanager
+def running_kiosk(window: Any, cfg: Any, billing_server: Any) -> Iterator[Kiosk]:  # noqa: F811
+    """The app on the terminal ``cfg`` describes (the ``kiosk`` fixture's, or a variant)."""
     from drivers.transport import SimulatorHub
     from kiosk.app import KioskApp, make_terminal
 
     window.size = (1280, 800)
-    cfg = make_config(tmp_path, billing_server.url)
     term = make_terminal(cfg, SimulatorHub(cfg.kiosk.state_dir))
     term.start()
     app = KioskApp(term, lockdown=True)

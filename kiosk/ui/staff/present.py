@@ -226,6 +226,7 @@ def report_rows(r: Mapping[str, Any], _: Gettext) -> list[dict]:
         {"name": _("Late arrivals"), "reason": str(len(r["late_arrivals"]))},
         {"name": _("Notes / coins"), "reason": f"{format_minor(r['by_tender']['note'])} / "
                                               f"{format_minor(r['by_tender']['coin'])}"},
+        {"name": _("Payment code"), "reason": format_minor(r["by_tender"].get("code", 0))},
         {"name": _("Sent at once"), "reason": tally(r["online"])},
         {"name": _("Queued offline"), "reason": tally(r["offline_queued"])},
         {"name": _("Waiting / dead"), "reason": f"{tally(r['pending'])} / {tally(r['dead'])}"},
