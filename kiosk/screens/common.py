@@ -12,6 +12,7 @@ from kivy.graphics import Color, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
 from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
@@ -101,9 +102,33 @@ class QRCodeView(Widget):
                       pos=(self.center_x - side / 2, self.center_y - side / 2))
 
 
+class IdleOverlay(FloatLayout):
+    """The idle warning (common.kv): while it shows, touches reach only its own button."""
+
+    text = StringProperty("")
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_down(touch)
+        return True
+
+    def on_touch_move(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_move(touch)
+        return True
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_up(touch)
+        return True
+
+
 class KioskScreen(Screen):
     """Base of every resident screen. ``reset()`` clears local input when the screen is left.
-    The idle countdown is laid over the middle of the screen, so no layout has to make room."""
+    The idle countdown is laid over the bottom of the screen, so no layout has to make room."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
