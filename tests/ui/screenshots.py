@@ -7,7 +7,10 @@ are the states of tests/ui/test_screens.py, shown on the real app over the real 
 simulators, the reference billing server on loopback). Without ``--inner`` it runs itself under an
 X server of its own, large enough for portrait 1080×1920.
 
-Files: ``<state>-<zh|en>-<standard|large>-<W>x<H>.png`` and ``contact-<W>x<H>.png``.
+Files: ``<state>-<zh|en>-<standard|large>-<W>x<H>.png``, ``contact-<W>x<H>.png`` and
+``problems-<W>x<H>.txt``: what the rules every screen keeps (tests/ui/screen_checks.py: text
+overflowing its box, overlaps, small text or targets, misplaced actions) found at that size.
+``--strict`` exits 1 when any was found.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--text", type=_list(TEXTS), default=list(TEXTS))
     p.add_argument("--only", type=lambda t: [v for v in t.split(",") if v], default=None,
                    help="state names of tests/ui/test_screens.py (default: all)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when a screen breaks a rule at any size (problems-<size>.txt)")
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -72,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if exc.code else 0
     if not args.inner:
         return _under_own_display(argv or [])
-    made = render(args.out, args.sizes, args.langs, args.text, args.only)
+    made, problems = render(args.out, args.sizes, args.langs, args.text, args.only)
     for path in made:
         print(path)
-    return 0
+    for problem in problems:
+        print("problem:", problem, file=sys.stderr)
+    return 1 if problems and args.strict else 0
 
 
 def _under_own_display(argv: list[str]) -> int:
@@ -93,8 +100,9 @@ def _under_own_display(argv: list[str]) -> int:
 
 
 def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: list[str],
-           only: list[str] | None = None) -> list[Path]:
-    """Every state in every variant at every size, then a contact sheet per size."""
+           only: list[str] | None = None) -> tuple[list[Path], list[str]]:
+    """Every state in every variant at every size, then a contact sheet per size; the shots
+    made and the problems found."""
     from kivy.base import EventLoop
 
     from billing_server.server import BillingServer
@@ -103,6 +111,7 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
     from tests.billing_server.conftest import TEST_TOKEN
     from tests.ui.conftest import Kiosk, close_app, make_config
     from tests.ui.test_screens import states
+    from tests.ui import screen_checks as checks
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="shots-"))
@@ -110,6 +119,7 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
     EventLoop.ensure_window()
     window = EventLoop.window
     made: list[Path] = []
+    problems: list[str] = []
     app = None
     try:
         term = make_terminal(make_config(tmp, server.url), SimulatorHub(str(tmp / "dev")))
@@ -122,7 +132,7 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
         for size in sizes:
             window.size = size
             kiosk.frame(3)
-            shots = []
+            shots, found = [], []
             for name, _expected, session, ui, setup in chosen:
                 for lang in langs:
                     for text in texts:
@@ -136,9 +146,13 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
                         # Kivy numbers the file it writes (name0001.png): give it the name asked for
                         Path(window.screenshot(name=str(path))).replace(path)
                         shots.append(path)
+                        screen = app.manager.current_screen
+                        found += [f"{path.stem}: {p}" for p in _check(checks, screen, window, app)]
                         app.manager.current_screen.reset()
             made += shots
             made.append(contact_sheet(shots, out / f"contact-{size[0]}x{size[1]}.png", size))
+            (out / f"problems-{size[0]}x{size[1]}.txt").write_text("".join(p + "\n" for p in found))
+            problems += found
         app.preview(None)
         app.tr.switch("zh_CN")
         app.theme.accessible = False
@@ -148,7 +162,14 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
             close_app(app, window)
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    return made
+    return made, problems
+
+
+def _check(checks: Any, screen: Any, window: Any, app: Any) -> list[str]:
+    floor = 40 if app.theme.accessible else 28
+    return (checks.overlaps(screen, window) + checks.too_small_text(screen, floor)
+            + checks.small_targets(screen, app.theme.dpi / 25.4 * 15)
+            + checks.misplaced_actions(screen, window, app.theme))
 
 
 def contact_sheet(shots: list[Path], target: Path, size: tuple[int, int]) -> Path:
