@@ -54,8 +54,13 @@ def _list(allowed: tuple[str, ...]) -> Any:
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message}\n")  # one line, not the usage
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tests.ui.screenshots", description=__doc__,
+    p = _Parser(prog="python -m tests.ui.screenshots", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=ROOT / "artifacts" / "screenshots")
     p.add_argument("--sizes", type=lambda t: [_size(v) for v in t.split(",") if v],
