@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SYS_PKGS := xvfb xauth libmtdev1 fonts-wqy-microhei socat libgl1 libegl1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast test-soak bench sysdeps venv clean
+.PHONY: demo test test-fast test-soak bench screenshots sysdeps venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-soak: sysdeps venv
 
 bench: venv
 	$(PY) -m benchmarks
+
+# Every resident screen x zh/en x standard/large text x 1280x800, 1920x1080, 1080x1920, and a
+# contact sheet per size, in artifacts/screenshots/ (its own Xvfb; a few minutes).
+screenshots: sysdeps venv
+	$(PY) -m tests.ui.screenshots --out artifacts/screenshots $(SHOTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts

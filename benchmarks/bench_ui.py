@@ -10,7 +10,13 @@ Stall: the longest wall time of one Kivy frame during a whole resident journey w
 printer (``benchmarks.ui_stall``), against a bare window's frames at the same pace
 (``--bare-frames`` per run); longest and p99 over every run's frames.
 
-``python -m benchmarks.bench_ui [--runs N] [--touches N] [--bare-frames N]`` prints the JSON;
+Escrow event → acknowledgement drawn: on the insert screen, from the deciding thread receiving a
+note's escrow event to the first frame showing it, against a text handed from another thread to
+a bare window's Kivy thread (``benchmarks.ui_escrow``; target ≤ 100 ms); ``--escrows`` notes per
+run.
+
+``python -m benchmarks.bench_ui [--runs N] [--touches N] [--bare-frames N] [--escrows N]`` prints
+the JSON;
 without a display it runs itself under ``xvfb-run`` (or SDL's offscreen driver when that is
 missing).
 """
@@ -30,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ui_stall
+from benchmarks import ui_escrow, ui_stall
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +55,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--touches", type=int, default=10)
     p.add_argument("--bare-frames", type=int, default=600,
                    help="bare-window frames timed per run as the stall baseline (default 600)")
+    p.add_argument("--escrows", type=int, default=6,
+                   help="notes inserted per run, each timed escrow event → drawn (default 6)")
     p.add_argument("--child", choices=("bare", "ours"), help=argparse.SUPPRESS)
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.runs < 1 or args.touches < 1 or args.bare_frames < 2:
-        p.error("--runs and --touches must be at least 1, --bare-frames at least 2")
+    if args.runs < 1 or args.touches < 1 or args.escrows < 1 or args.bare_frames < 2:
+        p.error("--runs, --touches and --escrows must be at least 1, --bare-frames at least 2")
     if args.child:
-        return _child(args.child, args.touches, args.bare_frames)
+        return _child(args.child, args.touches, args.bare_frames, args.escrows)
     if not (os.environ.get("DISPLAY") or os.environ.get("SDL_VIDEODRIVER")) and not args.inner:
         return _under_a_display(args)
-    return run(args.runs, args.touches, args.bare_frames)
+    return run(args.runs, args.touches, args.bare_frames, args.escrows)
 
 
 def _under_a_display(args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.bench_ui", "--inner", "--runs", str(args.runs),
-           "--touches", str(args.touches), "--bare-frames", str(args.bare_frames)]
+           "--touches", str(args.touches), "--bare-frames", str(args.bare_frames),
+           "--escrows", str(args.escrows)]
     env = dict(os.environ)
     if shutil.which("xvfb-run"):
         cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"] + cmd
@@ -77,11 +86,11 @@ def _under_a_display(args: argparse.Namespace) -> dict[str, Any]:
                        f"{out.stderr[-2000:]}")
 
 
-def run(runs: int, touches: int, bare_frames: int = 600) -> dict[str, Any]:
+def run(runs: int, touches: int, bare_frames: int = 600, escrows: int = 6) -> dict[str, Any]:
     results: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
     for _ in range(runs):
         for mode in ("bare", "ours"):  # interleaved: drift on a busy machine hits both sides
-            results[mode].append(_spawn(mode, touches, bare_frames))
+            results[mode].append(_spawn(mode, touches, bare_frames, escrows))
     cold = {m: statistics.median(r["cold_start_s"] for r in results[m]) for m in results}
     touch = {m: statistics.median(t for r in results[m] for t in r["touch_ms"]) for m in results}
     result = {
@@ -94,6 +103,15 @@ def run(runs: int, touches: int, bare_frames: int = 600) -> dict[str, Any]:
         "ratio_touch_to_draw": round(touch["ours"] / touch["bare"], 3),
         "ours_terminal_ready_s": round(statistics.median(r["ready_s"] for r in results["ours"]), 3),
     }
+    ack = {m: [a for r in results[m] for a in r["escrow_ms"]] for m in results}
+    result.update({
+        "escrow_to_ack_drawn_ms": {m: round(statistics.median(v), 2) for m, v in ack.items()},
+        "escrow_to_ack_drawn_longest_ms": {m: round(max(v), 2) for m, v in ack.items()},
+        "ratio_escrow_to_ack": round(statistics.median(ack["ours"])
+                                     / statistics.median(ack["bare"]), 3),
+        "escrow_ack_target_ms": ui_escrow.TARGET_MS,
+        "escrows_per_run": escrows,
+    })
     stall = {m: ui_stall.summary([r["stall"] for r in results[m]]) for m in results}
     result.update({
         "stall_journey": "card → account → amount → consent → 2 notes → finish → done (receipt "
@@ -109,11 +127,12 @@ def run(runs: int, touches: int, bare_frames: int = 600) -> dict[str, Any]:
     return result
 
 
-def _spawn(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
+def _spawn(mode: str, touches: int, bare_frames: int, escrows: int) -> dict[str, Any]:
     env = dict(os.environ, **KIVY_ENV, KIVY_HOME=tempfile.mkdtemp(prefix="kivy-bench-"))
     started = time.monotonic()  # CLOCK_MONOTONIC is system-wide: the child's clock agrees
     out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ui", "--child", mode,
-                          "--touches", str(touches), "--bare-frames", str(bare_frames)],
+                          "--touches", str(touches), "--bare-frames", str(bare_frames),
+                          "--escrows", str(escrows)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     shutil.rmtree(env["KIVY_HOME"], ignore_errors=True)
     for line in out.stdout.splitlines():
@@ -125,7 +144,7 @@ def _spawn(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- inside a child process
-def _child(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
+def _child(mode: str, touches: int, bare_frames: int, escrows: int) -> dict[str, Any]:
     from kivy.base import EventLoop
     from kivy.core.window import Window
 
@@ -150,15 +169,20 @@ def _child(mode: str, touches: int, bare_frames: int) -> dict[str, Any]:
             intent, target = ("enter_account", "identify") if i % 2 == 0 else ("back", "attract")
             button = _find(manager.current_screen, intent)
         lat.append(_touch_to_draw(button, lambda t=target: manager.current == t, flips))
+    def until(predicate: Any) -> float:
+        return _frame_until(predicate, flips)
+
     if mode == "bare":
         stall = ui_stall.bare_frames(manager, bare_frames)
+        acks = ui_escrow.bare_ack(manager.current_screen.children[0], escrows, until)
     else:
         if manager.current != "attract":
             _touch_to_draw(_find(manager.current_screen, "back"),
                            lambda: manager.current == "attract", flips)
         stall = ui_stall.journey(app, hub)
+        acks = ui_escrow.escrow_ack(app, hub, escrows, until, _tap)
     data = {"first_frame_at": first, "ready_s": ready_s, "touch_ms": lat,
-            "stall": ui_stall.frames_of(stall)}
+            "stall": ui_stall.frames_of(stall), "escrow_ms": acks}
     sys.stdout.write(MARK + json.dumps(data) + "\n")
     sys.stdout.flush()
     cleanup()
@@ -192,6 +216,16 @@ def _touch_to_draw(button: Any, arrived: Any, flips: list[int]) -> float:
     EventLoop.idle()
     touch.touch_up()
     return (_frame_until(arrived, flips) - t0) * 1000
+
+
+def _tap(button: Any) -> None:
+    from kivy.base import EventLoop
+    from kivy.tests.common import UnitTestTouch
+
+    touch = UnitTestTouch(*button.to_window(*button.center))
+    touch.touch_down()
+    EventLoop.idle()
+    touch.touch_up()
 
 
 def _find(screen: Any, intent: str) -> Any:

@@ -11,7 +11,9 @@ from kivy.app import App
 from kivy.graphics import Color, Rectangle
 from kivy.graphics.texture import Texture
 from kivy.properties import BooleanProperty, NumericProperty, OptionProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
@@ -101,9 +103,82 @@ class QRCodeView(Widget):
                       pos=(self.center_x - side / 2, self.center_y - side / 2))
 
 
+class _PortraitRows(BoxLayout):
+    """A bar laid out in one row in landscape; in portrait (``app.theme.portrait``) in two rows
+    of equal height: ``_on_top`` children across the upper row, the rest in the lower, where
+    each keeps its place, left or right (docs/architecture.md: Screen sizes)."""
+
+    def _on_top(self, child: Widget) -> bool:
+        raise NotImplementedError
+
+    def do_layout(self, *args: Any) -> None:
+        app = App.get_running_app()
+        if app is None or not getattr(app.theme, "portrait", False):
+            super().do_layout(*args)
+            return
+        left, top, right, bottom = self.padding
+        gap = self.spacing
+        row_h = (self.height - top - bottom - gap) / 2
+        width = self.width - left - right
+        rows = ([c for c in reversed(self.children) if self._on_top(c)],
+                [c for c in reversed(self.children) if not self._on_top(c)])
+        for row_y, row in zip((self.y + bottom + row_h + gap, self.y + bottom), rows):
+            fixed = sum(c.width for c in row if c.size_hint_x is None)
+            shares = sum(c.size_hint_x for c in row if c.size_hint_x is not None) or 1
+            free = max(0.0, width - fixed - gap * (len(row) - 1))
+            x = self.x + left
+            for c in row:
+                if c.size_hint_x is not None:
+                    c.width = free * c.size_hint_x / shares
+                c.height = row_h if c.size_hint_y is not None else min(c.height, row_h)
+                c.pos = (x, row_y + (row_h - c.height) / 2)
+                x += c.width + gap
+
+
+class BottomBar(_PortraitRows):
+    """Back/Cancel at the left, the primary action at the right, the terminal ID and phone
+    between them; in portrait the footer takes the upper row and the buttons keep the corners."""
+
+    def _on_top(self, child: Widget) -> bool:
+        return type(child).__name__ == "Footer"
+
+
+class Header(_PortraitRows):
+    """The step indicator and the language and text-size switches; in portrait the switches take
+    the upper row (right-aligned) and the steps the whole width below them."""
+
+    def _on_top(self, child: Widget) -> bool:
+        return getattr(child, "intent", "") in ("language", "accessible") or \
+            type(child).__name__ == "HeaderSpacer"
+
+
+class IdleOverlay(FloatLayout):
+    """The idle warning (common.kv): while it shows, touches reach only its own button."""
+
+    text = StringProperty("")
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_down(touch)
+        return True
+
+    def on_touch_move(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_move(touch)
+        return True
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if not self.text:
+            return False
+        super().on_touch_up(touch)
+        return True
+
+
 class KioskScreen(Screen):
     """Base of every resident screen. ``reset()`` clears local input when the screen is left.
-    The idle countdown is laid over the middle of the screen, so no layout has to make room."""
+    The idle countdown is laid over the bottom of the screen, so no layout has to make room."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

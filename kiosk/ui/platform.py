@@ -3,6 +3,9 @@ settings (before the window exists): fullscreen, no cursor, Escape and F1 disabl
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import glob
 import os
 from pathlib import Path
 
@@ -48,12 +51,59 @@ def configure_kivy(fullscreen: bool, lockdown: bool, size: tuple[int, int] = (12
         Config.set("graphics", "show_cursor", "0")
         Config.set("input", "mouse", "mouse,disable_multitouch")
     if fullscreen:
+        # SDL's desktop fullscreen is a request to the window manager; on a bare X server (a
+        # kiosk has none) the window stays at its configured size, 800×600 in the middle. So the
+        # window is also made the size of the display at its top-left corner (docs/architecture.md:
+        # Screen sizes).
         Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "borderless", "1")
         Config.set("graphics", "resizable", "0")
+        found = display_size()
+        if found is not None:
+            Config.set("graphics", "width", str(found[0]))
+            Config.set("graphics", "height", str(found[1]))
+            Config.set("graphics", "position", "custom")
+            Config.set("graphics", "left", "0")
+            Config.set("graphics", "top", "0")
     else:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))
+
+
+class _DisplayMode(ctypes.Structure):
+    _fields_ = [("format", ctypes.c_uint32), ("w", ctypes.c_int), ("h", ctypes.c_int),
+                ("refresh_rate", ctypes.c_int), ("driverdata", ctypes.c_void_p)]
+
+
+def _sdl_library() -> str | None:
+    """The SDL2 Kivy uses: the copy bundled with its wheel, else the system's."""
+    import kivy
+
+    site = os.path.dirname(os.path.dirname(kivy.__file__))
+    bundled = sorted(glob.glob(os.path.join(site, "Kivy.libs", "libSDL2-*.so*")))
+    return bundled[0] if bundled else ctypes.util.find_library("SDL2")
+
+
+def display_size() -> tuple[int, int] | None:
+    """The first display's desktop size from SDL, before any window exists; None when SDL cannot
+    tell (no library, no video device)."""
+    path = _sdl_library()
+    if not path:
+        return None
+    try:
+        sdl = ctypes.CDLL(path)
+    except OSError:
+        return None
+    video = 0x20  # SDL_INIT_VIDEO (SDL_init.h)
+    if sdl.SDL_InitSubSystem(video) != 0:
+        return None
+    try:
+        mode = _DisplayMode()
+        if sdl.SDL_GetDesktopDisplayMode(0, ctypes.byref(mode)) != 0 or mode.w <= 0 or mode.h <= 0:
+            return None
+        return mode.w, mode.h
+    finally:
+        sdl.SDL_QuitSubSystem(video)
 
 
 def say_once_running(line: str) -> None:

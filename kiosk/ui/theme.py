@@ -14,6 +14,9 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
 BASE_W, BASE_H = 1280, 800
+#: in portrait the side panel (notices, accepted notes, keypad) sits below the main content and
+#: takes this much height for the main content's 1
+SIDE_SHARE_PORTRAIT = 0.6
 TOUCH_MM = 15.0
 
 
@@ -74,6 +77,9 @@ def contrast(a: Sequence[float], b: Sequence[float]) -> float:
 
 class Theme(EventDispatcher):
     accessible = BooleanProperty(False)
+    #: taller than wide: containers stack what stands side by side in landscape (common.kv Split)
+    portrait = BooleanProperty(False)
+    side_share = NumericProperty(SIDE_SHARE_PORTRAIT)
     scale = NumericProperty(1.0)
     dpi = NumericProperty(96.0)
 
@@ -122,8 +128,12 @@ class Theme(EventDispatcher):
         self._apply()
 
     def fit(self, width: float, height: float) -> None:
-        """Scale to the window: never below the 1280×800 sizes."""
-        self.scale = max(1.0, min(width / BASE_W, height / BASE_H))
+        """Arrange and scale for the window: portrait when taller than wide, sized against
+        800×1280 then (1080×1920 gets larger type, not the landscape sizes with empty space);
+        never below the 1280×800 sizes."""
+        self.portrait = height > width
+        base_w, base_h = (BASE_H, BASE_W) if self.portrait else (BASE_W, BASE_H)
+        self.scale = max(1.0, min(width / base_w, height / base_h))
 
     @property
     def mm(self) -> float:

@@ -109,7 +109,7 @@ def overlaps(screen: Any, window: Any) -> list[str]:
             out.append(f"{w.text[:30]!r} overflows its box ({tw}x{th} in {w.width:.0f}x{w.height:.0f})")
         if isinstance(w, Button) and (tw > w.width + 2 or th > w.height + 2):
             out.append(f"button {w.text[:30]!r} text larger than the button")
-    flowing = [w for w in widgets if type(w).__name__ != "IdleOverlay"]  # the overlay is on top
+    flowing = [w for w in widgets if not _in_overlay(w)]  # the idle warning lies on top
     for i, a in enumerate(flowing):
         for b in flowing[i + 1:]:
             if _related(a, b):
@@ -120,6 +120,14 @@ def overlaps(screen: Any, window: Any) -> list[str]:
             if dx > 2 and dy > 2:
                 out.append(f"{a.text[:25]!r} overlaps {b.text[:25]!r}")
     return out
+
+
+def _in_overlay(w: Any) -> bool:
+    while w is not None and w.parent is not w:
+        if type(w).__name__ == "IdleOverlay":
+            return True
+        w = w.parent
+    return False
 
 
 def _related(a: Any, b: Any) -> bool:
