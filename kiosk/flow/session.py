@@ -16,8 +16,8 @@ from kiosk.flow import services_menu as sm
 from kiosk.flow.account import AccountNumberError, check_account_number
 from kiosk.flow.rules import amount_refusal, escrow_decision, prepaid_refusal, readiness_refusal
 # the session's data lives in kiosk/flow/state.py; the reducer's callers import it from here too
-from kiosk.flow.state import (CARD_BUSY, CHOOSING, JOURNAL_FAULT, Credit, Phase,  # noqa: F401
-                              Result, Session)
+from kiosk.flow.state import (CARD_BUSY, CHOOSING, IDLE_TIMER, INSERT_TIMER,  # noqa: F401
+                              JOURNAL_FAULT, SCREEN_TIMER, Credit, Phase, Result, Session)
 
 
 def fresh(s: Session) -> Session:
