@@ -27,6 +27,7 @@ from drivers.printer.escpos.entry import EscPosOptions
 from kiosk.flow.rules import FlowConfig
 from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
 from kiosk.staff.pins import MIN_N as MIN_SCRYPT_N
+from kiosk.voice.settings import VoiceSection
 from offline_queue.tls import TlsTrust, parse_pin
 
 
@@ -140,6 +141,7 @@ class Config:
     receipts: ReceiptsSection = field(default_factory=ReceiptsSection)
     staff: StaffSection = field(default_factory=StaffSection)
     limits: FlowConfig = field(default_factory=FlowConfig)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -186,7 +188,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
-    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices"}, "")
+    _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "voice"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -201,6 +203,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         receipts=_build(ReceiptsSection, _table(raw, "receipts"), "receipts", ReceiptsSection()),
         staff=_build(StaffSection, _table(raw, "staff"), "staff", StaffSection()),
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
+        voice=_build(VoiceSection, _table(raw, "voice"), "voice", VoiceSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):
