@@ -26,7 +26,7 @@ from kiosk.voice.prompts import LANGS, all_clips
 
 RATE = 16_000
 #: espeak-ng voice and words per minute: slower than its 175 for listeners with weak hearing
-VOICES = {"zh_CN": ("cmn", "175"), "en": ("en", "145")}
+VOICES = {"zh_CN": ("cmn", "210"), "en": ("en", "145")}
 #: Vorbis quality (oggenc -q): speech at 16 kHz stays clear
 QUALITY = "2"
 #: below this a sample counts as silence; this much of it is kept at each end

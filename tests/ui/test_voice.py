@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.test_payment_journeys import CARD, CARD_ACC, insert_note
+from tests.ui.test_faults import to_insert
+from tests.ui.test_payment_journeys import CARD, insert_note
 
 pytestmark = pytest.mark.ui
 
@@ -24,14 +25,7 @@ def said_ids(kiosk, since: int = 0) -> list[str]:
 
 
 def journey(kiosk) -> None:
-    reader = kiosk.hub.get("card-reader")
-    reader.present(CARD)
-    kiosk.wait_screen("account")
-    reader.remove()
-    kiosk.press("continue")
-    kiosk.wait_screen("amount")
-    kiosk.press("pay")
-    kiosk.wait_screen("insert")
+    to_insert(kiosk)
     insert_note(kiosk, 10_000)
     insert_note(kiosk, 5_000)
     kiosk.press("finish")
