@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SYS_PKGS := xvfb xauth libmtdev1 fonts-wqy-microhei socat libgl1 libegl1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-fast test-soak bench screenshots sysdeps venv clean
+.PHONY: demo test test-fast test-soak bench screenshots sounds sysdeps venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench: venv
 # contact sheet per size, in artifacts/screenshots/ (its own Xvfb; a few minutes).
 screenshots: sysdeps venv
 	$(PY) -m tests.ui.screenshots --out artifacts/screenshots $(SHOTS_ARGS)
+
+# The voice clips in assets/sounds/ (committed): espeak-ng says each prompt, oggenc encodes it.
+sounds: venv
+	@dpkg -s espeak-ng vorbis-tools >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends espeak-ng vorbis-tools; }
+	$(PY) -m kiosk.voice.build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts

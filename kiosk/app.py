@@ -27,6 +27,7 @@ from kiosk.flow import events as e
 from kiosk.flow.session import CHOOSING, Phase, Session
 from kiosk.ui.errand_intents import ErrandIntents
 from kiosk.screens import KV_FILES, SCREENS, STAFF_SCREENS
+from kiosk.screens.voice import HelpOverlay
 from kiosk.flow.receipt import qr_payload
 from kiosk.ui import qr
 from kiosk.ui.bridge import ClockTimers, SessionFeed
@@ -38,6 +39,7 @@ from kiosk.ui.staff.mode import StaffMode
 from kiosk.ui.staff.worker import Heartbeat
 from kiosk.ui.theme import Theme
 from kiosk.ui.view import SessionView
+from kiosk.ui.voice import VoiceGuide
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class KioskApp(ErrandIntents, App):
         self.view = SessionView(kiosk_id=self.kiosk_config.kiosk.id,
                                 service_phone=self.kiosk_config.kiosk.service_phone)
         self.ui = UiState(ready=False)
+        self.voice = VoiceGuide(self.kiosk_config.voice)
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
         self.dev_actions = dev_actions or {}
@@ -116,6 +119,8 @@ class KioskApp(ErrandIntents, App):
             self.manager.add_widget(getattr(importlib.import_module(module), cls)(name=name))
         root = FloatLayout()
         root.add_widget(self.manager)
+        root.add_widget(HelpOverlay())
+        self.voice.start()
         if self.dev_controls is not None:
             from kiosk.screens.devpanel import DevPanel
 
@@ -187,6 +192,7 @@ class KioskApp(ErrandIntents, App):
         self.staff.close()
         self.heartbeat.close()
         self.notices.stop()
+        self.voice.stop()
         Window.funbind("on_request_close", self._on_request_close)
         Window.funbind("on_keyboard", self._on_keyboard)
         Window.funbind("on_touch_down", self._on_any_touch)
@@ -269,6 +275,7 @@ class KioskApp(ErrandIntents, App):
         self.ui = UiState(ready=self.ui.ready, start_failed=self.ui.start_failed)
         self.code_tender = False
         self.theme.accessible = False
+        self.voice.reset()
         self._timers_factor()
         self.tr.switch(DEFAULT_LANG)
 
@@ -280,6 +287,8 @@ class KioskApp(ErrandIntents, App):
             self.manager.current = screen
         if self.manager is not None and (not self.shown or self.shown[-1] != self.manager.current):
             self.shown.append(self.manager.current)
+        if self.manager is not None and self._preview is None:
+            self.voice.hear(self.session, screen, self.tr.lang, bool(display.idle_warning))
 
     def preview(self, session: Session | None, **ui: Any) -> None:
         """Show ``session`` (and UiState fields ``ui``) instead of the live session: screenshots of

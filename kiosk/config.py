@@ -32,6 +32,7 @@ from kiosk.flow.rules import FlowConfig
 from kiosk.flow.scan import ScanRules, rules_from_table
 from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
 from kiosk.staff.pins import MIN_N as MIN_SCRYPT_N
+from kiosk.voice.settings import VoiceSection
 from offline_queue.tls import parse_pin
 
 
@@ -84,6 +85,7 @@ class Config:
     #: what a scanned code is: the utility's bill pattern, the payment-code rule (kiosk/flow/scan.py)
     scanner: ScanRules = field(default_factory=ScanRules)
     archive: ArchiveSection = field(default_factory=ArchiveSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -131,7 +133,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "archive",
-                      "gateway", "scanner"}, "")
+                      "gateway", "voice", "scanner"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -149,6 +151,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         limits=_build(FlowConfig, limits_table, "limits", FlowConfig()),
         scanner=_scan_rules(_table(raw, "scanner")),
         archive=_build(ArchiveSection, _table(raw, "archive"), "archive", ArchiveSection()),
+        voice=_build(VoiceSection, _table(raw, "voice"), "voice", VoiceSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):

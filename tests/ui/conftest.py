@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,10 @@ import pytest
 
 from tests.billing_server.conftest import TEST_TOKEN
 from tests.billing_server.conftest import billing_server  # noqa: F401
+
+# Voice prompts play through SDL's dummy audio driver: real playback timing, no sound card
+# (docs/voice.md). Set before Kivy opens the mixer.
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
