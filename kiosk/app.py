@@ -80,7 +80,7 @@ class KioskApp(App):
         self.theme = Theme()
         self.view = SessionView(kiosk_id=self.kiosk_config.kiosk.id,
                                 service_phone=self.kiosk_config.kiosk.service_phone)
-        self.ui = UiState(ready=False)
+        self.ui = self._new_ui(ready=False)
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
         self.dev_actions = dev_actions or {}
@@ -263,7 +263,7 @@ class KioskApp(App):
 
     def _session_cleared(self) -> None:
         """Back to attract: the next resident starts in Chinese, standard mode."""
-        self.ui = UiState(ready=self.ui.ready, start_failed=self.ui.start_failed)
+        self.ui = self._new_ui(ready=self.ui.ready, start_failed=self.ui.start_failed)
         self.theme.accessible = False
         self._timers_factor()
         self.tr.switch(DEFAULT_LANG)
@@ -282,9 +282,13 @@ class KioskApp(App):
         every state and the benchmark. ``None`` goes back to the live session."""
         self._preview = session
         ready = True if session is not None else self.view.ready
-        self.ui = UiState(ready=ready, start_failed=self.ui.start_failed,
+        self.ui = self._new_ui(ready=ready, start_failed=self.ui.start_failed,
                           **(ui if session is not None else {}))
         self._refresh()
+
+    def _new_ui(self, **fields: Any) -> UiState:
+        k = self.kiosk_config.kiosk
+        return UiState(kiosk_id=k.id, service_phone=k.service_phone, **fields)
 
     def _tick(self, _dt: float) -> None:
         self.staff.tick()
@@ -293,6 +297,7 @@ class KioskApp(App):
         timers = self.terminal.timers
         phase = self.session.phase
         insert_left = timers.remaining("insert") if phase == Phase.INSERTING else None
+        screen_left = timers.remaining("screen") if phase == Phase.RECEIPT else None
         if phase in CHOOSING:
             idle_left = timers.remaining("idle")
         elif self.ui.keypad_open:
@@ -302,9 +307,12 @@ class KioskApp(App):
                 idle_left = None
         else:
             idle_left = None
-        old = (_whole(self.ui.insert_left_s), _whole(self.ui.idle_left_s), self.ui.keypad_open)
+        old = (_whole(self.ui.insert_left_s), _whole(self.ui.idle_left_s), self.ui.keypad_open,
+               _whole(self.ui.screen_left_s))
         self.ui.insert_left_s, self.ui.idle_left_s = insert_left, idle_left
-        if (_whole(insert_left), _whole(idle_left), self.ui.keypad_open) != old:
+        self.ui.screen_left_s = screen_left
+        if (_whole(insert_left), _whole(idle_left), self.ui.keypad_open,
+                _whole(screen_left)) != old:
             self._refresh()
 
     def _on_language(self) -> None:
@@ -370,6 +378,9 @@ class KioskApp(App):
 
     def choose_amount(self, amount_minor: int) -> None:
         self.post(e.AmountChosen(int(amount_minor)))
+
+    def reconsider_amount(self) -> None:
+        self.post(e.AmountReconsidered())
 
     def accept_screen_receipt(self) -> None:
         self.post(e.OnScreenReceiptAccepted())
