@@ -44,7 +44,11 @@ def stopped_short(interrupted: str, credited_minor: int, target_minor: int) -> b
 
 
 def short_number(receipt_no: str, digits: int = 6) -> str:
-    """The receipt number a resident can read out: its last digits (the full number stays on the
-    receipt and the QR code, so staff find the payment either way)."""
-    only = "".join(ch for ch in receipt_no if ch.isdigit())
-    return only[-digits:] if only else receipt_no
+    """The receipt number a resident can read out: the digits it ends with, at most six — the
+    day's sequence number, which is what staff type to find a receipt of today (docs/architecture.md).
+    The full number stays on the printed receipt and in the QR code."""
+    tail = len(receipt_no)
+    while tail > 0 and receipt_no[tail - 1].isdigit():
+        tail -= 1
+    run = receipt_no[tail:]
+    return run[-digits:] if run else receipt_no

@@ -308,7 +308,7 @@ def _amount(d: Display, s: Session, _: Gettext) -> None:
     d.consent_needed = (s.message == "printer_unavailable_accept_screen_receipt"
                         and not s.on_screen_receipt)
     if not s.validator_ok or s.faults:
-        d.can_choose = False
+        d.can_choose, d.minimum_text = False, ""
         d.blocked_text = _("The note reader is not working, so this terminal cannot take cash "
                            "now. No money was taken. Please use another terminal or come back "
                            "later.")
@@ -345,15 +345,15 @@ def _inserting(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
         secs = _whole(ui.insert_left_s)
         # what the insert timer really does (kiosk/flow/session.py, _end_insertion): with no
         # money in it cancels; with money in it finishes the payment
-        d.countdown_text = (_("No more money in {seconds} s: the payment finishes by itself.")
+        d.countdown_text = (_("No more money in {seconds} s: the payment finishes.")
                             if s.credited_minor else
                             _("No money in {seconds} s: this payment will be cancelled.")
                             ).format(seconds=secs)
         d.countdown_urgent = secs <= 15
     d.can_cancel = s.credited_minor == 0 and s.escrow is None and not s.finishing
     if s.credited_minor and not s.finishing:
-        d.no_cancel_text = _("Your money is already in, so this payment cannot be cancelled. "
-                             "When you have finished, touch \"Finish payment\".")
+        d.no_cancel_text = _("Money is in, so there is no Cancel. When you are done, touch "
+                             "\"Finish payment\".")
     d.can_finish = s.credited_minor > 0 and not s.finishing
 
 
@@ -368,11 +368,11 @@ def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.done_title = (_("The machine has a fault. This payment has stopped.") if d.stopped else
                     _("Payment recorded. Thank you!"))
     if d.stopped:
-        d.stopped_text = _("We received {paid}, not the {target} you chose. Please do not put in "
-                           "any more money.").format(paid=d.paid_text,
+        d.stopped_text = _("We got {paid}, not the {target} you chose. Please put in no "
+                           "more money.").format(paid=d.paid_text,
                                                      target=format_minor(s.target_minor))
-        d.help_text = _("The {paid} is paid into your account. For help call {phone} and give "
-                        "the terminal ID {kiosk_id}.").format(
+        d.help_text = _("The {paid} is in your account. For help call {phone}, terminal ID "
+                        "{kiosk_id}.").format(
             paid=d.paid_text, phone=ui.service_phone, kiosk_id=ui.kiosk_id)
     if ui.screen_left_s is not None and s.phase == Phase.RECEIPT:
         d.leave_text = _("This screen closes in {seconds} s.").format(
@@ -391,7 +391,8 @@ def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.card_write_text = _(CARD_WRITE[s.card_write]) if s.card_write in CARD_WRITE else ""
     d.show_qr = s.printed is False and bool(d.qr)
     # a second copy; when printing failed the QR code on screen is the receipt (staff can reprint)
-    d.can_reprint = s.phase == Phase.RECEIPT and s.printed is True and not ui.reprinting
+    d.can_reprint = (s.phase == Phase.RECEIPT and s.printed is True and not ui.reprinting
+                     and not d.stopped)  # after a fault staff reprint (kiosk/staff)
 
 
 def _settlement(d: Display, s: Session, _: Gettext, paid_minor: int) -> None:
@@ -401,7 +402,7 @@ def _settlement(d: Display, s: Session, _: Gettext, paid_minor: int) -> None:
     if st.cleared is None:
         d.settle_text = _("The new balance is known once the payment reaches the power company.")
     elif st.cleared and st.prepaid_minor:
-        d.settle_text = _("Your bill is now cleared. The extra {amount} is kept as prepaid "
+        d.settle_text = _("Bill cleared. The extra {amount} is kept as prepaid "
                           "balance.").format(amount=format_minor(st.prepaid_minor))
     elif st.cleared:
         d.settle_text = _("Your bill is now cleared.")

@@ -63,6 +63,7 @@ def test_a_fault_mid_payment_is_remembered_as_stopping_it_short():
     assert not stopped_short("", 5_000, 12_850) and not stopped_short("acceptor_jam", 12_850, 12_850)
 
 
-def test_short_receipt_number_is_its_last_six_digits():
-    assert short_number("KIOSK-0001-20260301-00042") == "100042"
+def test_short_receipt_number_is_the_digits_it_ends_with():
+    assert short_number("KIOSK-0001-20260301-00042") == "00042"
+    assert short_number("KIOSK-0001-20260301-1234567") == "234567"
     assert short_number("R1") == "1" and short_number("ABC") == "ABC"
