@@ -51,7 +51,7 @@ class AmountScreen(KioskScreen):
         for panel in self._panels.values():
             panel.fbind("height", self._fit_area)
         app = self.app
-        for name in ("consent_needed", "pay_arrears_text", "ask_text"):
+        for name in ("consent_needed", "pay_arrears_text", "ask_text", "confirm_text"):
             app.view.fbind(name, self._refresh)
         app.tr.listeners.append(self._refresh)
         self.fbind("custom", self._refresh)

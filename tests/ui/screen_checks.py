@@ -155,3 +155,57 @@ def qr_too_small(qr: Any, window: Any, minimum_px: float) -> list[str]:
     if x1 < 0 or y1 < 0 or x2 > window.width or y2 > window.height:
         found.append("QR code outside the window")
     return found
+
+
+# ------------------------------------------------------------------ text that does not fit
+#: the window sizes the resident screens must work at (landscape 16:10, 16:9, portrait 9:16)
+SIZES = ((1280, 800), (1920, 1080), (1080, 1920))
+
+
+def truncated(screen: Any, window: Any) -> list[str]:
+    """Every label (buttons too) whose text does not fit: shortened with "…" or cut to
+    ``max_lines`` by Kivy, drawn larger than its box, outside the window, or under another text."""
+    out = []
+    for w in text_widgets(screen):
+        if getattr(w, "is_shortened", False):
+            out.append(f"{w.text[:30]!r} is shortened")
+        if w.max_lines and w.texture_size[1] and len(w.text.split("\n")) >= w.max_lines:
+            out.append(f"{w.text[:30]!r} may be cut to {w.max_lines} lines")
+        tw, th = w.texture_size
+        if w.width > 1 and w.height > 1 and (tw > w.width + 2 or th > w.height + 2):
+            out.append(f"{w.text[:30]!r} larger than its box ({tw}x{th} in "
+                       f"{w.width:.0f}x{w.height:.0f})")
+    return sorted(set(out + overlaps(screen, window)))
+
+
+def walk_every_screen(kiosk: Any, states: list, sizes: tuple = SIZES,
+                      variants: tuple = (("zh_CN", False), ("zh_CN", True)),
+                      check: Any = truncated) -> list[str]:
+    """Show each of ``states`` — (name, screen, session, UiState fields, set-up) as in
+    tests/ui/test_screens.py — at every size and language/text-size variant, and run ``check``
+    (screen, window) on it. Returns the problems, each tagged with where it was seen."""
+    app, window = kiosk.app, kiosk.window
+    problems: list[str] = []
+    try:
+        for size in sizes:
+            window.size = size
+            kiosk.frame(2)
+            for lang, accessible in variants:
+                app.tr.switch(lang)
+                app.theme.accessible = accessible
+                for name, _screen, session, ui, setup in states:
+                    app.preview(session, **ui)
+                    if setup:
+                        setup(kiosk)
+                    kiosk.frame()  # Kivy settles bindings and layouts within the frame
+                    screen = app.manager.current_screen
+                    tag = f"{name} {lang} {'large' if accessible else 'standard'} {size[0]}x{size[1]}"
+                    problems += [f"{tag}: {p}" for p in check(screen, window)]
+                    screen.reset()
+    finally:
+        app.preview(None)
+        app.theme.accessible = False
+        app.tr.switch("zh_CN")
+        window.size = SIZES[0]
+        kiosk.frame(2)
+    return problems
