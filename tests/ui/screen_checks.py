@@ -209,3 +209,36 @@ def walk_every_screen(kiosk: Any, states: list, sizes: tuple = SIZES,
         window.size = SIZES[0]
         kiosk.frame(2)
     return problems
+
+
+def drawn_lines(w: Any) -> list[str]:
+    """The lines Kivy actually laid out for a label (after any line breaking)."""
+    return ["".join(word.text for word in line.words) for line in (w._label._cached_lines or [])]
+
+
+def kinsoku_breaks(screen: Any) -> list[str]:
+    """Chinese text drawn with a line starting with closing punctuation, ending with opening
+    punctuation, or broken inside a number with its unit or a range (kiosk/ui/linebreak.py)."""
+    from kiosk.ui.linebreak import CLOSING, OPENING, units
+
+    out = []
+    for w in text_widgets(screen):
+        if not CJK.search(w.text):
+            continue
+        lines = [line for line in drawn_lines(w) if line]
+        if len(lines) < 2:
+            continue
+        allowed, at = {0}, 0
+        for unit in units(w.text.replace("\n", " ")):
+            at += len(unit.replace(" ", ""))
+            allowed.add(at)
+        at = 0
+        for i, line in enumerate(lines):
+            if i and line[0] in CLOSING:
+                out.append(f"{w.text[:30]!r}: a line starts with {line[0]!r}")
+            if i < len(lines) - 1 and line[-1] in OPENING:
+                out.append(f"{w.text[:30]!r}: a line ends with {line[-1]!r}")
+            at += len(line.replace(" ", ""))
+            if i < len(lines) - 1 and at not in allowed:
+                out.append(f"{w.text[:30]!r}: broken inside a word or number at {line!r}")
+    return out

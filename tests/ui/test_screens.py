@@ -125,6 +125,7 @@ def test_every_screen_in_both_languages_and_accessible_mode(kiosk):
             found += checks.misplaced_actions(screen, window, app.theme)
             found += checks.overlaps(screen, window)
             found += checks.style_drift(screen, app.theme)
+            found += checks.kinsoku_breaks(screen)
             if name.startswith("done-qr"):
                 found += checks.qr_too_small(screen.ids.qr, window, app.theme.dpi / 25.4 * 30)
             problems += [f"{tag}: {p}" for p in found]

@@ -114,7 +114,7 @@ def test_maintenance_sees_faults_clears_a_jam_and_cannot_collect(staff_kiosk):
     kiosk.press("faults")
     kiosk.wait_screen("staff_faults")
     idle(kiosk)
-    assert "有一张纸币卡在了收钞口。" in screen_texts(kiosk)
+    assert "有一张钞票卡在了入钞口。" in screen_texts(kiosk)
     kiosk.press("clear")
     idle(kiosk)
     assert kiosk.app.staff.message_error and "还不能清除" in kiosk.app.staff.message
