@@ -45,8 +45,8 @@ def stopped_short(interrupted: str, credited_minor: int, target_minor: int) -> b
 
 def short_number(receipt_no: str, digits: int = 6) -> str:
     """The receipt number a resident can read out: the digits it ends with, at most six — the
-    day's sequence number, which is what staff type to find a receipt of today (docs/architecture.md).
-    The full number stays on the printed receipt and in the QR code."""
+    day's sequence number, which is what staff type to find a receipt of today
+    (docs/architecture.md). The full number stays on the printed receipt and in the QR code."""
     tail = len(receipt_no)
     while tail > 0 and receipt_no[tail - 1].isdigit():
         tail -= 1

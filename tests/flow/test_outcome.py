@@ -13,8 +13,8 @@ ACC = e.AccountInfo("1000000016", "张*明", "幸福*区", 12_850, 0)
 
 
 def amount_screen(**kw) -> Session:
-    return replace(Session(phase=Phase.AMOUNT, session_id="S1", account=ACC, printer_can_print=True),
-                   **kw)
+    base = Session(phase=Phase.AMOUNT, session_id="S1", account=ACC, printer_can_print=True)
+    return replace(base, **kw)
 
 
 def test_asks_only_when_paying_less_than_is_owed():
@@ -49,7 +49,8 @@ def test_no_question_while_cash_cannot_be_taken():
 def test_settlement_from_minor_units():
     assert settle(12_850, 12_850).cleared is True
     assert settle(12_850, 20_000) == settle(12_850, 20_000).__class__(True, 0, 7_150)
-    assert settle(12_850, 5_000).still_owed_minor == 7_850 and settle(12_850, 5_000).cleared is False
+    short = settle(12_850, 5_000)
+    assert short.still_owed_minor == 7_850 and short.cleared is False
     assert settle(None, 5_000).cleared is None
     assert settle(0, 5_000).prepaid_minor == 5_000
 
@@ -60,7 +61,8 @@ def test_a_fault_mid_payment_is_remembered_as_stopping_it_short():
     s, _ = advance(s, e.DeviceFaulted("bill_validator", "acceptor_jam", "jam"))
     assert s.phase == Phase.COMMITTING and s.interrupted == "acceptor_jam"
     assert stopped_short(s.interrupted, s.credited_minor, s.target_minor)
-    assert not stopped_short("", 5_000, 12_850) and not stopped_short("acceptor_jam", 12_850, 12_850)
+    assert not stopped_short("", 5_000, 12_850)
+    assert not stopped_short("acceptor_jam", 12_850, 12_850)
 
 
 def test_short_receipt_number_is_the_digits_it_ends_with():

@@ -199,7 +199,8 @@ def walk_every_screen(kiosk: Any, states: list, sizes: tuple = SIZES,
                         setup(kiosk)
                     kiosk.frame()  # Kivy settles bindings and layouts within the frame
                     screen = app.manager.current_screen
-                    tag = f"{name} {lang} {'large' if accessible else 'standard'} {size[0]}x{size[1]}"
+                    text = "large" if accessible else "standard"
+                    tag = f"{name} {lang} {text} {size[0]}x{size[1]}"
                     problems += [f"{tag}: {p}" for p in check(screen, window)]
                     screen.reset()
     finally:

@@ -107,7 +107,8 @@ def test_nothing_owed_offers_prepay_and_a_reader_down_turns_the_amounts_off(kios
     kiosk.frame(2)
     texts = screen_texts(kiosk)
     assert "收钞器出了故障，本机现在不能收钱。机器没有收您的钱。" in texts
-    assert all(kiosk.button(i).disabled for i in ("quick1", "quick2", "quick3", "other_amount", "pay"))
+    intents = ("quick1", "quick2", "quick3", "other_amount", "pay")
+    assert all(kiosk.button(i).disabled for i in intents)
     session, ui = by_name["amount-paper-out"]
     app.preview(session, **ui)
     kiosk.frame(2)
