@@ -11,13 +11,17 @@ from tests.ui.test_payment_journeys import CARD, CARD_ACC, delivered, insert_not
 pytestmark = pytest.mark.ui
 
 
-def to_insert(kiosk, consent: bool = False) -> None:
+def to_amount(kiosk) -> None:
     reader = kiosk.hub.get("card-reader")
     reader.present(CARD)
     kiosk.wait_screen("account")
     reader.remove()
     kiosk.press("continue")
     kiosk.wait_screen("amount")
+
+
+def to_insert(kiosk, consent: bool = False) -> None:
+    to_amount(kiosk)
     kiosk.press("pay")
     if consent:
         kiosk.pump(lambda: kiosk.current_screen().mode == "consent", 5, "consent panel")

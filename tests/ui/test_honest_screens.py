@@ -10,27 +10,22 @@ from dataclasses import replace
 import pytest
 
 from kiosk.flow.session import Phase, Session
-from tests.ui.test_faults import to_insert
-from tests.ui.test_payment_journeys import CARD, insert_note, screen_texts
+from tests.ui.test_faults import to_amount, to_insert
+from tests.ui.test_payment_journeys import insert_note, screen_texts
 from tests.ui.test_screens import states
 
 pytestmark = pytest.mark.ui
-
-
-def to_amount(kiosk) -> None:
-    reader = kiosk.hub.get("card-reader")
-    reader.present(CARD)
-    kiosk.wait_screen("account")
-    reader.remove()
-    kiosk.press("continue")
-    kiosk.wait_screen("amount")
 
 
 def test_paying_less_than_owed_asks_once(kiosk):
     to_amount(kiosk)
     screen = kiosk.current_screen()
     modes: list[str] = []
-    screen.bind(mode=lambda _w, mode: modes.append(mode))
+
+    def seen(_w, mode: str) -> None:
+        modes.append(mode)
+
+    screen.bind(mode=seen)
     fifty = kiosk.button("quick1")
     assert fifty.text == "50元" and fifty.kind == "secondary"
     kiosk.tap(fifty)
@@ -46,7 +41,7 @@ def test_paying_less_than_owed_asks_once(kiosk):
     kiosk.wait_screen("insert")
     assert kiosk.session.target_minor == 5_000
     assert modes.count("ask") == 2  # once per choice, never twice for one
-    screen.unbind(mode=lambda _w, mode: modes.append(mode))
+    screen.unbind(mode=seen)
 
 
 def test_all_owed_is_the_hero_and_asks_nothing(kiosk):
