@@ -16,6 +16,7 @@ from kiosk.flow.session import Phase
 from kiosk.services.terminal import Terminal
 from kiosk.staff.wiring import devices_by_name
 from tests.billing_server.conftest import billing_server  # noqa: F401
+from tests.services.test_terminal import choose
 
 ACC = DEMO_ACCOUNTS[0]
 CARD = next(uid for uid, a in DEMO_CARDS.items() if a == ACC.account_no)
@@ -43,14 +44,6 @@ def terminal_without(tmp_path, billing_server):  # noqa: F811
     yield make
     for term in started:
         term.stop()
-
-
-def choose(term, amount):
-    """Choose an amount; paying less than is owed is asked once: the same choice again says yes."""
-    term.events.post(e.AmountChosen(amount))
-    assert term.pump(lambda s: s.short_asked == amount or s.target_minor == amount or s.message, 5)
-    if term.runner.session.short_asked == amount:
-        term.events.post(e.AmountChosen(amount))
 
 
 def pay_with_notes(term, notes):
@@ -122,7 +115,7 @@ def test_no_cash_device_at_all_takes_no_cash(terminal_without):
     assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
     term.events.post(e.ContinuePressed())
     assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
-    term.events.post(e.AmountChosen(5000))
+    choose(term, 5000)
     # the readiness gate says why, on screen; nothing is enabled, nothing is journaled as money
     assert term.pump(lambda s: s.message == "validator_unavailable", 5)
     assert term.runner.session.phase == Phase.AMOUNT
