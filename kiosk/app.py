@@ -85,7 +85,7 @@ class KioskApp(ErrandIntents, App):
         self.theme = Theme()
         self.view = SessionView(kiosk_id=self.kiosk_config.kiosk.id,
                                 service_phone=self.kiosk_config.kiosk.service_phone)
-        self.ui = UiState(ready=False)
+        self.ui = self._new_ui(ready=False)
         self.voice = VoiceGuide(self.kiosk_config.voice)
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
@@ -272,7 +272,7 @@ class KioskApp(ErrandIntents, App):
 
     def _session_cleared(self) -> None:
         """Back to attract: the next resident starts in Chinese, standard mode."""
-        self.ui = UiState(ready=self.ui.ready, start_failed=self.ui.start_failed)
+        self.ui = self._new_ui(ready=self.ui.ready, start_failed=self.ui.start_failed)
         self.code_tender = False
         self.theme.accessible = False
         self.voice.reset()
@@ -295,9 +295,13 @@ class KioskApp(ErrandIntents, App):
         every state and the benchmark. ``None`` goes back to the live session."""
         self._preview = session
         ready = True if session is not None else self.view.ready
-        self.ui = UiState(ready=ready, start_failed=self.ui.start_failed,
+        self.ui = self._new_ui(ready=ready, start_failed=self.ui.start_failed,
                           **(ui if session is not None else {}))
         self._refresh()
+
+    def _new_ui(self, **fields: Any) -> UiState:
+        k = self.kiosk_config.kiosk
+        return UiState(kiosk_id=k.id, service_phone=k.service_phone, **fields)
 
     def _tick(self, _dt: float) -> None:
         self.staff.tick()
@@ -306,6 +310,7 @@ class KioskApp(ErrandIntents, App):
         timers = self.terminal.timers
         phase = self.session.phase
         insert_left = timers.remaining("insert") if phase == Phase.INSERTING else None
+        screen_left = timers.remaining("screen") if phase == Phase.RECEIPT else None
         if phase in CHOOSING:
             idle_left = timers.remaining("idle")
         elif self.ui.keypad_open:
@@ -315,9 +320,12 @@ class KioskApp(ErrandIntents, App):
                 idle_left = None
         else:
             idle_left = None
-        old = (_whole(self.ui.insert_left_s), _whole(self.ui.idle_left_s), self.ui.keypad_open)
+        old = (_whole(self.ui.insert_left_s), _whole(self.ui.idle_left_s), self.ui.keypad_open,
+               _whole(self.ui.screen_left_s))
         self.ui.insert_left_s, self.ui.idle_left_s = insert_left, idle_left
-        if (_whole(insert_left), _whole(idle_left), self.ui.keypad_open) != old:
+        self.ui.screen_left_s = screen_left
+        if (_whole(insert_left), _whole(idle_left), self.ui.keypad_open,
+                _whole(screen_left)) != old:
             self._refresh()
 
     def _on_language(self) -> None:
@@ -397,6 +405,9 @@ class KioskApp(ErrandIntents, App):
     def pay_cash_instead(self) -> None:
         self.code_tender = False
         self.post(e.AmountChosen(int(self.session.target_minor)))
+
+    def reconsider_amount(self) -> None:
+        self.post(e.AmountReconsidered())
 
     def accept_screen_receipt(self) -> None:
         self.post(e.OnScreenReceiptAccepted())

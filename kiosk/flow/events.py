@@ -76,6 +76,11 @@ class AmountChosen(Event):
 
 
 @dataclass(frozen=True)
+class AmountReconsidered(Event):
+    """Asked whether to pay less than is owed, the resident chose to pick another amount."""
+
+
+@dataclass(frozen=True)
 class OnScreenReceiptAccepted(Event):
     """The printer can't print; the resident agreed to a receipt on screen instead."""
 

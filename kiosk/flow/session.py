@@ -14,6 +14,7 @@ from kiosk.flow import events as e
 from kiosk.flow import scan
 from kiosk.flow import services_menu as sm
 from kiosk.flow.account import AccountNumberError, check_account_number
+from kiosk.flow.outcome import asks_first
 from kiosk.flow.rules import amount_refusal, escrow_decision, prepaid_refusal, readiness_refusal
 # the session's data lives in kiosk/flow/state.py; the reducer's callers import it from here too
 from kiosk.flow.state import (CARD_BUSY, CHOOSING, IDLE_TIMER, INSERT_TIMER,  # noqa: F401
@@ -82,6 +83,7 @@ def _journal_failed(s: Session, ev: e.JournalFailed) -> Result:
 def _fault(s: Session, ev: e.DeviceFaulted) -> Result:
     s = replace(s, faults=s.faults | {(ev.device, ev.code)})
     if s.phase == Phase.INSERTING:
+        s = replace(s, interrupted=ev.code)
         # Money already credited is committed, never dropped; the jammed note (if any) stays
         # in escrow for the device/reconciliation to resolve.
         s2, cmds = _end_insertion(replace(s, finishing=True), force=True)
@@ -234,10 +236,17 @@ def _amount(s: Session, ev: e.Event) -> Result:
         refusal = amount_refusal(ev.amount_minor, s.config, s.queue)
         if refusal:
             return replace(s, message=refusal), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
-        s = replace(s, target_minor=ev.amount_minor, message="")
+        arrears = s.account.arrears_minor if s.account else None
+        if (asks_first(ev.amount_minor, arrears, s.short_asked)
+                and not readiness_refusal(s.validator_ok, s.faults)):
+            return replace(s, short_asked=ev.amount_minor, message=""), [
+                c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
+        s = replace(s, target_minor=ev.amount_minor, message="", short_asked=0)
         if s.readiness_pending:
             return s, []  # insertion starts when the devices have answered (ReadinessChanged)
         return _try_start_insertion(s)
+    if isinstance(ev, e.AmountReconsidered):
+        return replace(s, short_asked=0), [c.StartTimer(IDLE_TIMER, s.config.idle_timeout_s)]
     if isinstance(ev, e.OnScreenReceiptAccepted):
         s = replace(s, on_screen_receipt=True)
         return _try_start_insertion(s) if s.target_minor else (s, [])

@@ -79,6 +79,10 @@ class Session:
     #: the card tapped to start (a prepaid purchase is written to it) and its write's status
     card_uid: str = ""
     card_write: str = ""
+    #: an amount under the arrears the resident was asked about (kiosk/flow/outcome.py)
+    short_asked: int = 0
+    #: the fault code that stopped insertion: the ending says the target was not reached
+    interrupted: str = ""
     #: the errand beyond paying on screen (Phase.ERRAND)
     errand: sm.Errand | None = None
     #: a payment gateway is configured (the code tender is offered online), and this session's

@@ -1,5 +1,6 @@
-"""Amount: three small modes on one screen — choose (arrears, quick amounts), a custom amount on
-a keypad (whole yuan), and agreeing to an on-screen receipt when the printer can't print."""
+"""Amount: four small modes on one screen — choose (arrears, quick amounts), a custom amount on
+a keypad (whole yuan), agreeing to an on-screen receipt when the printer can't print, and the
+one question when the amount chosen is less than is owed (the flow asks: kiosk/flow/outcome.py)."""
 
 from __future__ import annotations
 
@@ -29,23 +30,28 @@ class AmountConsent(_Panel):
     pass
 
 
+class AmountAsk(_Panel):
+    pass
+
+
 class AmountScreen(KioskScreen):
     custom = BooleanProperty(False)
     entered = StringProperty("")
     entered_text = StringProperty("")
     primary_text = StringProperty("")
-    mode = OptionProperty("choose", options=("choose", "custom", "consent"))
+    mode = OptionProperty("choose", options=("choose", "custom", "consent", "ask"))
 
     def on_kv_post(self, _base_widget: Any) -> None:
         self._panels = {
             "choose": Factory.AmountChoose(screen=self),
             "custom": Factory.AmountCustom(screen=self),
             "consent": Factory.AmountConsent(screen=self),
+            "ask": Factory.AmountAsk(screen=self),
         }
         for panel in self._panels.values():
             panel.fbind("height", self._fit_area)
         app = self.app
-        for name in ("consent_needed", "pay_arrears_text"):
+        for name in ("consent_needed", "pay_arrears_text", "ask_text", "confirm_text"):
             app.view.fbind(name, self._refresh)
         app.tr.listeners.append(self._refresh)
         self.fbind("custom", self._refresh)
@@ -57,7 +63,8 @@ class AmountScreen(KioskScreen):
         if app is None:
             return
         view, tr = app.view, app.tr
-        self.mode = "consent" if view.consent_needed else ("custom" if self.custom else "choose")
+        self.mode = ("consent" if view.consent_needed else "ask" if view.ask_text else
+                     "custom" if self.custom else "choose")
         area = self.ids.area
         panel = self._panels[self.mode]
         if panel.parent is not area:
@@ -68,6 +75,8 @@ class AmountScreen(KioskScreen):
         self.entered_text = format_minor(minor) if self.entered else "¥ —"
         if self.mode == "consent":
             self.primary_text = tr._("Yes, continue")
+        elif self.mode == "ask":
+            self.primary_text = view.confirm_text
         elif self.mode == "custom":
             self.primary_text = tr._("Pay {amount}").format(amount=format_minor(minor))
         else:
@@ -86,7 +95,9 @@ class AmountScreen(KioskScreen):
         self.app.touched()
 
     def back(self) -> None:
-        if self.mode == "custom":
+        if self.mode == "ask":
+            self.app.reconsider_amount()
+        elif self.mode == "custom":
             self.custom = False
             self.entered = ""
         else:
@@ -96,6 +107,8 @@ class AmountScreen(KioskScreen):
         app = self.app
         if self.mode == "consent":
             app.accept_screen_receipt()
+        elif self.mode == "ask":
+            app.choose_amount(app.view.ask_minor)
         elif self.mode == "custom":
             app.choose_amount(self.entered_minor())
         else:

@@ -5,6 +5,7 @@ theme, so no screen carries its own magic numbers."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from kivy.app import App
@@ -15,15 +16,35 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from kiosk.ui import qr
+from kiosk.ui.linebreak import wrap
 
 log = logging.getLogger(__name__)
+#: Chinese text: the runs kinsoku line breaking applies to (kiosk/ui/linebreak.py)
+_HAN = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
-class KButton(Button):
+class Kinsoku:
+    """Breaks a wrapping label's Chinese text where kinsoku allows before Kivy lays it out.
+    ``text`` stays as bound (tests and the screens read it); only the drawn lines change."""
+
+    def texture_update(self, *largs: Any) -> None:
+        core = self._label
+        width = (self.text_size[0] or 0) - self.padding[0] - self.padding[2]
+        if width > 0 and not self.markup and _HAN.search(self.text):
+            core.text = wrap(self.text, lambda line: core.get_extents(line)[0] <= width - 1)
+        super().texture_update(*largs)
+
+
+class KinsokuLabel(Kinsoku, Label):
+    """The label every text role builds on (``KLabel`` in assets/kv/common.kv)."""
+
+
+class KButton(Kinsoku, Button):
     """A touch target of at least the theme's minimum size. ``kind``: primary, secondary, plain."""
 
     kind = OptionProperty("secondary", options=("primary", "secondary", "plain"))

@@ -13,11 +13,13 @@ from typing import Callable
 
 from kiosk.flow.account import mask_account
 from kiosk.flow.money import format_minor
+from kiosk.flow.outcome import settle, short_number, stopped_short
 from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.flow.session import Phase, Session
 from kiosk.ui import errands_present
 from kiosk.ui import code_present
 from kiosk.ui.catalog import N_
+from kiosk.ui.wording import say_list, say_minor
 
 Gettext = Callable[[str], str]
 
@@ -136,6 +138,10 @@ class UiState:
     receipt: ReceiptData | None = None
     reprinting: bool = False
     start_failed: bool = False  # the terminal could not start: out of service
+    screen_left_s: float | None = None  # the receipt screen's own timer
+    # whom to call, for the sentences that say it (the footer shows them on every screen too)
+    kiosk_id: str = ""
+    service_phone: str = ""
 
 
 @dataclass
@@ -161,12 +167,24 @@ class Display:
     can_pay_arrears: bool = False
     arrears_minor: int = 0
     pay_arrears_text: str = ""
+    owed_caption: str = ""  # "您欠费" over the hero amount, or "您现在没有欠费"
+    owed_text: str = ""
+    prepay_text: str = ""  # nothing owed: you may pay in advance
     quick: list = field(default_factory=list)  # [(label, minor)]
     consent_needed: bool = False
+    can_choose: bool = True  # cash can be taken: the amount buttons work
+    blocked_text: str = ""  # why not, and what to do
+    paper_text: str = ""  # the printer cannot print: said before an amount is chosen
+    ask_text: str = ""  # paying less than owed: asked once
+    ask_minor: int = 0
+    confirm_text: str = ""
     # inserting
     target_text: str = ""
     inserted_text: str = ""
     remaining_text: str = ""
+    remaining_caption: str = ""  # "还需投入" over the hero amount
+    remaining_amount: str = ""
+    no_cancel_text: str = ""  # why Cancel is gone once money is in
     escrow_text: str = ""
     countdown_text: str = ""
     countdown_urgent: bool = False
@@ -176,7 +194,14 @@ class Display:
     can_finish: bool = False
     # receipt
     receipt_no: str = ""
+    short_no: str = ""
     paid_text: str = ""
+    done_title: str = ""
+    settle_text: str = ""  # cleared, or what is still owed
+    leave_text: str = ""  # the receipt screen's countdown
+    stopped: bool = False  # a fault stopped the payment short of the amount chosen
+    stopped_text: str = ""
+    help_text: str = ""
     print_text: str = ""
     show_qr: bool = False
     qr: str = ""
@@ -266,8 +291,19 @@ def _message(s: Session, _: Gettext, ui: UiState, limits: dict[str, str]) -> tup
         return "", False  # the receipt screen says it in its own words
     text = MESSAGES.get(code) or code_present.message(code)
     if text is None:
-        return _("Something went wrong. Please try again."), True
+        return _fallback(s, _, ui), True
     return _(text).format(**limits), True
+
+
+def _fallback(s: Session, _: Gettext, ui: UiState) -> str:
+    """An error with no words of its own still says whether money was taken and whom to call."""
+    who = {"phone": ui.service_phone, "kiosk_id": ui.kiosk_id}
+    if s.credited_minor:
+        return _("The machine had a problem. The {amount} you put in is recorded. Please call "
+                 "{phone} (terminal ID {kiosk_id}).").format(
+            amount=format_minor(s.credited_minor), **who)
+    return _("The machine had a problem and took none of your money. Please try again, or call "
+             "{phone} (terminal ID {kiosk_id}).").format(**who)
 
 
 def _account(d: Display, s: Session, _: Gettext) -> None:
@@ -300,11 +336,31 @@ def _amount(d: Display, s: Session, _: Gettext) -> None:
     arrears = s.account.arrears_minor if s.account else None
     d.can_pay_arrears = bool(arrears and cfg.min_amount_minor <= arrears <= cfg.max_txn_minor)
     d.arrears_minor = arrears or 0
-    d.pay_arrears_text = (_("Pay what you owe: {amount}").format(amount=format_minor(arrears))
+    d.pay_arrears_text = (_("Pay all you owe {amount}").format(amount=format_minor(arrears))
                           if d.can_pay_arrears else "")
-    d.quick = [(format_minor(q), q) for q in cfg.quick_amounts_minor]
+    if arrears is not None and arrears > 0:
+        d.owed_caption, d.owed_text = _("You owe"), format_minor(arrears)
+    elif arrears is not None:
+        d.owed_caption = _("You owe nothing now.")
+        d.prepay_text = _("You may pay in advance: choose an amount below. It is kept as prepaid "
+                          "balance for your next bills.")
+    d.quick = [(say_minor(q, _), q) for q in cfg.quick_amounts_minor]
     d.consent_needed = (s.message == "printer_unavailable_accept_screen_receipt"
                         and not s.on_screen_receipt)
+    if not s.validator_ok or s.faults:
+        d.can_choose, d.minimum_text = False, ""
+        d.blocked_text = _("The note reader is not working, so this terminal cannot take cash "
+                           "now. No money was taken. Please use another terminal or come back "
+                           "later.")
+    if s.printer_can_print is False and not s.on_screen_receipt and not d.consent_needed:
+        d.paper_text = _("The printer has no paper. After you pay, your receipt number and a QR "
+                         "code are shown on the screen.")
+    if s.short_asked and arrears:
+        d.ask_minor = s.short_asked
+        amount = say_minor(s.short_asked, _)
+        d.ask_text = _("You will still owe {left}. Pay only {amount}?").format(
+            left=format_minor(arrears - s.short_asked), amount=amount)
+        d.confirm_text = _("Yes, pay only {amount}").format(amount=amount)
 
 
 def _inserting(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
@@ -313,32 +369,54 @@ def _inserting(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.inserted_text = format_minor(s.credited_minor)
     left = s.target_minor - s.credited_minor
     if left > 0:
-        d.remaining_text = _("Still to insert: {amount}").format(amount=format_minor(left))
+        d.remaining_caption, d.remaining_amount = _("Still to pay"), format_minor(left)
     elif left < 0:
-        d.remaining_text = _("Amount reached. Extra money becomes prepaid balance: "
-                             "{amount}").format(amount=format_minor(-left))
+        d.remaining_text = _("The money is enough. The extra {amount} is kept as prepaid "
+                             "balance.").format(amount=format_minor(-left))
     elif s.credited_minor:
-        d.remaining_text = _("Amount reached. Touch Finish.")
+        d.remaining_text = _("The money is enough. Please touch \"Finish payment\".")
     if s.escrow is not None:
-        d.escrow_text = _("Checking your {amount} note…").format(amount=format_minor(s.escrow[1]))
+        d.escrow_text = _("Checking your {note} note…").format(note=say_minor(s.escrow[1], _))
     notes = sorted(cfg.accepted_notes_minor)
     coins = sorted(cfg.accepted_coins_minor)
-    d.notes_text = _("Notes, one at a time: {list}").format(list=_yuans(notes))
-    d.coins_text = _("Coins: {list}").format(list=_yuans(coins)) if coins else ""
+    d.notes_text = _("Notes, one at a time: {list}").format(list=say_list(notes, _))
+    d.coins_text = _("Coins: {list}").format(list=say_list(coins, _)) if coins else ""
     if ui.insert_left_s is not None:
         secs = _whole(ui.insert_left_s)
-        d.countdown_text = _("Finishing in {seconds} s if no more money goes in.").format(
-            seconds=secs)
+        # what the insert timer really does (kiosk/flow/session.py, _end_insertion): with no
+        # money in it cancels; with money in it finishes the payment
+        d.countdown_text = (_("No more money in {seconds} s: the payment finishes.")
+                            if s.credited_minor else
+                            _("No money in {seconds} s: this payment will be cancelled.")
+                            ).format(seconds=secs)
         d.countdown_urgent = secs <= 15
     d.can_cancel = s.credited_minor == 0 and s.escrow is None and not s.finishing
+    if s.credited_minor and not s.finishing:
+        d.no_cancel_text = _("Money is in, so there is no Cancel. When you are done, touch "
+                             "\"Finish payment\".")
     d.can_finish = s.credited_minor > 0 and not s.finishing
 
 
 def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.receipt_no = s.receipt_no
+    d.short_no = short_number(s.receipt_no)
     r = ui.receipt
     amount = r.payment.amount_minor if r is not None else s.credited_minor
     d.paid_text = format_minor(amount)
+    _settlement(d, s, _, amount)
+    d.stopped = stopped_short(s.interrupted, s.credited_minor, s.target_minor)
+    d.done_title = (_("The machine has a fault. This payment has stopped.") if d.stopped else
+                    _("Payment recorded. Thank you!"))
+    if d.stopped:
+        d.stopped_text = _("We got {paid}, not the {target} you chose. Please put in no "
+                           "more money.").format(paid=d.paid_text,
+                                                     target=format_minor(s.target_minor))
+        d.help_text = _("The {paid} is in your account. For help call {phone}, terminal ID "
+                        "{kiosk_id}.").format(
+            paid=d.paid_text, phone=ui.service_phone, kiosk_id=ui.kiosk_id)
+    if ui.screen_left_s is not None and s.phase == Phase.RECEIPT:
+        d.leave_text = _("This screen closes in {seconds} s.").format(
+            seconds=_whole(ui.screen_left_s))
     if r is not None:
         d.qr = qr_payload(r)
     if s.printed is None:
@@ -353,7 +431,23 @@ def _receipt(d: Display, s: Session, _: Gettext, ui: UiState) -> None:
     d.card_write_text = _(CARD_WRITE[s.card_write]) if s.card_write in CARD_WRITE else ""
     d.show_qr = s.printed is False and bool(d.qr)
     # a second copy; when printing failed the QR code on screen is the receipt (staff can reprint)
-    d.can_reprint = s.phase == Phase.RECEIPT and s.printed is True and not ui.reprinting
+    d.can_reprint = (s.phase == Phase.RECEIPT and s.printed is True and not ui.reprinting
+                     and not d.stopped)  # after a fault staff reprint (kiosk/staff)
+
+
+def _settlement(d: Display, s: Session, _: Gettext, paid_minor: int) -> None:
+    if s.account is None or s.account.prepaid:
+        return  # a prepaid purchase is told by the card write (CARD_WRITE)
+    st = settle(s.account.arrears_minor, paid_minor)
+    if st.cleared is None:
+        d.settle_text = _("The new balance is known once the payment reaches the power company.")
+    elif st.cleared and st.prepaid_minor:
+        d.settle_text = _("Bill cleared. The extra {amount} is kept as prepaid "
+                          "balance.").format(amount=format_minor(st.prepaid_minor))
+    elif st.cleared:
+        d.settle_text = _("Your bill is now cleared.")
+    else:
+        d.settle_text = _("You still owe {amount}.").format(amount=format_minor(st.still_owed_minor))
 
 
 def _ended(d: Display, s: Session, _: Gettext) -> None:
@@ -377,12 +471,6 @@ def _ended(d: Display, s: Session, _: Gettext) -> None:
                          "it will be given back or paid into your account.")
     elif s.session_id:
         d.money_text = _("No money was taken.")
-
-
-def _yuans(values: list[int]) -> str:
-    """Denominations as people say them: ``¥1  ¥5  ¥0.50``."""
-    texts = (format_minor(v) for v in values)
-    return "  ".join(t[:-3] if t.endswith(".00") else t for t in texts)
 
 
 def _whole(seconds: float) -> int:

@@ -164,7 +164,7 @@ def test_offline_flag_travels_with_the_payment():
 
 def test_printer_unavailable_asks_for_on_screen_receipt():
     s = at(Phase.AMOUNT, printer_can_print=False)
-    s, cmds = advance(s, e.AmountChosen(5000))
+    s, cmds = advance(s, e.AmountChosen(12000))
     assert s.phase == Phase.AMOUNT and s.message == "printer_unavailable_accept_screen_receipt"
     s, cmds = advance(s, e.OnScreenReceiptAccepted())
     assert s.phase == Phase.INSERTING

@@ -16,6 +16,7 @@ from kiosk.flow.session import Phase
 from kiosk.services.terminal import Terminal
 from kiosk.staff.wiring import devices_by_name
 from tests.billing_server.conftest import billing_server  # noqa: F401
+from tests.services.test_terminal import choose
 
 ACC = DEMO_ACCOUNTS[0]
 CARD = next(uid for uid, a in DEMO_CARDS.items() if a == ACC.account_no)
@@ -48,7 +49,7 @@ def terminal_without(tmp_path, billing_server):  # noqa: F811
 def pay_with_notes(term, notes):
     term.events.post(e.ContinuePressed())
     assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
-    term.events.post(e.AmountChosen(sum(notes)))
+    choose(term, sum(notes))
     assert term.pump(lambda s: s.phase == Phase.INSERTING or s.message, 5)
     assert term.runner.session.phase == Phase.INSERTING, term.runner.session.message
     validator = term.hub.get("bill-validator")
@@ -95,7 +96,7 @@ def test_no_bill_validator_the_terminal_takes_coins_only(terminal_without, billi
     assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
     term.events.post(e.ContinuePressed())
     assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
-    term.events.post(e.AmountChosen(100))
+    choose(term, 100)
     # the coin acceptor is what takes cash here: the readiness gate lets the resident pay
     assert term.pump(lambda s: s.phase == Phase.INSERTING, 5)
     coins = term.hub.get("coin-acceptor")
@@ -114,7 +115,7 @@ def test_no_cash_device_at_all_takes_no_cash(terminal_without):
     assert term.pump(lambda s: s.phase == Phase.ACCOUNT, 10)
     term.events.post(e.ContinuePressed())
     assert term.pump(lambda s: s.phase == Phase.AMOUNT, 5)
-    term.events.post(e.AmountChosen(5000))
+    choose(term, 5000)
     # the readiness gate says why, on screen; nothing is enabled, nothing is journaled as money
     assert term.pump(lambda s: s.message == "validator_unavailable", 5)
     assert term.runner.session.phase == Phase.AMOUNT

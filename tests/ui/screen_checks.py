@@ -163,3 +163,91 @@ def qr_too_small(qr: Any, window: Any, minimum_px: float) -> list[str]:
     if x1 < 0 or y1 < 0 or x2 > window.width or y2 > window.height:
         found.append("QR code outside the window")
     return found
+
+
+# ------------------------------------------------------------------ text that does not fit
+#: the window sizes the resident screens must work at (landscape 16:10, 16:9, portrait 9:16)
+SIZES = ((1280, 800), (1920, 1080), (1080, 1920))
+
+
+def truncated(screen: Any, window: Any) -> list[str]:
+    """Every label (buttons too) whose text does not fit: shortened with "…" or cut to
+    ``max_lines`` by Kivy, drawn larger than its box, outside the window, or under another text."""
+    out = []
+    for w in text_widgets(screen):
+        if getattr(w, "is_shortened", False):
+            out.append(f"{w.text[:30]!r} is shortened")
+        if w.max_lines and w.texture_size[1] and len(w.text.split("\n")) >= w.max_lines:
+            out.append(f"{w.text[:30]!r} may be cut to {w.max_lines} lines")
+        tw, th = w.texture_size
+        if w.width > 1 and w.height > 1 and (tw > w.width + 2 or th > w.height + 2):
+            out.append(f"{w.text[:30]!r} larger than its box ({tw}x{th} in "
+                       f"{w.width:.0f}x{w.height:.0f})")
+    return sorted(set(out + overlaps(screen, window)))
+
+
+def walk_every_screen(kiosk: Any, states: list, sizes: tuple = SIZES,
+                      variants: tuple = (("zh_CN", False), ("zh_CN", True)),
+                      check: Any = truncated) -> list[str]:
+    """Show each of ``states`` — (name, screen, session, UiState fields, set-up) as in
+    tests/ui/test_screens.py — at every size and language/text-size variant, and run ``check``
+    (screen, window) on it. Returns the problems, each tagged with where it was seen."""
+    app, window = kiosk.app, kiosk.window
+    problems: list[str] = []
+    try:
+        for size in sizes:
+            window.size = size
+            kiosk.frame(2)
+            for lang, accessible in variants:
+                app.tr.switch(lang)
+                app.theme.accessible = accessible
+                for name, _screen, session, ui, setup in states:
+                    app.preview(session, **ui)
+                    if setup:
+                        setup(kiosk)
+                    kiosk.frame()  # Kivy settles bindings and layouts within the frame
+                    screen = app.manager.current_screen
+                    text = "large" if accessible else "standard"
+                    tag = f"{name} {lang} {text} {size[0]}x{size[1]}"
+                    problems += [f"{tag}: {p}" for p in check(screen, window)]
+                    screen.reset()
+    finally:
+        app.preview(None)
+        app.theme.accessible = False
+        app.tr.switch("zh_CN")
+        window.size = SIZES[0]
+        kiosk.frame(2)
+    return problems
+
+
+def drawn_lines(w: Any) -> list[str]:
+    """The lines Kivy actually laid out for a label (after any line breaking)."""
+    return ["".join(word.text for word in line.words) for line in (w._label._cached_lines or [])]
+
+
+def kinsoku_breaks(screen: Any) -> list[str]:
+    """Chinese text drawn with a line starting with closing punctuation, ending with opening
+    punctuation, or broken inside a number with its unit or a range (kiosk/ui/linebreak.py)."""
+    from kiosk.ui.linebreak import CLOSING, OPENING, units
+
+    out = []
+    for w in text_widgets(screen):
+        if not CJK.search(w.text):
+            continue
+        lines = [line for line in drawn_lines(w) if line]
+        if len(lines) < 2:
+            continue
+        allowed, at = {0}, 0
+        for unit in units(w.text.replace("\n", " ")):
+            at += len(unit.replace(" ", ""))
+            allowed.add(at)
+        at = 0
+        for i, line in enumerate(lines):
+            if i and line[0] in CLOSING:
+                out.append(f"{w.text[:30]!r}: a line starts with {line[0]!r}")
+            if i < len(lines) - 1 and line[-1] in OPENING:
+                out.append(f"{w.text[:30]!r}: a line ends with {line[-1]!r}")
+            at += len(line.replace(" ", ""))
+            if i < len(lines) - 1 and at not in allowed:
+                out.append(f"{w.text[:30]!r}: broken inside a word or number at {line!r}")
+    return out

@@ -25,11 +25,11 @@ def test_lockdown_swallows_escape_f1_and_alt_f4(kiosk):
 def test_language_switches_mid_session_and_kv_rules_unbind(kiosk):
     to_insert(kiosk)
     insert_note(kiosk, 2_000)
-    assert "已投入" in screen_texts(kiosk)
+    assert "已放入" in screen_texts(kiosk)
     bound = kiosk.app.tr.bound_rules
     kiosk.press("language")
     texts = screen_texts(kiosk)
-    assert "Inserted so far" in texts and "Still to insert: ¥108.50" in texts and "已投入" not in texts
+    assert "Put in" in texts and "Still to pay" in texts and "¥108.50" in texts and "已放入" not in texts
     assert kiosk.app.tr.bound_rules == bound  # switching binds nothing new
     assert kiosk.term.runner.lang == "en"  # the receipt follows the screen's language
     kiosk.press("finish")
@@ -81,7 +81,7 @@ def test_reprint_is_idempotent_and_the_next_payment_is_warned_of(kiosk):
     kiosk.press("skip")
     kiosk.wait_screen("attract")
     to_insert_amount_screen(kiosk)  # the same account again, minutes later
-    assert "该户号刚刚在本机缴过费" in screen_texts(kiosk)
+    assert "这个户号刚才在本机交过费" in screen_texts(kiosk)
     kiosk.term.drain()
     assert len(kiosk.server.ledger.payments()) == 1
 

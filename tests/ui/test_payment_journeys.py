@@ -83,7 +83,16 @@ def test_card_payment_in_chinese(kiosk):
     # alphanumeric mode)
     assert receipt["qr"] and session.txn_id.upper() in receipt["qr"][0]
     texts = screen_texts(kiosk)
-    assert session.receipt_no in texts and "¥150.00" in texts and "请取走打印好的缴费凭证" in texts
+    assert "¥150.00" in texts and "请取走打印好的小票" in texts
+    # cleared or not, a short number to read out (the day's sequence), a visible countdown
+    assert "欠费已经缴清。多缴的¥21.50存为预付电费。" in texts
+    short = kiosk.current_screen().ids.short_no
+    assert short.text == session.receipt_no.rsplit("-", 1)[1] and short.font_size > 40
+    kiosk.pump(lambda: "秒后本页自动关闭" in screen_texts(kiosk), 5, "receipt countdown")
+    before = kiosk.app.view.leave_text
+    kiosk.skip(3)
+    kiosk.pump(lambda: kiosk.app.view.leave_text != before, 5, "countdown moves")
+    assert kiosk.button("continue").text == "完成"
     kiosk.snap("journey-zh-done")
 
     kiosk.press("continue")
@@ -126,7 +135,7 @@ def test_keypad_payment_in_english(kiosk):
     kiosk.wait_screen("insert")
     for note in (5_000, 2_000, 1_000):
         insert_note(kiosk, note)
-    assert "Amount reached" in screen_texts(kiosk)
+    assert "The money is enough" in screen_texts(kiosk)
     kiosk.press("finish")
     kiosk.wait_screen("done")
     kiosk.pump(lambda: kiosk.session.printed is True, 10, "receipt printed")
@@ -167,11 +176,13 @@ def test_cancel_before_money_takes_nothing(kiosk):
     kiosk.hub.get("card-reader").remove()
     kiosk.press("continue")
     kiosk.wait_screen("amount")
-    kiosk.press("quick1")
+    kiosk.press("quick1")  # ¥50 of ¥128.50 owed: asked once, yes
+    kiosk.pump(lambda: kiosk.current_screen().mode == "ask", 5, "less than owed asked")
+    kiosk.press("pay")
     kiosk.wait_screen("insert")
     kiosk.press("cancel")
     kiosk.wait_screen("ended")
-    assert "没有收取您的钱" in screen_texts(kiosk)
+    assert "机器没有收您的钱" in screen_texts(kiosk)
     kiosk.press("continue")
     kiosk.wait_screen("attract")
     assert kiosk.journal.payments() == []

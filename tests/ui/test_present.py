@@ -51,7 +51,8 @@ def test_po_reader_rejects_garbage(tmp_path):
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_every_reason_code_has_its_own_words(tr, lang):
     tr.switch(lang)
-    generic = tr._("Something went wrong. Please try again.")
+    generic = present(replace(BASE, phase=Phase.IDENTIFYING, session_id="s", message="?"), tr._,
+                      UiState()).message
     for code in list(MESSAGES) + [f"malformed_account:{r}" for r in
                                   ("empty", "not_digits", "wrong_length", "bad_check_digit")]:
         d = present(replace(BASE, phase=Phase.IDENTIFYING, session_id="s", message=code), tr._, UiState())
@@ -68,9 +69,15 @@ def test_every_reason_code_has_its_own_words(tr, lang):
     tr.switch("zh_CN")
 
 
-def test_an_unknown_code_is_still_plain_words(tr):
-    d = present(replace(BASE, phase=Phase.AMOUNT, account=ACC, message="something_new"), tr._, UiState())
-    assert d.message == "出了点问题，请重试。" and d.message_error
+def test_an_unknown_code_is_still_plain_words_about_money_and_whom_to_call(tr):
+    ui = UiState(kiosk_id="KIOSK-0001", service_phone="95598")
+    d = present(replace(BASE, phase=Phase.AMOUNT, account=ACC, message="something_new"), tr._, ui)
+    assert d.message == "机器出了点问题，没有收您的钱。请重试，或拨打95598（终端号KIOSK-0001）。"
+    assert d.message_error
+    paid_in = replace(BASE, phase=Phase.INSERTING, account=ACC, message="something_new",
+                      credits=(Credit(1, "note", 5_000),))
+    d = present(paid_in, tr._, ui)
+    assert "没有收您的钱" not in d.message and "¥50.00" in d.message and "95598" in d.message
 
 
 def test_money_is_formatted_from_minor_units(tr):
@@ -78,9 +85,9 @@ def test_money_is_formatted_from_minor_units(tr):
                 credits=(Credit(1, "note", 10_000), Credit(2, "coin", 10)))
     d = present(s, tr._, UiState(insert_left_s=42.2))
     assert d.inserted_text == "¥100.10" and d.target_text == "¥128.50"
-    assert d.remaining_text == "还需投入：¥28.40"
+    assert (d.remaining_caption, d.remaining_amount) == ("还需投入", "¥28.40")
     assert d.countdown_text.startswith("43秒") and not d.countdown_urgent
-    assert d.notes_text.endswith("¥1  ¥5  ¥10  ¥20  ¥50  ¥100")
+    assert d.notes_text.endswith("1元、5元、10元、20元、50元、100元")
     assert d.can_finish and not d.can_cancel  # money in: only Finish
     with pytest.raises(TypeError):
         present(replace(s, target_minor=128.5), tr._, UiState())

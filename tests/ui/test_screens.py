@@ -67,12 +67,23 @@ def states(limits):
          replace(amount, target_minor=12_850, message="printer_unavailable_accept_screen_receipt"),
          {}, None),
         ("amount-refused", "amount", replace(amount, message="validator_unavailable"), {}, None),
+        ("amount-asked", "amount", replace(amount, short_asked=5_000), {}, None),
+        ("amount-nothing-owed", "amount", replace(amount, account=replace(acc, arrears_minor=0)),
+         {}, None),
+        ("amount-reader-down", "amount", replace(amount, validator_ok=False), {}, None),
+        ("amount-paper-out", "amount", replace(amount, printer_can_print=False), {}, None),
+        ("insert-empty", "insert", replace(inserting, credits=(), escrow=None),
+         {"insert_left_s": 59.0}, None),
         ("insert", "insert", inserting, {"insert_left_s": 42.0}, None),
         ("insert-returned", "insert", replace(inserting, escrow=None, message="returned:host"),
          {"insert_left_s": 9.0, "last_refusal": "denomination_not_accepted"}, None),
         ("processing", "processing", replace(inserting, phase=Phase.COMMITTING, escrow=None,
                                              credits=two_notes, committed=True), {}, None),
         ("done-printed", "done", done, {"receipt": receipt}, None),
+        ("done-stopped", "done",
+         replace(done, credits=(Credit(1, "note", 5_000),), interrupted="acceptor_jam"),
+         {"receipt": replace(receipt, payment=replace(receipt.payment, amount_minor=5_000)),
+          "screen_left_s": 25.0}, None),
         ("done-qr-offline", "done",
          replace(done, printed=False, message="print_failed:paper out", queue=OFFLINE),
          {"receipt": replace(receipt, payment=replace(receipt.payment, offline=True))}, None),
@@ -114,6 +125,7 @@ def test_every_screen_in_both_languages_and_accessible_mode(kiosk):
             found += checks.misplaced_actions(screen, window, app.theme)
             found += checks.overlaps(screen, window)
             found += checks.style_drift(screen, app.theme)
+            found += checks.kinsoku_breaks(screen)
             if name.startswith("done-qr"):
                 found += checks.qr_too_small(screen.ids.qr, window, app.theme.dpi / 25.4 * 30)
             problems += [f"{tag}: {p}" for p in found]
@@ -133,6 +145,6 @@ def test_step_indicator_and_offline_banner_follow_the_session(kiosk):
                 "rating": 4}.get(expected, 0)
         assert app.view.step == step, expected
         banner = [w for w in checks.text_widgets(app.manager.current_screen)
-                  if w.text.startswith(("Offline:", "网络中断："))]
+                  if w.text.startswith(("Offline:", "网络暂时断了"))]
         assert bool(banner) == session.offline, expected
     app.preview(None)

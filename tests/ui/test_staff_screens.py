@@ -96,7 +96,7 @@ def test_maintenance_sees_faults_clears_a_jam_and_cannot_collect(staff_kiosk):
     kiosk.wait_screen("staff_diag")
     idle(kiosk)
     rows = {r["name"]: r for r in kiosk.app.staff.diag_rows}
-    assert rows["凭条打印机"]["status"] == "故障" and "paper out" in rows["凭条打印机"]["reason"]
+    assert rows["小票打印机"]["status"] == "故障" and "paper out" in rows["小票打印机"]["reason"]
     assert rows["计费服务器"]["status"] == "正常" and rows["上传队列"]["status"] == "正常"
     assert "paper out" in screen_texts(kiosk)
     kiosk.snap("staff-journey-diag-paper-out")
@@ -114,7 +114,7 @@ def test_maintenance_sees_faults_clears_a_jam_and_cannot_collect(staff_kiosk):
     kiosk.press("faults")
     kiosk.wait_screen("staff_faults")
     idle(kiosk)
-    assert "有一张纸币卡在了收钞口。" in screen_texts(kiosk)
+    assert "有一张钞票卡在了入钞口。" in screen_texts(kiosk)
     kiosk.press("clear")
     idle(kiosk)
     assert kiosk.app.staff.message_error and "还不能清除" in kiosk.app.staff.message
@@ -187,7 +187,7 @@ def test_operator_counts_blind_sees_the_variance_and_gets_receipts(staff_kiosk):
     idle(kiosk)
     staff = kiosk.app.staff
     assert staff.counted_variance and "-¥50.00" in staff.counted_headline
-    assert staff.printed_text == "凭条已打印。"
+    assert staff.printed_text == "小票已打印。"
     kiosk.snap("staff-journey-counted")
     printer = kiosk.hub.get("printer")
     slip = "\n".join(printer.wait_receipt(2, 5)["lines"]).replace("￥", "¥")

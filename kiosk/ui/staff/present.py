@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 from kiosk.flow.money import format_minor
 from kiosk.ui.catalog import N_
 from kiosk.ui.present import FAULTS
+from kiosk.ui.staff.reasons import say_reason
 
 Gettext = Callable[[str], str]
 
@@ -125,7 +126,7 @@ def _entry_reason(e: Mapping[str, Any], _: Gettext) -> str:
     if kind == "terminal":
         faults = [_F(f["device"], f["code"]) for f in e.get("faults", [])]
         return faults_text(faults, _)
-    return e.get("reason") or "—"
+    return say_reason(e.get("reason") or "", _) or "—"
 
 
 class _F:
