@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlite_utils import Database
 
 from billing_server.seed import DEMO_PREPAID_CARDS
 from offline_queue.journal import Journal
