@@ -14,10 +14,11 @@ DAY = datetime(2026, 11, 20, 10, 0).astimezone()
 
 
 def v9_database(path) -> None:
-    """Today's database taken back to v9: v10 only adds its index."""
+    """Today's database taken back to v9: v10 adds its index, v11 the code orders."""
     connect(path).conn.close()
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("DROP INDEX outbox_requests_by_time")
+    conn.execute("DROP TABLE code_orders")  # v11's
     conn.execute("PRAGMA user_version = 9")
     when = DAY.timestamp()
     rows = [("service_request", "fault-S1", {"kind": "fault"}, when),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from sqlite_utils import Database
 
 from billing_server.seed import DEMO_PREPAID_CARDS
 from offline_queue.journal import Journal
@@ -58,11 +57,17 @@ def test_a_v4_database_with_payments_migrates_to_the_latest(tmp_path):
         for statement in _split(MIGRATIONS[number]):
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 4")
-    old = Journal(Database(conn), "KIOSK-T1").commit_payment("S-OLD", ACCT, {500: 2}, {}, 1000, False)
+    # a payment as a v4 terminal stored it (today's journal code expects today's schema)
+    conn.execute("INSERT INTO payments (txn_id, session_id, account_no, amount_minor, notes, coins,"
+                 " created_at, local_date, offline, receipt_no) VALUES ('T-OLD', 'S-OLD', ?, 1000,"
+                 " '{\"500\": 2}', '{}', '2026-01-02T10:00:00+08:00', '2026-01-02', 0, 'R-OLD')",
+                 (ACCT,))
+    conn.execute("INSERT INTO outbox (kind, idem_key, account_no, body, amount_minor, state,"
+                 " created_at) VALUES ('payment', 'T-OLD', ?, x'7b7d', 1000, 'PENDING', 0)", (ACCT,))
     conn.close()
     db = connect(path)  # migrates
     assert SCHEMA_VERSION >= 6 and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     journal = Journal(db, "KIOSK-T1")
-    assert journal.payment(old.txn_id).amount_minor == 1000
+    assert journal.payment("T-OLD").amount_minor == 1000
     journal.commit_payment("S-NEW", ACCT, {1000: 1}, {}, 1000, False, prepaid_card=CARD)
     assert [w.txn_id for w in PrepaidBook(db).pending()] == ["S-NEW"]

@@ -137,6 +137,9 @@ def test_maintenance_sees_faults_clears_a_jam_and_cannot_collect(staff_kiosk):
     kiosk.press("back")
     kiosk.wait_screen("staff_home")
     kiosk.app.staff.go("staff_collect")
+    # the refusal is a job's answer: wait for it, not only for no job running (on a busy machine
+    # the job may not have started yet)
+    kiosk.pump(lambda: kiosk.app.staff.message, 15, "the collection refused")
     idle(kiosk)
     assert kiosk.app.staff.message == "您的角色不能进行此操作。"
     kiosk.press("back")
@@ -304,7 +307,7 @@ def test_the_app_sends_heartbeats_with_the_audit_chain_head(staff_kiosk):
     kiosk.pump(lambda: kiosk.server.ledger.dump()["heartbeats"], 10, "a heartbeat")
     kiosk.skip(61)  # and the next one: every heartbeat, not only the first, gets through
     # the server keeps a kiosk's latest heartbeat only: count what the app had acknowledged
-    kiosk.pump(lambda: kiosk.app.heartbeat.sent >= 2, 20, "a second heartbeat acknowledged")
+    kiosk.pump(lambda: kiosk.app.heartbeat.sent >= 2, 60, "a second heartbeat acknowledged")
     (hb, *_) = kiosk.pump(sent_after_setup, 10, "a heartbeat carrying the audit head")
     assert hb["kiosk_id"] == "KIOSK-0001" and head != "0" * 64
     assert set(hb["devices"]) == {"bill_validator", "coin_acceptor", "card_reader", "printer",

@@ -4,7 +4,6 @@ field into one CardPresented and, once the frames stop, one CardRemoved."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import serial
@@ -13,13 +12,12 @@ from drivers.card_reader.em4100.protocol import FrameDecoder, mask_uid
 from drivers.interfaces import (
     CardPresented,
     CardRemoved,
-    DeviceEvent,
     DeviceFault,
     DeviceFaultCleared,
     Health,
     HealthState,
-    Post,
 )
+from drivers.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +26,10 @@ READ_TIMEOUT = 0.05
 PORT_RETRY = 0.5
 
 
-class Em4100Driver:
+class Em4100Driver(ReaderThread):
     """The reader talks unprompted; silence means no card, so health only reflects the port."""
+
+    THREAD_PREFIX = "em4100"
 
     def __init__(self, name: str, port: serial.SerialBase, removal_timeout: float = 0.5,
                  owns_port: bool = False) -> None:
@@ -45,10 +45,7 @@ class Em4100Driver:
         self._current: str | None = None
         self._last_seen = 0.0
         self._port_down = False
-        self._health = Health(HealthState.UNKNOWN, "not started")
-        self._post: Post | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        ReaderThread.__init__(self)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -58,39 +55,7 @@ class Em4100Driver:
     def current_card(self) -> str | None:
         return self._current
 
-    def start(self, post: Post) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self.name}: already started")
-        if self.port.timeout is None or self.port.timeout > READ_TIMEOUT:
-            self.port.timeout = READ_TIMEOUT
-        self._post = post
-        self._stop.clear()
-        self._health = Health(HealthState.OK)
-        self._thread = threading.Thread(target=self._run, name=f"em4100-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self.owns_port:
-            self.port.close()
-        self._health = Health(HealthState.UNKNOWN, "stopped")
-
-    @property
-    def threads(self) -> tuple[threading.Thread, ...]:
-        """The read thread while started (the device manager watches it for a crash)."""
-        return (self._thread,) if self._thread is not None else ()
-
-    def health(self) -> Health:
-        return self._health
-
     # ------------------------------------------------------------ read thread
-    def _emit(self, event: DeviceEvent) -> None:
-        if self._post is not None:
-            self._post(event)
-
     def _run(self) -> None:
         while not self._stop.is_set():
             try:

@@ -20,13 +20,12 @@ from drivers.errors import DriverError, FrameError, LinkTimeout, PortError
 from drivers.interfaces import (
     CardPresented,
     CardRemoved,
-    DeviceEvent,
     DeviceFault,
     DeviceFaultCleared,
     Health,
     HealthState,
-    Post,
 )
+from drivers.reader_thread import ReaderThread
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +71,11 @@ class WriteInterrupted(WriteFailed, CardRemovedError):
     the card is back and the block is read."""
 
 
-class Pn532Driver:
+class Pn532Driver(ReaderThread):
     """Drop-in card reader (same events as Em4100Driver) with ``read_block``/``write_block``."""
+
+    THREAD_PREFIX = "pn532"
+    SET_TIMEOUT = 0.02  # reads must return often enough for the command timeouts
 
     def __init__(self, name: str, port: Any, poll_interval: float = 0.2,
                  removal_polls: int = 2, ack_timeout: float = 0.1, answer_timeout: float = 0.5,
@@ -96,10 +98,7 @@ class Pn532Driver:
         self._current: p.Target | None = None
         self._misses = 0
         self._fault: str | None = None
-        self._health = Health(HealthState.UNKNOWN, "not started")
-        self._post: Post | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        ReaderThread.__init__(self)
         self._counts: dict[str, int] = {"polls": 0, "taps": 0, "removals": 0, "bad_answers": 0}
 
     @property
@@ -120,41 +119,10 @@ class Pn532Driver:
         return {"protocol": "pn532", "firmware": str(self.firmware) if self.firmware else "?"}
 
     # ------------------------------------------------------------ lifecycle
-    def start(self, post: Post) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self.name}: already started")
-        if getattr(self.port, "timeout", None) is None or self.port.timeout > 0.05:
-            self.port.timeout = 0.02  # reads must return often enough for the timeouts
-        self._post = post
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"pn532-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self._health = Health(HealthState.UNKNOWN, "stopped")
-        if self.owns_port:
-            try:
-                self.port.close()
-            except Exception:  # closing a dead port must not stop the shutdown
-                log.debug("%s: closing the port failed", self.name, exc_info=True)
-
-    def health(self) -> Health:
-        return self._health
-
-    @property
-    def threads(self) -> tuple[threading.Thread, ...]:
-        """The poll thread while started (the device manager watches it for a crash)."""
-        return (self._thread,) if self._thread is not None else ()
+    def _started(self) -> None:
+        """Health waits for the reader's first answer (the poll thread sets it)."""
 
     # ------------------------------------------------------------ poll thread
-    def _emit(self, event: DeviceEvent) -> None:
-        if self._post is not None:
-            self._post(event)
-
     def _run(self) -> None:
         while not self._stop.is_set():
             wait = self.poll_interval

@@ -10,7 +10,6 @@ again) is one event.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Callable
 
@@ -18,13 +17,12 @@ import serial
 
 from drivers.interfaces import (
     CodeScanned,
-    DeviceEvent,
     DeviceFault,
     DeviceFaultCleared,
     Health,
     HealthState,
-    Post,
 )
+from drivers.reader_thread import ReaderThread
 from drivers.scanner.serial2d.protocol import (
     TRIGGER_MODES,
     TRIGGER_ON,
@@ -50,10 +48,12 @@ MENU_REPLY_S = 1.0
 REARM_S = 20.0
 
 
-class Serial2dDriver:
+class Serial2dDriver(ReaderThread):
     """``trigger``: ``presentation`` or ``serial`` sets that trigger mode at start (volatile
     table); ``keep`` sends nothing (a scanner set up with its programming bar codes, or of
     another family)."""
+
+    THREAD_PREFIX = "scanner"
 
     def __init__(self, name: str, port: serial.SerialBase, framing: Framing = Framing(),
                  debounce_ms: int = 1500, trigger: str = "presentation", owns_port: bool = False,
@@ -77,10 +77,7 @@ class Serial2dDriver:
         self._armed_at = 0.0
         self._identity: dict[str, str] = {"protocol": "serial2d"}
         self._port_down = False
-        self._health = Health(HealthState.UNKNOWN, "not started")
-        self._post: Post | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        ReaderThread.__init__(self)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -89,38 +86,7 @@ class Serial2dDriver:
     def identity(self) -> dict[str, str]:
         return dict(self._identity)
 
-    def start(self, post: Post) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self.name}: already started")
-        if self.port.timeout is None or self.port.timeout > READ_TIMEOUT:
-            self.port.timeout = READ_TIMEOUT
-        self._post = post
-        self._stop.clear()
-        self._health = Health(HealthState.OK)
-        self._thread = threading.Thread(target=self._run, name=f"scanner-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        if self.owns_port:
-            self.port.close()
-        self._health = Health(HealthState.UNKNOWN, "stopped")
-
-    @property
-    def threads(self) -> tuple[threading.Thread, ...]:
-        return (self._thread,) if self._thread is not None else ()
-
-    def health(self) -> Health:
-        return self._health
-
     # ------------------------------------------------------------ read thread
-    def _emit(self, event: DeviceEvent) -> None:
-        if self._post is not None:
-            self._post(event)
-
     def _run(self) -> None:
         setup_done = self.trigger == "keep"
         while not self._stop.is_set():
