@@ -79,7 +79,7 @@ def entry(s: Session, screen: str, lang: str, scanner: bool = False) -> list[Pro
         out.append(prompt("say.owed", lang, amount=owed) if owed > 0
                    else prompt("say.nothing_owed", lang))
     if screen == "done":
-        out.append(prompt("say.paid", lang, amount=s.credited_minor))
+        out.append(prompt("say.paid", lang, amount=steps.paid_minor(s)))
         out += _receipt(s.printed, s, lang)
         return out
     out.append(prompt(steps.sentence(s, screen, scanner), lang))

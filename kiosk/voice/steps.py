@@ -120,6 +120,13 @@ def entry(s: Session, screen: str, lang: str) -> list[Prompt] | None:
     return out
 
 
+def paid_minor(s: Session) -> int:
+    """What this payment took: the notes credited, or the phone payment (which credits none)."""
+    if s.code is not None and s.code.step == "paid":
+        return s.code.amount_minor
+    return s.credited_minor
+
+
 def hurry(before_left: int, s: Session, lang: str) -> list[Prompt]:
     """Once, when the time to confirm on the phone runs low (not every tick of the countdown)."""
     code = s.code

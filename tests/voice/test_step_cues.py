@@ -52,6 +52,10 @@ def test_code_pay_user_paying_then_paid():
         ([], False), ([], False),  # the countdown is not spoken every poll …
         (["say.code_hurry"], False), ([], False),  # … only once, when time runs low
         (["say.code_paid", "screen.processing"], True)]
+    done = replace(steps[-1][0], phase=Phase.RECEIPT, receipt_no="R1")
+    (paid, *_) = entry(done, "done", "zh_CN")  # the phone's amount: no notes were credited
+    assert paid.clips == ("part.paid", "num.1", "num.hundred", "num.2", "num.ten", "num.8",
+                          "unit.yuan", "num.5", "unit.jiao")
 
 
 @pytest.mark.parametrize(("message", "said"), [
