@@ -177,3 +177,14 @@ def test_every_step_screen_sentence_is_a_clip(lang):
                       (errand_session("outage", "category"), "choice"),
                       (errand_session("complaint", "reasons"), "choice")]:
         assert prompt(sentence(s, screen), lang).clips
+
+
+def test_the_start_screens_text_offers_the_scan_only_with_a_scanner():
+    from kiosk.ui.present import UiState, present
+
+    def texts(scanner: bool, keypad: bool) -> tuple[str, str]:
+        d = present(Session(), lambda t: t, UiState(keypad_open=keypad, scanner=scanner))
+        return d.start_how_text, d.account_hint_text
+
+    assert all("scan" in t for t in texts(True, False) + texts(True, True))
+    assert not any("scan" in t for t in texts(False, False) + texts(False, True))
