@@ -79,7 +79,7 @@ CLIPS: dict[str, tuple[str, str]] = {
     "say.scan_code_not_here": ("付款码要到付款那一步才能用。没有扣钱。",
                                "A payment code can only be used at the payment step. Nothing "
                                "was charged."),
-    # paying by phone (kiosk/flow/code_tender.py; the scanner is under the screen's front)
+    # paying by phone (kiosk/flow/code_tender.py; the words of kiosk/ui/code_present.py)
     "screen.code_pay": ("请打开手机上的付款码，把手机放在扫码器下面。",
                         "Open the payment code in your wallet app and hold your phone under "
                         "the scanner."),
