@@ -86,7 +86,7 @@ class KioskApp(ErrandIntents, App):
         self.view = SessionView(kiosk_id=self.kiosk_config.kiosk.id,
                                 service_phone=self.kiosk_config.kiosk.service_phone)
         self.ui = self._new_ui(ready=False)
-        self.voice = VoiceGuide(self.kiosk_config.voice)
+        self.voice = VoiceGuide(self.kiosk_config.voice, scanner=self._has_scanner())
         self.lockdown, self.allow_close = lockdown, allow_close
         self.dev_controls = dev_controls
         self.dev_actions = dev_actions or {}
@@ -301,7 +301,12 @@ class KioskApp(ErrandIntents, App):
 
     def _new_ui(self, **fields: Any) -> UiState:
         k = self.kiosk_config.kiosk
-        return UiState(kiosk_id=k.id, service_phone=k.service_phone, **fields)
+        return UiState(kiosk_id=k.id, service_phone=k.service_phone,
+                       scanner=self._has_scanner(), **fields)
+
+    def _has_scanner(self) -> bool:
+        """A barcode scanner is configured (a disabled device is not in ``devices``)."""
+        return "scanner" in self.kiosk_config.devices
 
     def _tick(self, _dt: float) -> None:
         self.staff.tick()

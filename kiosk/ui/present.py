@@ -18,6 +18,7 @@ from kiosk.flow.receipt import ReceiptData, qr_payload
 from kiosk.flow.session import Phase, Session
 from kiosk.ui import errands_present
 from kiosk.ui import code_present
+from kiosk.ui import scan_present
 from kiosk.ui.catalog import N_
 from kiosk.ui.wording import say_list, say_minor
 
@@ -142,6 +143,7 @@ class UiState:
     # whom to call, for the sentences that say it (the footer shows them on every screen too)
     kiosk_id: str = ""
     service_phone: str = ""
+    scanner: bool = False  # a barcode scanner is configured: a bill's barcode may be scanned
 
 
 @dataclass
@@ -153,6 +155,8 @@ class Display:
     message_error: bool = False
     idle_warning: str = ""
     looking_up: bool = False
+    start_how_text: str = ""  # attract: the other ways to start (scan a bill, when a scanner is on)
+    account_hint_text: str = ""  # identify: where the number is (or its barcode)
     # account
     account_masked: str = ""
     holder: str = ""
@@ -248,6 +252,7 @@ def present(s: Session, _: Gettext, ui: UiState) -> Display:
               "order": s.code.order_id if s.code else ""}
     d.message, d.message_error = _message(s, _, ui, limits)
     d.looking_up = s.phase == Phase.IDENTIFYING and not s.message
+    scan_present.fill(d, ui.scanner, _)
     if ui.idle_left_s is not None and ui.idle_left_s <= IDLE_WARNING_S:
         d.idle_warning = _("Still there? Returning to the start in {seconds} s. "
                            "Touch the screen to continue.").format(seconds=_whole(ui.idle_left_s))

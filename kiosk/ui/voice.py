@@ -12,7 +12,7 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk.flow.session import Session
-from kiosk.voice import cues, manifest
+from kiosk.voice import cues, manifest, steps
 from kiosk.voice.prompts import LANGS, prompt
 from kiosk.voice.settings import LEVELS, VoiceSection
 from kiosk.ui.voice_player import ClipBank, Player
@@ -31,9 +31,11 @@ class VoiceGuide(EventDispatcher):
     help_open = BooleanProperty(False)
     help_text = StringProperty("")
 
-    def __init__(self, settings: VoiceSection, bank: ClipBank = BANK, **kwargs: Any) -> None:
+    def __init__(self, settings: VoiceSection, bank: ClipBank = BANK, scanner: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.scanner = scanner  # a scanner is configured: the start screens say so
         folder = Path(settings.sounds_dir) if settings.sounds_dir else manifest.SOUNDS_DIR
         self.manifests = {lang: manifest.load(lang, folder) for lang in LANGS}
         self.player = Player(bank, self.manifests)
@@ -63,7 +65,7 @@ class VoiceGuide(EventDispatcher):
     def hear(self, s: Session, screen: str, lang: str, idle: bool = False) -> None:
         """Each refresh of the screen: whatever changed since the last one is said."""
         self._last = (s, screen, lang)
-        cue = cues.listen(self.heard, s, screen, lang, idle)
+        cue = cues.listen(self.heard, s, screen, lang, idle, self.scanner)
         if cue.heard.screen != self.heard.screen:
             self.help_open = False
         self.heard = cue.heard
@@ -79,16 +81,16 @@ class VoiceGuide(EventDispatcher):
         if self._last is not None and self.enabled:
             s, screen, lang = self._last
             if screen in cues.SPEAKING:
-                self.player.say(cues.entry(s, screen, lang), lang, cut=True)
+                self.player.say(cues.entry(s, screen, lang, self.scanner), lang, cut=True)
 
     def help(self) -> None:
         """The screen's prompt again, and its sentence in large text until closed."""
         if self._last is None:
             return
-        _s, screen, lang = self._last
+        s, screen, lang = self._last
         if screen not in cues.SPEAKING:
             return
-        clip = f"screen.{screen}"
+        clip = steps.sentence(s, screen, self.scanner)
         self.help_text = self.manifests[lang].text(clip) or clip
         self.help_open = True
         if self.enabled:

@@ -1,11 +1,15 @@
 """Voice guidance through the real app (docs/voice.md): a card → amount → notes → receipt
 journey with the voice on says the exact prompts in Chinese and in English, through SDL's
-dummy audio driver; a new screen cuts the prompt still playing; volume, repeat and help."""
+dummy audio driver; paying by phone says each step once; a new screen cuts the prompt still
+playing; volume, repeat and help."""
 
 from __future__ import annotations
 
 import pytest
 
+from kiosk.flow import code_tender as ct
+from kiosk.flow.session import Phase
+from tests.ui.test_code_pay import code_kiosk, gateway, show_code, to_code_scan  # noqa: F401
 from tests.ui.test_faults import to_insert
 from tests.ui.test_payment_journeys import CARD, insert_note
 
@@ -15,8 +19,10 @@ pytestmark = pytest.mark.ui
 JOURNEY = [
     "say.card_read", "screen.account", "say.owed", "screen.amount", "screen.insert", "say.left",
     "say.checking_note", "say.credited", "say.checking_note", "say.enough",
-    "say.paid", "say.take_receipt", "screen.rating", "screen.attract",
+    "say.paid", "say.take_receipt", "screen.rating", "screen.attract.scan",
 ]
+#: the simulated terminal has a barcode scanner: the attract screen says a bill can be scanned
+ATTRACT = "screen.attract.scan"
 
 
 def said_ids(kiosk, since: int = 0) -> list[str]:
@@ -48,7 +54,7 @@ def spoken(kiosk, lang: str, pid: str) -> str:
 def test_a_journey_in_chinese_says_each_prompt(kiosk):
     voice = kiosk.app.voice
     assert voice.enabled and voice.player.bank.audio, "SDL's dummy driver plays the clips"
-    assert said_ids(kiosk) == ["screen.attract"]
+    assert said_ids(kiosk) == [ATTRACT]
     journey(kiosk)
     assert said_ids(kiosk, 1) == JOURNEY
     assert {lang for _p, lang, _c in voice.player.said} == {"zh_CN"}
@@ -63,7 +69,7 @@ def test_a_journey_in_english_says_each_prompt(kiosk):
     kiosk.press("language")
     kiosk.pump(lambda: kiosk.app.tr.lang == "en", 5, "English")
     voice = kiosk.app.voice
-    assert said_ids(kiosk) == ["screen.attract", "screen.attract"]  # again, in English
+    assert said_ids(kiosk) == [ATTRACT, ATTRACT]  # again, in English
     start = len(voice.player.said)
     journey(kiosk)
     assert said_ids(kiosk, start)[:-1] == JOURNEY[:-1]
@@ -72,7 +78,7 @@ def test_a_journey_in_english_says_each_prompt(kiosk):
     assert spoken(kiosk, "en", "say.credited") == \
         "Received one hundred yuan twenty eight yuan fifty still to pay"
     # the next resident starts in Chinese, and hears it
-    assert voice.player.said[-1][:2] == ("screen.attract", "zh_CN")
+    assert voice.player.said[-1][:2] == (ATTRACT, "zh_CN")
 
 
 def test_a_new_screen_cuts_the_prompt(kiosk):
@@ -124,3 +130,34 @@ def test_repeat_help_and_volume(kiosk):
     kiosk.skip(60)
     kiosk.wait_screen("attract")
     assert voice.volume == kiosk.app.kiosk_config.voice.volume  # the next resident's default
+
+
+#: said only when the app happens to show that state (the gateway's answer may come first)
+TRANSIENT = ("say.code_read", "say.code_paid")
+
+
+def test_paying_by_phone_says_each_step_once(code_kiosk, gateway):
+    """Scan the code, confirm on the phone (user_paying, polled with a countdown), paid."""
+    kiosk = code_kiosk
+    voice = kiosk.app.voice
+    gateway.set_fault("user_paying", polls=2)
+    to_code_scan(kiosk)
+    kiosk.pump(lambda: said_ids(kiosk)[-1:] == ["screen.code_pay"], 5, "scan prompt")
+    kiosk.press("help")
+    assert voice.help_text == "请打开手机上的付款码，把手机放在扫码器下面。"
+    kiosk.tap(next(w for w in kiosk.app.root.walk() if getattr(w, "intent", "") == "close_help"))
+    start = len(voice.player.said)
+    show_code(kiosk)
+    kiosk.pump(lambda: kiosk.app.view.code_countdown_text, 10, "confirm on the phone")
+    polls = 0
+    while kiosk.session.phase == Phase.CODE_WAIT:
+        kiosk.skip(ct.POLL_S)  # each step of the countdown is a poll
+        kiosk.frame(5)
+        polls += 1
+    kiosk.pump(lambda: "say.paid" in said_ids(kiosk, start), 15, "the receipt screen's prompt")
+    assert polls >= 2, "the countdown ran while the resident confirmed"
+    heard = [p for p in said_ids(kiosk, start) if p not in TRANSIENT]
+    # then say.take_receipt once printed (the printer's pace: not waited for here)
+    assert heard[:2] == ["say.code_confirm", "say.paid"]
+    assert set(heard[2:]) <= {"say.take_receipt", "say.receipt_on_screen"}
+    assert spoken(kiosk, "zh_CN", "say.paid") == "缴费成功，本次缴费一百二十八元五角"

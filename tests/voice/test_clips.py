@@ -9,7 +9,7 @@ import wave
 
 import pytest
 
-from kiosk.voice import build, manifest
+from kiosk.voice import build, manifest, steps
 from kiosk.voice.cues import SPEAKING
 from kiosk.voice.numbers import NUMBER_CLIPS
 from kiosk.voice.prompts import CLIPS, LANGS, PHRASES, all_clips, prompt
@@ -22,6 +22,10 @@ def test_every_prompt_has_a_clip(lang):
     wanted = all_clips(lang)
     assert NUMBER_CLIPS[lang] <= set(wanted)
     assert {f"screen.{s}" for s in SPEAKING} <= set(wanted)
+    # the new screens' prompts: each message's own, the scanner variants, a reference's letters
+    assert set(steps.MESSAGE_PROMPTS.values()) <= set(wanted)
+    assert {f"screen.{s}.scan" for s in steps.SCAN_SCREENS} <= set(wanted)
+    assert set(prompt("say.reference", lang, ref="K0123456789ABCDEFZ").clips) <= set(wanted)
     assert manifest.missing(lang, wanted) == [], "run `make sounds` (docs/voice.md)"
     for clip in manifest.load(lang).clips.values():
         assert clip.path.read_bytes()[:4] in AUDIO_MAGIC, clip.path
@@ -39,7 +43,7 @@ def test_the_clips_say_the_current_words(lang):
 def test_every_phrase_uses_only_clips_there_are(lang):
     have = set(manifest.load(lang).clips)
     for pid in [c for c in CLIPS if not c.startswith("part.")] + list(PHRASES):
-        said = prompt(pid, lang, amount=12_850, paid=5_000, left=7_850)
+        said = prompt(pid, lang, amount=12_850, paid=5_000, left=7_850, ref="K3F0A9B1")
         assert set(said.clips) <= have, pid
 
 
