@@ -14,9 +14,6 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
 BASE_W, BASE_H = 1280, 800
-#: in portrait the side panel (notices, accepted notes, keypad) sits below the main content and
-#: takes this much height for the main content's 1
-SIDE_SHARE_PORTRAIT = 0.6
 TOUCH_MM = 15.0
 
 
@@ -79,7 +76,6 @@ class Theme(EventDispatcher):
     accessible = BooleanProperty(False)
     #: taller than wide: containers stack what stands side by side in landscape (common.kv Split)
     portrait = BooleanProperty(False)
-    side_share = NumericProperty(SIDE_SHARE_PORTRAIT)
     scale = NumericProperty(1.0)
     dpi = NumericProperty(96.0)
 
