@@ -98,6 +98,15 @@ class SyncResult:
     # Set when the server keeps answering without proof (redirects, answers that do not echo
     # what was sent): nothing is delivered and staff must look at the server, not wait.
     fault: str | None = None
+    #: a health probe's answer (``SyncWorker.probe``), made when a pass had no news about the
+    #: network and the terminal believes it is offline; None: no probe was made
+    reachable: bool | None = None
+
+    @property
+    def news(self) -> bool:
+        """The pass learned something about the network (a delivery tried, or a probe)."""
+        return bool(self.delivered or self.retried or self.dead or self.circuit_open
+                    or self.reachable is not None)
 
 
 class SyncWorker:
@@ -150,6 +159,24 @@ class SyncWorker:
         if self.untrusted_in_row < self.untrusted_limit:
             return None
         return f"{self.untrusted_in_row} answers in a row without proof of recording: {self._untrusted_why}"
+
+    def probe(self) -> bool:
+        """One cheap ``GET /v1/health`` (docs/billing-api.yaml): True when the server answers.
+        An answer closes the circuit at once, so delivery resumes on the next pass rather than
+        after the cooldown (docs/promises.md: the offline banner). A gateway without a health
+        endpoint is never probed (False)."""
+        health = getattr(self.gateway, "health", None)
+        if health is None:
+            return False
+        try:
+            status, _clock = health()
+        except Exception:  # Unreachable, TlsRefused: not back yet, whatever the reason
+            return False
+        if status != 200:
+            return False
+        with self._lock:
+            self._circuit_record(True, self.clock())
+        return True
 
     def _with_fault(self, result: SyncResult) -> SyncResult:
         result.fault = self.fault
@@ -246,11 +273,18 @@ class SyncWorker:
 
 
 def run_forever(worker: SyncWorker, stop: threading.Event, interval_s: float = 2.0,
-                on_pass: Callable[[SyncResult], None] | None = None) -> None:
-    """The background loop: only touches the outbox and reports through ``on_pass``."""
+                on_pass: Callable[[SyncResult], None] | None = None,
+                offline: Callable[[], bool] | None = None) -> None:
+    """The background loop: only touches the outbox and reports through ``on_pass``. While
+    ``offline()`` says the terminal believes the network down, a pass that learned nothing
+    (nothing due, or the circuit open) probes the health endpoint, so being back is known
+    within one interval."""
     while not stop.is_set():
         try:
             result = worker.run_once()
+            if offline is not None and (result.circuit_open or not result.news) and offline():
+                result.reachable = worker.probe()
+                result.circuit_open = result.circuit_open and not result.reachable
         except Exception:  # a bug must not kill delivery for good; log and keep going
             log.exception("sync pass failed")
             result = SyncResult(errors=["internal"])

@@ -129,6 +129,9 @@ class _PortraitRows(BoxLayout):
     of equal height: ``_on_top`` children across the upper row, the rest in the lower, where
     each keeps its place, left or right (docs/architecture.md: Screen sizes)."""
 
+    #: the upper row's height in portrait; 0: the two rows share the height equally
+    top_h = NumericProperty(0)
+
     def _on_top(self, child: Widget) -> bool:
         raise NotImplementedError
 
@@ -139,11 +142,13 @@ class _PortraitRows(BoxLayout):
             return
         left, top, right, bottom = self.padding
         gap = self.spacing
-        row_h = (self.height - top - bottom - gap) / 2
+        inner = self.height - top - bottom - gap
+        upper = self.top_h or inner / 2
         width = self.width - left - right
         rows = ([c for c in reversed(self.children) if self._on_top(c)],
                 [c for c in reversed(self.children) if not self._on_top(c)])
-        for row_y, row in zip((self.y + bottom + row_h + gap, self.y + bottom), rows):
+        for row_y, row, row_h in zip((self.y + bottom + inner - upper + gap, self.y + bottom), rows,
+                                     (upper, inner - upper)):
             fixed = sum(c.width for c in row if c.size_hint_x is None)
             shares = sum(c.size_hint_x for c in row if c.size_hint_x is not None) or 1
             free = max(0.0, width - fixed - gap * (len(row) - 1))

@@ -290,7 +290,7 @@ class Terminal:
             ready.set()
             try:
                 run_forever(self.sync_worker, self._sync_stop, self.config.billing.sync_interval_s,
-                            self.events.post)
+                            self.events.post, offline=self._believes_offline)
             finally:
                 self.sync_worker.outbox.db.conn.close()
 
@@ -336,7 +336,10 @@ class Terminal:
             if intercept(ev):
                 return
         if isinstance(ev, SyncResult):
-            if ev.delivered or ev.retried or ev.dead or ev.circuit_open:
+            if ev.reachable is not None:  # a health probe: the server's own word
+                self.online = ev.reachable
+                self.runner.post_queue_state(online=self.online)
+            elif ev.news:
                 self.online = not ev.circuit_open and not (ev.retried and not ev.delivered)
                 self.runner.post_queue_state(online=self.online)
             else:  # nothing was due (backoff): no news about the network, keep what we know
@@ -345,6 +348,11 @@ class Terminal:
             self._log_power_up(ev)
         else:
             self.runner.handle(ev)
+
+    def _believes_offline(self) -> bool:
+        """Read on the sync thread (no writes): a failed delivery or a failed lookup (the
+        session's queue state) says the network is down."""
+        return not self.online or not self.runner.session.queue.online
 
     def _log_power_up(self, ev: d.PowerUp) -> None:
         """A device's first power-up is its start (worth a look only when not normal); any

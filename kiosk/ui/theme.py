@@ -14,10 +14,11 @@ from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty
 
 BASE_W, BASE_H = 1280, 800
-#: in portrait the side panel (notices, accepted notes, keypad) sits below the main content and
-#: takes this much height for the main content's 1
-SIDE_SHARE_PORTRAIT = 0.6
 TOUCH_MM = 15.0
+#: targets grow with a larger screen only this far: a finger does not grow with the glass, and
+#: the rows of buttons a portrait screen stacks would take the room its text needs
+#: (docs/architecture.md: Screen sizes); never below TOUCH_MM
+TARGET_SCALE_MAX = 1.2
 
 
 def hex_rgba(code: str) -> list[float]:
@@ -79,7 +80,6 @@ class Theme(EventDispatcher):
     accessible = BooleanProperty(False)
     #: taller than wide: containers stack what stands side by side in landscape (common.kv Split)
     portrait = BooleanProperty(False)
-    side_share = NumericProperty(SIDE_SHARE_PORTRAIT)
     scale = NumericProperty(1.0)
     dpi = NumericProperty(96.0)
 
@@ -94,6 +94,8 @@ class Theme(EventDispatcher):
     touch_min = NumericProperty(0)
     header_h = NumericProperty(0)
     bar_h = NumericProperty(0)
+    #: the bottom bar's button row in portrait: narrow buttons wrap, two lines must fit
+    bar_two_lines = NumericProperty(0)
 
     bg = ColorProperty()
     fg = ColorProperty()
@@ -144,10 +146,11 @@ class Theme(EventDispatcher):
         for name, values in SIZES.items():
             if name != "min_target":
                 setattr(self, name, round(values[i] * self.scale))
-        at_least = round(SIZES["min_target"][i] * self.scale)
+        at_least = round(SIZES["min_target"][i] * min(self.scale, TARGET_SCALE_MAX))
         self.touch_min = max(at_least, round(TOUCH_MM * self.mm + 0.5))
         self.header_h = self.touch_min + round(12 * self.scale)
         self.bar_h = self.touch_min + round(20 * self.scale)
+        self.bar_two_lines = max(self.bar_h, round(self.font_button * 2.4) + 3 * self.gap)
         for name, values in COLOURS.items():
             setattr(self, name, hex_rgba(values[i]))
         self.timeout_factor = 2.0 if self.accessible else 1.0

@@ -68,7 +68,9 @@ def misplaced_actions(screen: Any, window: Any, theme: Any) -> list[str]:
             continue
         x0, y0, x1, _y1 = window_rect(b)
         in_bar = y0 < theme.bar_h
-        if b.kind == "primary" and b.intent not in ("quick1", "quick2", "quick3"):
+        # quick amounts and ticked options are filled like the primary action but are choices
+        if b.kind == "primary" and b.intent not in ("quick1", "quick2", "quick3") \
+                and not b.intent.startswith("option:"):
             if not (in_bar and x1 >= window.width - theme.pad - 2):
                 out.append(f"primary {b.intent!r} at x={x0:.0f}..{x1:.0f}, y={y0:.0f}")
         if b.intent in BACK_INTENTS and not (in_bar and x0 <= theme.pad + 2):

@@ -3,7 +3,7 @@ size, and one contact sheet per size a reviewer reads at a glance (README: Scree
 
 ``python -m tests.ui.screenshots [--out artifacts/screenshots] [--sizes 1280x800,1920x1080,1080x1920]
 [--langs zh_CN,en] [--text standard,large] [--only NAME,...]`` (``make screenshots``). The screens
-are the states of tests/ui/test_screens.py, shown on the real app over the real terminal (device
+are the states of tests/ui/test_screens.py and tests/ui/more_states.py, shown on the real app over the real terminal (device
 simulators, the reference billing server on loopback). Without ``--inner`` it runs itself under an
 X server of its own, large enough for portrait 1080×1920.
 
@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--langs", type=_list(LANGS), default=list(LANGS))
     p.add_argument("--text", type=_list(TEXTS), default=list(TEXTS))
     p.add_argument("--only", type=lambda t: [v for v in t.split(",") if v], default=None,
-                   help="state names of tests/ui/test_screens.py (default: all)")
+                   help="state names of tests/ui/test_screens.py or more_states.py (default: all)")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when a screen breaks a rule at any size (problems-<size>.txt)")
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
@@ -115,6 +115,7 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
     from kiosk.app import KioskApp, make_terminal
     from tests.billing_server.conftest import TEST_TOKEN
     from tests.ui.conftest import Kiosk, close_app, make_config
+    from tests.ui.more_states import more_states
     from tests.ui.test_screens import states
     from tests.ui import screen_checks as checks
 
@@ -133,7 +134,8 @@ def render(out: Path, sizes: list[tuple[int, int]], langs: list[str], texts: lis
         app._run_prepare()
         kiosk = Kiosk(app, term, server, window)
         kiosk.pump(lambda: app.view.ready, 30, "app ready")
-        chosen = [s for s in states(app.kiosk_config.limits) if not only or s[0] in only]
+        limits = app.kiosk_config.limits
+        chosen = [s for s in states(limits) + more_states(limits) if not only or s[0] in only]
         for size in sizes:
             window.size = size
             kiosk.frame(3)

@@ -6,14 +6,19 @@ from __future__ import annotations
 import pytest
 
 from tests.ui import screen_checks as checks
+from tests.ui.more_states import more_states
 from tests.ui.test_screens import states
 
 pytestmark = pytest.mark.ui
+#: (language, large text): English large is the longest text in portrait's narrow columns
+VARIANTS = (("zh_CN", False), ("zh_CN", True), ("en", False), ("en", True))
 
 
 @pytest.mark.slow  # every state at three sizes in two text sizes
 def test_no_truncated_label_at_any_size(kiosk):
-    problems = checks.walk_every_screen(kiosk, states(kiosk.app.kiosk_config.limits))
+    limits = kiosk.app.kiosk_config.limits
+    problems = checks.walk_every_screen(kiosk, states(limits) + more_states(limits),
+                                        variants=VARIANTS)
     assert kiosk.window.size == checks.SIZES[0]
     assert not problems, "\n".join(problems)
 
