@@ -26,8 +26,8 @@ from drivers.coin_acceptor.cctalk.entry import CcTalkOptions
 from drivers.printer.escpos.entry import EscPosOptions
 from drivers.scanner.serial2d.entry import Serial2dOptions
 from kiosk.config_sections import (ENROL_TOKEN, KIOSK_ID, MAX_VERIFY_URL,  # noqa: F401
-                                   ArchiveSection, BillingSection, GatewaySection, KioskSection,
-                                   ReceiptsSection, StaffSection, _range)
+                                   ArchiveSection, BillingSection, CabinetSection, GatewaySection,
+                                   KioskSection, ReceiptsSection, StaffSection, _range)
 from kiosk.flow.rules import FlowConfig
 from kiosk.flow.scan import ScanRules, rules_from_table
 from kiosk.staff.pins import MAX_N as MAX_SCRYPT_N
@@ -86,6 +86,8 @@ class Config:
     scanner: ScanRules = field(default_factory=ScanRules)
     archive: ArchiveSection = field(default_factory=ArchiveSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
+    #: where the card reader and cash slots are on this cabinet (the screens' pictures)
+    cabinet: CabinetSection = field(default_factory=CabinetSection)
     #: the devices in use; a device with ``enabled = false`` is not here at all
     devices: dict[str, DeviceSection] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
 
@@ -133,7 +135,7 @@ def config_with(raw: Mapping[str, Any], values: Mapping[str, tuple[str, Any]]) -
 
 def config_from_dict(raw: Mapping[str, Any]) -> Config:
     _no_unknown(raw, {"kiosk", "billing", "receipts", "staff", "limits", "devices", "archive",
-                      "gateway", "voice", "scanner"}, "")
+                      "gateway", "voice", "scanner", "cabinet"}, "")
     devices = dict(DEFAULT_DEVICES)
     for name, table in _table(raw, "devices").items():
         if name not in DEFAULT_DEVICES:
@@ -152,6 +154,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> Config:
         scanner=_scan_rules(_table(raw, "scanner")),
         archive=_build(ArchiveSection, _table(raw, "archive"), "archive", ArchiveSection()),
         voice=_build(VoiceSection, _table(raw, "voice"), "voice", VoiceSection()),
+        cabinet=_build(CabinetSection, _table(raw, "cabinet"), "cabinet", CabinetSection()),
         devices={name: dev for name, dev in devices.items() if dev.enabled},
     )
     if not cfg.billing.url.startswith(("http://", "https://")):

@@ -96,3 +96,17 @@ class ArchiveSection:
     ``keep_days`` move to the monthly archive, at idle, at most once a day; 0 = never."""
 
     keep_days: int = field(default=90, metadata=_range(0, 36500))
+
+
+#: where a device sits on the cabinet, seen from the resident facing the screen
+SIDES = ("left", "right", "below")
+
+
+@dataclass(frozen=True)
+class CabinetSection:
+    """Where this cabinet's card reader, note slot and coin slot are relative to the screen: the
+    identify and insert screens draw an arrow that way (docs/architecture.md: Screen sizes)."""
+
+    card_reader: str = field(default="right", metadata={"choices": SIDES})
+    note_slot: str = field(default="right", metadata={"choices": SIDES})
+    coin_slot: str = field(default="below", metadata={"choices": SIDES})

@@ -41,5 +41,5 @@ STAFF_SCREENS = (
     ("staff_reprint", "kiosk.screens.staff.reprint", "StaffReprintScreen"),
 )
 #: the kv files under assets/kv, shared rules first (a screen's rule uses the widgets they define)
-KV_FILES = (("common.kv", "voice.kv") + tuple(f"{name}.kv" for name, _m, _c in SCREENS) + ("staff/common.kv",)
+KV_FILES = (("common.kv", "voice.kv", "pictures.kv") + tuple(f"{name}.kv" for name, _m, _c in SCREENS) + ("staff/common.kv",)
             + tuple(f"staff/{name.removeprefix('staff_')}.kv" for name, _m, _c in STAFF_SCREENS))

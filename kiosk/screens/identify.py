@@ -3,10 +3,13 @@ checks the number (length, check digit) before any lookup and says what is wrong
 
 from __future__ import annotations
 
-from kivy.properties import StringProperty
+from typing import Any
+
+from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.flow.account import ACCOUNT_LENGTH
 from kiosk.screens.common import KioskScreen
+from kiosk.screens.pictures import DevicePicture  # noqa: F401  (the kv rule's class)
 
 
 def group_digits(digits: str) -> str:
@@ -18,6 +21,18 @@ def group_digits(digits: str) -> str:
 class IdentifyScreen(KioskScreen):
     entered = StringProperty("")
     display = StringProperty("")
+    #: a card reader is configured: the picture shows where to tap the card
+    shows_card = BooleanProperty(True)
+
+    def on_pre_enter(self, *_: Any) -> None:
+        self.shows_card = "card_reader" in self.app.kiosk_config.devices
+
+    def on_enter(self, *_: Any) -> None:
+        if self.shows_card:
+            self.ids.card_picture.start()
+
+    def on_pre_leave(self, *_: Any) -> None:
+        self.ids.card_picture.stop()
 
     def key(self, key: str) -> None:
         self.entered = self.ids.keypad.edit(self.entered, key)
