@@ -104,11 +104,16 @@ def test_offline_the_code_tender_is_not_offered_and_the_screen_says_why(code_kio
     kiosk = code_kiosk
     to_amount(kiosk)
     assert kiosk.button("pay_by_phone")
-    kiosk.term.call_soon(lambda: kiosk.term.runner.post_queue_state(online=False))
-    kiosk.pump(lambda: kiosk.app.view.offline, 10, "offline")
-    offer = kiosk.button("pay_by_phone")
-    kiosk.pump(lambda: offer.disabled, 5, "the offer withdrawn")
-    assert offer.text == "手机付款需要网络"
+    # the network really goes (the sync thread's health probe would undo a pretended outage)
+    kiosk.server.set_fault("reset", paths="/v1")
+    try:
+        kiosk.term.call_soon(lambda: kiosk.term.runner.post_queue_state(online=False))
+        kiosk.pump(lambda: kiosk.app.view.offline, 10, "offline")
+        offer = kiosk.button("pay_by_phone")
+        kiosk.pump(lambda: offer.disabled, 5, "the offer withdrawn")
+        assert offer.text == "手机付款需要网络"
+    finally:
+        kiosk.server.set_fault("none")
 
 
 def test_code_screens_in_both_languages(code_kiosk):
