@@ -52,7 +52,13 @@ def main(config: str, shot: str) -> dict:
             result.update(fraction=round(fraction, 4), box=list(box) if box else None)
             if fraction >= FULL:
                 break
-            time.sleep(0.2)  # polling the screen for its content; not ordering anything
+            # the next frame is the app's to draw: look again at its next log line, or soon
+            # after, and stop at once if it has gone
+            try:
+                if lines.get(timeout=0.2) is None:
+                    break
+            except queue.Empty:
+                pass
         if result["started"]:
             after.save(shot)
     finally:
