@@ -212,13 +212,15 @@ def _archive_bytes(tmp: Path, n: int = 9000) -> dict[str, Any]:
     from datetime import date
 
     from offline_queue.archive import Archiver
+    from offline_queue.journal import payment_body_of
 
     path = tmp / "arch" / "kiosk.db"
     path.parent.mkdir()
     scale_db.build(path, n)
     live_before = scale_db.sizes(path)
     db = connect(path)
-    moved = Archiver(db, keep_days=0, today=lambda: date(2030, 1, 1)).run()
+    moved = Archiver(db, keep_days=0, today=lambda: date(2030, 1, 1),
+                     rebuild=payment_body_of(scale_db.KIOSK_ID)).run()
     count = sum(m.payments for m in moved)
     db.execute("VACUUM")
     db.conn.close()

@@ -7,7 +7,8 @@ the Python heap grew after warm-up, by tracemalloc; ``--minutes``: stop at a sam
 as ``kiosk simulate`` runs it, with a fast device poll) takes scripted resident sessions against
 the reference server running as its own process (so only the terminal's memory is read). After
 each chunk the process's resident set (``VmRSS`` in /proc/self/status, after a garbage
-collection; with ``--trace``, less tracemalloc's own memory) is sampled; the growth per 1,000 sessions after warm-up is the least-squares slope
+collection; with ``--trace``, less tracemalloc's own memory) is sampled, with SQLite's own heap
+and the thread count beside it; the growth per 1,000 sessions after warm-up is the least-squares slope
 over the samples, so one late allocation does not read as a trend.
 """
 
@@ -20,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -34,6 +36,22 @@ def rss_kb() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def sqlite_heap_kb() -> int | None:
+    """SQLite's own heap in this process (its page caches, statements, schemas): the memory
+    tracemalloc cannot see. ``sqlite3_memory_used()`` is reached through the library the
+    ``_sqlite3`` module is linked against; None where that library does not export it."""
+    import ctypes
+
+    import _sqlite3
+
+    try:
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (AttributeError, OSError):
+        return None
+    used.restype = ctypes.c_int64
+    return used() // 1024
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -94,6 +112,8 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
             term = Terminal(cfg, hub)
             term.start()
             samples: list[tuple[int, int]] = []
+            sqlite_kb: list[int | None] = []
+            threads: list[int] = []
             done = failed = 0
             heap: list[tuple[int, Any]] = []  # (sessions, snapshot) with --trace
             residents = seeded_residents()
@@ -108,8 +128,11 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
                     gc.collect()
                     # tracemalloc's own bookkeeping grows with what it traces: not the terminal's
                     samples.append((done, rss_kb() - tracemalloc.get_tracemalloc_memory() // 1024))
+                    sqlite_kb.append(sqlite_heap_kb())
+                    threads.append(threading.active_count())
                     sys.stderr.write(f"soak: {done} sessions, {failed} failed, RSS "
-                                     f"{samples[-1][1] / 1024:.1f} MB\n")
+                                     f"{samples[-1][1] / 1024:.1f} MB, SQLite {sqlite_kb[-1]} KiB,"
+                                     f" {threads[-1]} threads, {time.perf_counter() - started:.0f} s\n")
                     if trace and done >= warmup:
                         if not tracemalloc.is_tracing():
                             tracemalloc.start(trace)  # after warm-up: what grows from here on
@@ -125,12 +148,20 @@ def run(sessions: int, chunk: int, warmup: int, poll_ms: int, directory: str | N
             server.wait(10)
     after = [(s, r) for s, r in samples if s > warmup]
     growth = slope([s / 1000 for s, _ in after], [r / 1024 for _, r in after]) if len(after) >= 2 else None
+    lite = [(s, k) for (s, _), k in zip(samples, sqlite_kb) if s > warmup and k is not None]
+    lite_growth = (slope([s / 1000 for s, _ in lite], [k / 1024 for _, k in lite])
+                   if len(lite) >= 2 else None)
     return {
         "benchmark": "soak", "sessions": done, "sessions_asked": sessions,
         "failed_sessions": failed, "chunk": chunk,
         "warmup_sessions": warmup, "poll_ms": poll_ms,
         "rss_mb_samples": [(s, round(r / 1024, 2)) for s, r in samples],
         "rss_growth_mb_per_1000_after_warmup": None if growth is None else round(growth, 3),
+        "sqlite_heap_mb_samples": [(s, None if k is None else round(k / 1024, 2))
+                                   for (s, _), k in zip(samples, sqlite_kb)],
+        "sqlite_heap_growth_mb_per_1000_after_warmup": (None if lite_growth is None
+                                                        else round(lite_growth, 3)),
+        "threads_samples": [(s, t) for (s, _), t in zip(samples, threads)],
         "elapsed_s": round(time.perf_counter() - started, 1),
         **({"heap_growth_after_warmup": {
             "from_sessions": heap[1][0], "to_sessions": heap[-1][0],

@@ -20,6 +20,15 @@ finished by the next one (``Archiver.run`` starts with the months left COPYING o
 
 Only payments whose outbox row is DELIVERED and that a daily report has listed as delivered
 (at once or as a late arrival) move; nothing undelivered ever does (docs/promises.md).
+
+Each fact is stored once in the archive. A delivered payment's outbox body repeats the facts of
+its payment row (account, amount, tallies, time): given ``rebuild`` (the terminal's encoder over
+a payments row, offline_queue/journal.py ``payment_body_of``), the archive keeps, instead of a
+body the rebuild reproduces byte for byte, the body's SHA-256. Step 3 rebuilds each such body
+from the archived payment row itself and checks the digest, so no body leaves the live database
+until the archive alone is shown to give back the very bytes sent. A body it does not
+reproduce (a re-addressed payment, one paid by code, one written under another kiosk id or by
+an older encoder) is kept whole.
 """
 
 from __future__ import annotations
@@ -30,13 +39,18 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from offline_queue.crash import crash_point
 
 #: the tables a move copies, with the key a row is found by
 TABLES = (("payments", "txn_id"), ("outbox", "id"), ("journal", "id"),
           ("reported_payments", "txn_id"))
+
+#: the archive's outbox column beside the live ones: the digest of a body stored once
+BODY_DIGEST = "body_sha256"
+
+Rebuild = Callable[[Mapping[str, Any]], bytes]
 
 
 def live_path(db: Any) -> Path | None:
@@ -72,6 +86,8 @@ def _ensure_tables(live: Any, arch: sqlite3.Connection) -> None:
             # Optimization"): no second copy of every key in an index beside the rows.
             if key == "id":
                 spec = ", ".join("id INTEGER PRIMARY KEY" if c == key else c for c in cols)
+                if table == "outbox":
+                    spec += f", {BODY_DIGEST} BLOB"
                 arch.execute(f"CREATE TABLE {table} ({spec})")
             else:
                 arch.execute(f"CREATE TABLE {table} ({', '.join(cols)}, PRIMARY KEY ({key}))"
@@ -81,7 +97,7 @@ def _ensure_tables(live: Any, arch: sqlite3.Connection) -> None:
                     f"CREATE TRIGGER {table}_append_only_{op[0].lower()} BEFORE {op} ON {table}"
                     f" BEGIN SELECT RAISE(ABORT, '{table} archive is append-only'); END")
         else:
-            for col in cols:
+            for col in cols + ([BODY_DIGEST] if table == "outbox" else []):
                 if col not in have:  # a later schema added a column: older rows hold NULL
                     arch.execute(f"ALTER TABLE {table} ADD COLUMN {col}")
     arch.execute("CREATE INDEX IF NOT EXISTS payments_date ON payments(local_date)")
@@ -100,13 +116,44 @@ def _rows(conn: Any, table: str, key: str, keys: Sequence[Any]) -> list[tuple[li
     return out
 
 
-def _digest(conn: Any, selection: dict[str, list[Any]]) -> str:
+def _digest(conn: Any, selection: dict[str, list[Any]], rebuild: Rebuild | None = None) -> str:
+    """The rows' digest, with every body stored once rebuilt from the payment row beside it in
+    the same database (a body that does not rebuild to its digest spoils the digest)."""
     h = hashlib.sha256()
     for table, key in TABLES:
         for cols, row in sorted(_rows(conn, table, key, selection[table]),
                                 key=lambda cr: repr(cr[1][cr[0].index(key)])):
+            if table == "outbox":
+                cols, row = _sent_body(conn, cols, row, rebuild)
             h.update(repr(sorted(zip(cols, row))).encode())
     return h.hexdigest()
+
+
+def _sent_body(conn: Any, cols: list[str], row: tuple,
+               rebuild: Rebuild | None) -> tuple[list[str], tuple]:
+    """An outbox row as it was sent: the stored-once body put back and the digest column gone."""
+    r = dict(zip(cols, row))
+    digest = r.pop(BODY_DIGEST, None)
+    if digest is not None and not r["body"]:
+        cur = conn.execute("SELECT * FROM payments WHERE txn_id = ?", (r["idem_key"],))
+        found = cur.fetchone()
+        body = (rebuild(dict(zip([d[0] for d in cur.description], found)))
+                if found is not None and rebuild is not None else b"")
+        r["body"] = body if hashlib.sha256(body).digest() == bytes(digest) else b"<not rebuilt>"
+    return list(r), tuple(r.values())
+
+
+def _stored_once(cols: list[str], row: tuple, payments: Mapping[str, Mapping[str, Any]],
+                 rebuild: Rebuild | None) -> tuple[list[str], tuple]:
+    """An outbox row as the archive keeps it: a delivered payment's body that ``rebuild``
+    reproduces from its payment row is replaced by its digest."""
+    r = dict(zip(cols, row))
+    pay = payments.get(r["idem_key"])
+    if rebuild is not None and r["kind"] == "payment" and pay is not None and r["body"]:
+        body = bytes(r["body"])
+        if rebuild(pay) == body:
+            r["body"], r[BODY_DIGEST] = b"", hashlib.sha256(body).digest()
+    return list(r), tuple(r.values())
 
 
 @dataclass(frozen=True)
@@ -127,7 +174,10 @@ class Archiver:
     """Moves a month at a time; ``keep_days``: payments younger than this stay live."""
 
     def __init__(self, db: Any, directory: Path | None = None, keep_days: int = 90,
-                 today: Callable[[], date] = lambda: datetime.now().astimezone().date()) -> None:
+                 today: Callable[[], date] = lambda: datetime.now().astimezone().date(),
+                 rebuild: Rebuild | None = None) -> None:
+        """``rebuild``: a payment's body from its payments row, so each body the archive can
+        give back is stored once (None: every body kept whole)."""
         if keep_days < 0:
             raise ValueError("keep_days must be 0 or more")
         self.db = getattr(db, "conn", db)  # the sqlite3 connection under a sqlite_utils one
@@ -136,6 +186,7 @@ class Archiver:
             raise ValueError("an in-memory database has no archive directory")
         self.keep_days = keep_days
         self.today = today
+        self.rebuild = rebuild
 
     def path(self, month: str) -> Path:
         return self.directory / f"{month}.db"
@@ -226,8 +277,12 @@ class Archiver:
         try:
             arch.execute("BEGIN IMMEDIATE")
             _ensure_tables(self.db, arch)
+            payments = {dict(zip(cols, row))["txn_id"]: dict(zip(cols, row)) for cols, row
+                        in _rows(self.db, "payments", "txn_id", selection["payments"])}
             for table, key in TABLES:
                 for cols, row in _rows(self.db, table, key, selection[table]):
+                    if table == "outbox":
+                        cols, row = _stored_once(cols, row, payments, self.rebuild)
                     # OR IGNORE: a move cut short and run again finds its rows already there
                     arch.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES"
                                  f" ({', '.join('?' * len(cols))})", row)
@@ -243,7 +298,7 @@ class Archiver:
             return expected
         arch = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            got = _digest(arch, selection)
+            got = _digest(arch, selection, self.rebuild)
         finally:
             arch.close()
         if got != expected:
@@ -317,13 +372,31 @@ def _query(path: Path, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         conn.close()
 
 
-_PAYMENT_SQL = ("SELECT p.*, o.body, o.state, o.last_error FROM payments p"
+_PAYMENT_SQL = ("SELECT p.*, o.body, o.state, o.last_error{} FROM payments p"
                 " LEFT JOIN outbox o ON o.idem_key = p.txn_id")
+
+
+def _query_payments(path: Path, where: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Payments rows with their outbox body (and its digest, where stored once: an archive
+    written before bodies were stored once has no such column, and its bodies are whole)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        have = {r[1] for r in conn.execute("PRAGMA table_info(outbox)").fetchall()}
+        cur = conn.execute(_PAYMENT_SQL.format(f", o.{BODY_DIGEST}" if BODY_DIGEST in have
+                                               else "") + where, args)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+    except sqlite3.OperationalError:  # an archive file with no tables yet: holds nothing
+        return []
+    finally:
+        conn.close()
 
 
 def archived_payment(db: Any, *, txn_id: str | None = None,
                      receipt_no: str | None = None) -> dict[str, Any] | None:
-    """A payment the live database no longer holds, with its outbox body; None if none."""
+    """A payment the live database no longer holds, with its outbox body (empty with its
+    digest where stored once: offline_queue/journal.py ``record_of`` rebuilds it); None if
+    none."""
     col, value = ("txn_id", txn_id) if txn_id is not None else ("receipt_no", receipt_no)
     months = None
     if receipt_no is not None and len(receipt_no) >= 15:  # KIOSK-YYYYMMDD-NNNNN names its month
@@ -331,7 +404,7 @@ def archived_payment(db: Any, *, txn_id: str | None = None,
         if len(digits) == 8 and digits.isdigit():
             months = [f"{digits[:4]}-{digits[4:6]}"]
     for path in reversed(_archives(db, months)):
-        rows = _query(path, f"{_PAYMENT_SQL} WHERE p.{col} = ?", (value,))
+        rows = _query_payments(path, f" WHERE p.{col} = ?", (value,))
         if rows:
             return rows[0]
     return None
@@ -341,7 +414,7 @@ def archived_payments_on(db: Any, day: str) -> list[dict[str, Any]]:
     """The payments of ``day`` held in its month's archive (and not in the live database)."""
     out = []
     for path in _archives(db, [day[:7]]):
-        out.extend(_query(path, f"{_PAYMENT_SQL} WHERE p.local_date = ?", (day,)))
+        out.extend(_query_payments(path, " WHERE p.local_date = ?", (day,)))
     live = {r[0] for r in db.execute("SELECT txn_id FROM payments WHERE local_date = ?", (day,))}
     return [r for r in out if r["txn_id"] not in live]
 

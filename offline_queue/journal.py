@@ -3,6 +3,7 @@ rows, its payment row and its outbox row commit in one transaction (docs/archite
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -79,6 +80,43 @@ def _stored(t: Tally) -> str:
 
 def _loaded(text: str) -> Tally:
     return tally({int(k): n for k, n in json.loads(text).items()})
+
+
+def record_of(kiosk_id: str, r: Mapping[str, Any],
+              encode: Encoder = contract_encode) -> PaymentRecord:
+    """The payment a payments row (joined to its outbox body) holds. A live row is joined to
+    its code order; an archived one carries no such join, so the body it was sent as says
+    whether it was paid by code. A body a monthly archive stored once (offline_queue/archive.py:
+    empty, with the digest of the bytes sent) is rebuilt here, and kept only if it hashes the
+    same: otherwise the record has no body rather than a wrong one."""
+    body = bytes(r.get("body") or b"")
+    if "gateway_ref" in r:
+        ref = r["gateway_ref"]
+    else:
+        try:
+            sent = json.loads(body) if body else {}
+        except ValueError:
+            sent = {}
+        ref = sent.get("gateway_ref") if isinstance(sent, dict) else None
+    record = PaymentRecord(kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
+                           r["amount_minor"], r["receipt_no"], r["created_at"], bool(r["offline"]),
+                           _loaded(r["notes"]), _loaded(r["coins"]), body,
+                           tender="code" if ref else "cash", gateway_ref=ref)
+    digest = r.get("body_sha256")
+    if not body and digest:
+        rebuilt = encode(PAYMENT, record)
+        if hashlib.sha256(rebuilt).digest() == bytes(digest):
+            record = replace(record, body=rebuilt)
+    return record
+
+
+def payment_body_of(kiosk_id: str, encode: Encoder = contract_encode
+                    ) -> Callable[[Mapping[str, Any]], bytes]:
+    """The body this terminal would send for a payments row (no outbox join): how a monthly
+    archive finds a delivered payment whose body repeats only the row's facts."""
+    return lambda row: encode(PAYMENT, record_of(kiosk_id, {**row, "body": b"",
+                                                           "body_sha256": None,
+                                                           "gateway_ref": None}, encode))
 
 
 @dataclass(frozen=True)
@@ -305,13 +343,7 @@ class Journal:
         return self._from_row(dict(zip(cols, row)))
 
     def _from_row(self, r: Mapping[str, Any]) -> PaymentRecord:
-        return PaymentRecord(self.kiosk_id, r["txn_id"], r["session_id"], r["account_no"],
-                             r["amount_minor"], r["receipt_no"], r["created_at"],
-                             bool(r["offline"]), _loaded(r["notes"]), _loaded(r["coins"]),
-                             bytes(r["body"]),
-                             # paid by the phone's payment code (offline_queue/code_orders.py)
-                             tender="code" if r.get("gateway_ref") else "cash",
-                             gateway_ref=r.get("gateway_ref"))
+        return record_of(self.kiosk_id, r, self.encode)
 
     def payments(self, local_date: str | None = None) -> list[dict[str, Any]]:
         if local_date:

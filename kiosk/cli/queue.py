@@ -162,6 +162,7 @@ def _sync_printed(out: dict[str, Any]) -> int:
 def cmd_queue_archive(args: argparse.Namespace) -> int:
     from kiosk.config import ConfigError
     from offline_queue.archive import Archiver
+    from offline_queue.journal import payment_body_of
 
     if args.keep_days is not None and args.keep_days < 0:
         raise ConfigError("--keep-days: must be 0 or more")
@@ -170,7 +171,8 @@ def cmd_queue_archive(args: argparse.Namespace) -> int:
     if args.keep_days is None and keep_days == 0:  # off in the config: only an explicit age
         print("archiving is off ([archive] keep_days = 0); --keep-days N moves now")
         return 0
-    moved = Archiver(open_db(args, cfg), keep_days=keep_days).run()
+    moved = Archiver(open_db(args, cfg), keep_days=keep_days,
+                     rebuild=payment_body_of(cfg.kiosk.id)).run()
     for m in moved:
         print(f"{m.month} {m.payments} payments, {m.journal_rows} journal rows -> {m.path}")
     if not moved:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from offline_queue.archive import Archiver, MoveResult
+from offline_queue.archive import Archiver, MoveResult, Rebuild
 from offline_queue.schema import connect
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,11 @@ def _local_today() -> date:
 class ArchiveWatch:
     def __init__(self, db_path: str | Path, keep_days: int,
                  is_idle: Callable[[], bool] = lambda: True, check_s: float = 60.0,
-                 today: Callable[[], date] = _local_today) -> None:
+                 today: Callable[[], date] = _local_today, rebuild: Rebuild | None = None) -> None:
+        """``rebuild``: a payment's body from its row, so the archive stores each fact once
+        (offline_queue/archive.py)."""
         self.db_path = str(db_path)
+        self.rebuild = rebuild
         self.keep_days = keep_days
         self.is_idle = is_idle
         self.check_s = check_s
@@ -72,7 +75,8 @@ class ArchiveWatch:
         try:
             if _last_day(db) == today.isoformat():
                 return None
-            archiver = Archiver(db, keep_days=self.keep_days, today=lambda: today)
+            archiver = Archiver(db, keep_days=self.keep_days, today=lambda: today,
+                                rebuild=self.rebuild)
             moved = []
             for month in archiver.due_months():
                 if self.stop_event.is_set() or not self.is_idle():

@@ -33,7 +33,7 @@ from kiosk.staff.faults import check_on_start
 from kiosk.staff.journal_guard import guard_on_start
 from kiosk.staff.wiring import attach_staff
 from offline_queue.cache import ReferenceCache
-from offline_queue.journal import Journal
+from offline_queue.journal import Journal, payment_body_of
 from offline_queue.outbox import Outbox
 from offline_queue.errors import IntegrityError
 from offline_queue.schema import connect
@@ -220,7 +220,8 @@ class Terminal:
         # Retention at idle, once a day (kiosk/services/archive_watch.py; [archive] keep_days).
         self.archive_watch = ArchiveWatch(
             self.config.kiosk.db, self.config.archive.keep_days,
-            is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
+            is_idle=lambda: self.runner.session.phase == Phase.IDLE,
+            rebuild=payment_body_of(self.config.kiosk.id, self.journal.encode)).start()
         if self.serve_control:
             self._serve_control()
 

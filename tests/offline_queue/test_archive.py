@@ -14,7 +14,8 @@ import pytest
 from kiosk.staff.report import DailyReports
 from offline_queue.archive import Archiver, archived_payment
 from offline_queue.highwater import journal_state, note_credits
-from offline_queue.journal import Journal
+from offline_queue.code_orders import CodeOrders
+from offline_queue.journal import Journal, payment_body_of
 from offline_queue.outbox import Outbox
 from offline_queue.schema import connect
 
@@ -138,8 +139,8 @@ def test_a_copy_that_does_not_read_back_removes_nothing(tmp_path, monkeypatch):
     path, db = _books(tmp_path)
     before = _ids(db)
     real = archive._digest
-    monkeypatch.setattr(archive, "_digest",
-                        lambda conn, sel: real(conn, sel) + ("" if conn is db.conn else "x"))
+    monkeypatch.setattr(archive, "_digest", lambda conn, sel, rebuild=None: real(conn, sel, rebuild)
+                        + ("" if conn is db.conn else "x"))
     with pytest.raises(archive.ArchiveMismatch):
         Archiver(db, keep_days=30, today=_today).run()
     assert _ids(db) == before
@@ -150,7 +151,9 @@ import sys
 from datetime import date
 from offline_queue.schema import connect
 from offline_queue.archive import Archiver
-Archiver(connect(sys.argv[1]), keep_days=30, today=lambda: date(2026, 3, 20)).run()
+from offline_queue.journal import payment_body_of
+Archiver(connect(sys.argv[1]), keep_days=30, today=lambda: date(2026, 3, 20),
+         rebuild=payment_body_of("K1")).run()
 """
 
 
@@ -158,6 +161,7 @@ Archiver(connect(sys.argv[1]), keep_days=30, today=lambda: date(2026, 3, 20)).ru
 def test_a_crash_at_each_step_leaves_every_payment_in_exactly_one_place(tmp_path, step):
     path, db = _books(tmp_path)
     everything = _ids(db)
+    records = _records(db, everything)
     db.conn.close()
     crashed = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
                              text=True, env={**_env(), "KIOSK_CRASH_AT": step}, timeout=60)
@@ -169,10 +173,11 @@ def test_a_crash_at_each_step_leaves_every_payment_in_exactly_one_place(tmp_path
     if step in ("archive_marked", "archive_copied", "archive_verified"):
         assert live == everything
     # the next run finishes the move: then each payment is in exactly one place
-    Archiver(db, keep_days=30, today=_today).run()
+    Archiver(db, keep_days=30, today=_today, rebuild=payment_body_of("K1")).run()
     live, arch = _ids(db), _archived(tmp_path)
     assert live | arch == everything and not live & arch
     assert len(arch) == 9
+    assert _records(db, everything) == records  # every body given back byte for byte
     assert db.execute("SELECT count(*) FROM archive_permit").fetchone()[0] == 0
 
 
@@ -195,3 +200,111 @@ def test_the_archive_command_moves_old_months_and_refuses_a_bad_age(tmp_path):
     # today is the real date: every reported, delivered month is older than 30 days
     assert "2026-01 6 payments" in ok.stdout
     assert sorted(p.name for p in (tmp_path / "archive").iterdir())[:2] == ["2026-01.db", "2026-02.db"]
+
+
+def _records(db, txns):
+    journal = Journal(db, "K1")
+    return {t: journal.payment(t) for t in sorted(txns)}
+
+
+def _archived_bodies(tmp_path):
+    out = {}
+    for p in (tmp_path / "archive").glob("*.db"):
+        conn = sqlite3.connect(p)
+        out.update({k: (bytes(b), d) for k, b, d in conn.execute(
+            "SELECT idem_key, body, body_sha256 FROM outbox")})
+        conn.close()
+    return out
+
+
+def test_each_delivered_body_is_stored_once_and_given_back_byte_for_byte(tmp_path):
+    path, db = _books(tmp_path)
+    reports = DailyReports(db, "K1", clock=lambda: datetime(2026, 3, 20, tzinfo=CST))
+    before = {d: reports.build(d, settlement=None) for d in ("2026-01-05", "2026-02-03")}
+    records = _records(db, _ids(db))
+    Archiver(db, keep_days=30, today=_today, rebuild=payment_body_of("K1")).run()
+    stored = _archived_bodies(tmp_path)
+    assert len(stored) == 9
+    # the facts are in the archived payment row; of the body only its digest is kept
+    assert all(body == b"" and len(digest) == 32 for body, digest in stored.values())
+    assert _records(db, records) == records  # reprint: the very bytes that were sent
+    for d, report in before.items():
+        assert reports.build(d, settlement=None) == report
+
+
+def test_storing_once_makes_the_archive_smaller(tmp_path):
+    sizes = {}
+    for name, rebuild in (("whole", None), ("once", payment_body_of("K1"))):
+        (tmp_path / name).mkdir()
+        path, db = _books(tmp_path / name, days=tuple(f"2026-01-{d:02d}" for d in range(1, 29))
+                          + ("2026-03-10",))
+        Archiver(db, keep_days=30, today=_today, rebuild=rebuild).run()
+        conn = sqlite3.connect(tmp_path / name / "archive" / "2026-01.db")
+        sizes[name] = conn.execute("SELECT sum(length(body)) + sum(coalesce(length(body_sha256),"
+                                   " 0)) FROM outbox").fetchone()[0]
+        conn.close()
+    assert sizes["once"] < sizes["whole"] / 4
+
+
+def test_a_body_the_rebuild_does_not_reproduce_is_kept_whole(tmp_path):
+    path, db = _books(tmp_path)
+    records = _records(db, _ids(db))
+    # a body written under another kiosk id, and one the encoder of today would write otherwise
+    other = payment_body_of("K2")
+    odd = {"s-2026-01-05-1"}
+    own = payment_body_of("K1")
+    Archiver(db, keep_days=30, today=_today,
+             rebuild=lambda row: other(row) if row["txn_id"] in odd else own(row)).run()
+    stored = _archived_bodies(tmp_path)
+    assert stored["s-2026-01-05-1"] == (records["s-2026-01-05-1"].body, None)
+    assert stored["s-2026-01-05-0"][0] == b""
+    assert _records(db, records) == records
+
+
+def test_a_rebuild_that_reads_back_otherwise_removes_nothing(tmp_path):
+    path, db = _books(tmp_path)
+    before = _ids(db)
+    own, seen = payment_body_of("K1"), set()
+
+    def drifting(row):  # right when the body is copied, wrong when the archive is read back
+        body = own(row) + (b" " if row["txn_id"] in seen else b"")
+        seen.add(row["txn_id"])
+        return body
+
+    import offline_queue.archive as archive
+    with pytest.raises(archive.ArchiveMismatch):
+        Archiver(db, keep_days=30, today=_today, rebuild=drifting).run()
+    assert _ids(db) == before
+
+
+def test_an_archive_written_before_bodies_were_stored_once_still_reads(tmp_path):
+    path, db = _books(tmp_path)
+    records = _records(db, _ids(db))
+    Archiver(db, keep_days=30, today=_today).run()
+    for month in ("2026-01", "2026-02"):
+        conn = sqlite3.connect(tmp_path / "archive" / f"{month}.db")
+        conn.execute("ALTER TABLE outbox DROP COLUMN body_sha256")
+        conn.close()
+    assert _records(db, records) == records
+    found = archived_payment(db, receipt_no=records["s-2026-01-05-2"].receipt_no)
+    assert found is not None and bytes(found["body"]) == records["s-2026-01-05-2"].body
+
+
+def test_an_archived_payment_by_code_is_still_a_payment_by_code(tmp_path):
+    path, db = _books(tmp_path, days=("2026-01-05",))
+    clock = Clock()
+    clock.now = datetime(2026, 1, 6, 10, 0, tzinfo=CST)
+    journal = Journal(db, "K1", clock=clock)
+    orders = CodeOrders(db)
+    orders.open_order("S9.C1", "S9", "ACC9", 5000)
+    orders.set_state("S9.C1", "paid", "GW9")
+    paid = journal.commit_payment("S9.C1", "ACC9", (), (), 5000, False,
+                                  code_order=orders.get("S9.C1"))
+    (row_id,) = db.execute("SELECT id FROM outbox WHERE idem_key = 'S9.C1'").fetchone()
+    Outbox(db).claim(row_id)
+    Outbox(db).delivered(row_id, 201, "{}", 0.0)
+    DailyReports(db, "K1", clock=clock).issue("2026-01-06", "op", settlement=None)
+    Archiver(db, keep_days=30, today=_today, rebuild=payment_body_of("K1")).run()
+    assert "S9.C1" in _archived(tmp_path)
+    again = Journal(db, "K1").payment("S9.C1")
+    assert (again.tender, again.gateway_ref, again.body) == ("code", "GW9", paid.body)
