@@ -33,6 +33,7 @@ from kiosk.staff.faults import check_on_start
 from kiosk.staff.journal_guard import guard_on_start
 from kiosk.staff.wiring import attach_staff
 from offline_queue.cache import ReferenceCache
+from offline_queue.checkpoint import Checkpointer, leave_checkpoints
 from offline_queue.journal import Journal, payment_body_of
 from offline_queue.outbox import Outbox
 from offline_queue.errors import IntegrityError
@@ -135,6 +136,7 @@ class Terminal:
     def _start_up(self, power_up_wait_s: float) -> None:
         refuse_shared(self.config)  # a database or key file others can read: docs/security.md
         self.db = connect(self.config.kiosk.db)  # its folders made 0700, the file 0600
+        leave_checkpoints(self.db)  # a resident's commit never copies the log back (below)
         # Bounded: what a power cut can tear; the whole file is checked once idle (below).
         problem = check_on_start(self.db, self.config.kiosk.db, recent_problem)  # persisted
         if problem is not None:
@@ -213,6 +215,8 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
+        # WAL checkpoints on their own thread (offline_queue/checkpoint.py).
+        self.checkpointer = Checkpointer(self.config.kiosk.db, connect).start()
         # The session is replaced whole on the deciding thread; reading its phase is a snapshot.
         self.integrity_watch = IntegrityWatch(
             self.config.kiosk.db, self.events.post,
@@ -410,6 +414,8 @@ class Terminal:
             self.integrity_watch.stop()
         if getattr(self, "archive_watch", None) is not None:
             self.archive_watch.stop()
+        if getattr(self, "checkpointer", None) is not None:
+            self.checkpointer.stop()
         if self.printer_watch is not None:
             self.printer_watch.stop()
         if hasattr(self, "timers"):
