@@ -9,9 +9,10 @@ on it waited for housekeeping (``benchmarks/bench_scale.py``: the runner's commi
 the empty database's at a million payments, every 50th commit paying for a checkpoint).
 
 So the deciding thread's connection leaves checkpoints to a ``Checkpointer``: a thread with a
-connection of its own that runs a PASSIVE checkpoint every ``every_s``. PASSIVE never waits on
-a reader or a writer, and a checkpoint never takes the write lock, so a commit never waits on
-it. The connection keeps a backstop: were the checkpointer stopped, it still checkpoints once
+connection of its own that runs a PASSIVE checkpoint every ``every_s`` while no session is in
+progress (``is_idle``), so its writes and syncs do not even share the card with a resident's.
+PASSIVE never waits on a reader or a writer, and a checkpoint never takes the write lock, so a
+commit never waits on it; one begun at idle copies only what was committed before it began. The connection keeps a backstop: were the checkpointer stopped, it still checkpoints once
 the log passes ``BACKSTOP_PAGES``, so the log stays bounded. Durability is unchanged: a
 commit is durable once it is in the synced log, checkpointed or not.
 """
@@ -37,13 +38,15 @@ def leave_checkpoints(db: Any, backstop_pages: int = BACKSTOP_PAGES) -> None:
 
 
 class Checkpointer:
-    """``connect``: opens the checkpointer's own connection (offline_queue.schema.connect)."""
+    """``connect``: opens the checkpointer's own connection (offline_queue.schema.connect);
+    ``is_idle``: no session in progress (asked before each look)."""
 
     def __init__(self, db_path: str | Path, connect: Callable[[str], Any],
-                 every_s: float = 0.5) -> None:
+                 every_s: float = 0.5, is_idle: Callable[[], bool] = lambda: True) -> None:
         self.db_path = str(db_path)
         self.connect = connect
         self.every_s = every_s
+        self.is_idle = is_idle
         self.stop_event = threading.Event()
         self.passes = 0  # checkpoints run, for tests and diagnostics
         self.failures = 0
@@ -68,6 +71,8 @@ class Checkpointer:
         db = None
         try:
             while not self.stop_event.wait(self.every_s):
+                if not self.is_idle():
+                    continue
                 try:
                     if db is None:
                         db = self.connect(self.db_path)

@@ -32,6 +32,10 @@ class QueueStats:
     dead: int
     pending_total_minor: int
     oldest_pending_age_s: int
+    #: of the open rows, the payments (what the offline caps bound; schema v12) and the age of
+    #: the oldest of them
+    open_payments: int = 0
+    oldest_payment_age_s: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -127,17 +131,10 @@ class Outbox:
         counts = {state: n for state, (n, _total) in figures.items()}
         total = figures.get(PENDING, (0, 0))[1] + figures.get(IN_FLIGHT, (0, 0))[1]
         n = counts.get(PENDING, 0) + counts.get(IN_FLIGHT, 0)
-        # A row queued before schema v3 has no elapsed stamp: it counts as queued at elapsed 0,
-        # the start of the forward-only clock (that migration). It is then at least as old as
-        # any row stamped since and its age grows from there, so the age cap still binds;
-        # its wall-clock created_at is exactly what cannot be trusted. The index over open rows
-        # sorts NULL first, so the oldest is one index step.
-        first = self.db.execute(
-            "SELECT enqueued_elapsed_ms FROM outbox INDEXED BY outbox_open_age"
-            " WHERE state IN ('PENDING', 'IN_FLIGHT') ORDER BY enqueued_elapsed_ms LIMIT 1"
-        ).fetchone()
-        oldest = 0 if first is None or first[0] is None else int(first[0])
-        age = max(0, (now_ms - oldest) // 1000) if n else 0
+        age = self._oldest_age("outbox_open_age", "", now_ms) if n else 0
+        payments = sum(row[0] for row in self.db.execute("SELECT n FROM payment_counts"))
+        payment_age = (self._oldest_age("outbox_open_payment_age", " AND kind = 'payment'",
+                                        now_ms) if payments else 0)
         return QueueStats(
             pending=counts.get(PENDING, 0),
             in_flight=counts.get(IN_FLIGHT, 0),
@@ -145,7 +142,22 @@ class Outbox:
             dead=counts.get(DEAD, 0),
             pending_total_minor=int(total),
             oldest_pending_age_s=age,
+            open_payments=payments,
+            oldest_payment_age_s=payment_age,
         )
+
+    def _oldest_age(self, index: str, kind: str, now_ms: int) -> int:
+        """Seconds since the oldest open row (of ``kind``) was queued, one step of ``index``.
+        A row queued before schema v3 has no elapsed stamp: it counts as queued at elapsed 0,
+        the start of the forward-only clock (that migration). It is then at least as old as any
+        row stamped since and its age grows from there, so the age cap still binds; its
+        wall-clock created_at is exactly what cannot be trusted. The index sorts NULL first."""
+        first = self.db.execute(
+            f"SELECT enqueued_elapsed_ms FROM outbox INDEXED BY {index}"
+            f" WHERE state IN ('PENDING', 'IN_FLIGHT'){kind} ORDER BY enqueued_elapsed_ms LIMIT 1"
+        ).fetchone()
+        oldest = 0 if first is None or first[0] is None else int(first[0])
+        return max(0, (now_ms - oldest) // 1000)
 
     def dead_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query(

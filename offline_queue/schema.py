@@ -12,7 +12,8 @@ from sqlite_utils import Database
 from offline_queue.errors import IntegrityError
 from offline_queue.private import touch_private
 from offline_queue.schema_steps import (_v6_prepaid, _v8_history_free, _v9_stored_once,
-                                        _v10_requests_by_day, _v11_code_orders)
+                                        _v10_requests_by_day, _v11_code_orders,
+                                        _v12_open_payments)
 
 def _v5_keyed_audit_and_decay(db: Database) -> None:
     """v5: the audit chain is sealed with a key from here on (docs/security.md, The audit key):
@@ -277,6 +278,8 @@ MIGRATIONS = MIGRATIONS + (_v9_stored_once(),)
 MIGRATIONS = MIGRATIONS + (_v10_requests_by_day(),)
 # v11: the code tender's orders, each durable before its charge is sent
 MIGRATIONS = MIGRATIONS + (_v11_code_orders(),)
+# v12: the offline caps count queued payments only
+MIGRATIONS = MIGRATIONS + (_v12_open_payments(),)
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

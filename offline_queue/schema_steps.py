@@ -216,3 +216,43 @@ CREATE INDEX code_orders_open ON code_orders(order_id)
 CREATE UNIQUE INDEX code_orders_paid_once ON code_orders(session_id)
     WHERE state IN ('paid', 'recorded');
 """
+
+
+def _v12_open_payments() -> str:
+    """v12: the offline caps count payments only (docs/promises.md, "Offline is bounded"). A
+    rating, a service request or a cash-box report waiting beside the payments is no cash at
+    risk, yet it counted toward the cap on queued payments and the oldest queued row's age.
+    ``payment_counts`` keeps the open payments per open state (PENDING, IN_FLIGHT), by triggers
+    of its own in the same transaction as each change; the oldest open payment is one step of
+    a partial index over open payments. Written to be run again harmlessly (IF NOT EXISTS, the
+    counts recomputed), so a database taken back to an older version migrates."""
+    return """
+    CREATE TABLE IF NOT EXISTS payment_counts (
+        state TEXT PRIMARY KEY CHECK (state IN ('PENDING', 'IN_FLIGHT')),
+        n INTEGER NOT NULL,
+        total_minor INTEGER NOT NULL CHECK (typeof(total_minor) = 'integer')
+    );
+    INSERT OR REPLACE INTO payment_counts (state, n, total_minor)
+        SELECT s.state, count(o.id), coalesce(sum(o.amount_minor), 0)
+        FROM (SELECT 'PENDING' AS state UNION ALL SELECT 'IN_FLIGHT') AS s
+        LEFT JOIN outbox o ON o.state = s.state AND o.kind = 'payment' GROUP BY s.state;
+    CREATE TRIGGER IF NOT EXISTS payment_count_i AFTER INSERT ON outbox
+        WHEN NEW.kind = 'payment' BEGIN
+        UPDATE payment_counts SET n = n + 1, total_minor = total_minor + NEW.amount_minor
+            WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER IF NOT EXISTS payment_count_u AFTER UPDATE OF state ON outbox
+        WHEN NEW.kind = 'payment' AND OLD.state != NEW.state BEGIN
+        UPDATE payment_counts SET n = n - 1, total_minor = total_minor - OLD.amount_minor
+            WHERE state = OLD.state;
+        UPDATE payment_counts SET n = n + 1, total_minor = total_minor + NEW.amount_minor
+            WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER IF NOT EXISTS payment_count_d AFTER DELETE ON outbox
+        WHEN OLD.kind = 'payment' BEGIN
+        UPDATE payment_counts SET n = n - 1, total_minor = total_minor - OLD.amount_minor
+            WHERE state = OLD.state;
+    END;
+    CREATE INDEX IF NOT EXISTS outbox_open_payment_age ON outbox(enqueued_elapsed_ms)
+        WHERE kind = 'payment' AND state IN ('PENDING', 'IN_FLIGHT');
+    """

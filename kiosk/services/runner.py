@@ -401,10 +401,12 @@ class SessionRunner:
         stats = self.outbox.stats()
         if online is None:
             online = self.session.queue.online
+        # The offline caps bound the cash at risk: queued payments only, not the ratings,
+        # service requests and cash-box reports queued beside them (docs/promises.md).
         return e.QueueChanged(e.QueueState(
-            online=online, pending_count=stats.pending + stats.in_flight,
+            online=online, pending_count=stats.open_payments,
             pending_total_minor=stats.pending_total_minor,
-            oldest_pending_age_s=stats.oldest_pending_age_s,
+            oldest_pending_age_s=stats.oldest_payment_age_s,
         ))
 
     def post_queue_state(self, online: bool | None = None) -> None:

@@ -215,9 +215,11 @@ class Terminal:
             self.printer_watch.start()
         if self.sync_enabled:
             self.start_sync()
-        # WAL checkpoints on their own thread (offline_queue/checkpoint.py).
-        self.checkpointer = Checkpointer(self.config.kiosk.db, connect).start()
         # The session is replaced whole on the deciding thread; reading its phase is a snapshot.
+        # WAL checkpoints on their own thread, at idle (offline_queue/checkpoint.py).
+        self.checkpointer = Checkpointer(
+            self.config.kiosk.db, connect,
+            is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()
         self.integrity_watch = IntegrityWatch(
             self.config.kiosk.db, self.events.post,
             is_idle=lambda: self.runner.session.phase == Phase.IDLE).start()

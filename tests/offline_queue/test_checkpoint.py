@@ -72,6 +72,30 @@ def test_the_checkpointer_copies_the_log_back_on_its_own_thread(tmp_path):
     assert db.execute("SELECT count(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0] == 300
 
 
+def test_the_checkpointer_waits_while_a_session_is_in_progress(tmp_path):
+    path = tmp_path / "k.db"
+    db = connect(path)
+    leave_checkpoints(db)
+    idle = threading.Event()
+    looked = threading.Event()
+
+    def is_idle():
+        looked.set()
+        return idle.is_set()
+
+    ckpt = Checkpointer(path, connect, every_s=0.01, is_idle=is_idle).start()
+    try:
+        _write(db, 100)
+        assert looked.wait(10)
+        looked.clear()
+        assert looked.wait(10)  # it asked again, and still did nothing
+        assert ckpt.passes == 0 and ckpt.last is None
+        idle.set()  # the session ended
+        assert _wait(lambda: ckpt.last is not None and ckpt.last[1] == ckpt.last[2] >= 100)
+    finally:
+        ckpt.stop()
+
+
 def test_without_the_checkpointer_the_backstop_bounds_the_log(tmp_path):
     path = tmp_path / "k.db"
     db = connect(path)
