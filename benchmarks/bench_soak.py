@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.bench_soak [--sessions 1000] [--chunk 200] [--warmup 200]
 [--poll-ms 10] [--dir PATH] [--minutes M] [--trace FRAMES]`` prints JSON (``--trace``: where
-the Python heap grew after warm-up, by tracemalloc; ``--minutes``: stop at a sample after M); the soak proper is ``--sessions 10000 --chunk 1000
---warmup 2000`` (hours on the 2-core build machine, so not the default that ``make bench`` runs). One terminal (``Terminal`` on the simulated devices,
+the Python heap grew after warm-up, by tracemalloc; ``--minutes``: stop at a sample after M); the soak proper is ``--sessions 10000 --chunk 500
+--warmup 2000`` (about 16 minutes on a quiet 2-core build machine, so not the default that
+``make bench`` runs). One terminal (``Terminal`` on the simulated devices,
 as ``kiosk simulate`` runs it, with a fast device poll) takes scripted resident sessions against
 the reference server running as its own process (so only the terminal's memory is read). After
 each chunk the process's resident set (``VmRSS`` in /proc/self/status, after a garbage
