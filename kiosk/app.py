@@ -205,6 +205,7 @@ class KioskApp(ErrandIntents, App):
                 runner.on_change.remove(self._feed)
         if self.stop_terminal and runner is not None:
             self.terminal.stop()
+        self.tr.release()
 
     def open_settings(self, *args: Any) -> bool:
         return False  # F1 opens nothing on a kiosk

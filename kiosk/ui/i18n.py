@@ -116,6 +116,14 @@ class Translator(Observable):
         self._observers.pop(uid, None)
         return None
 
+    def release(self) -> None:
+        """Forget every listener and kv rule bound here: their app is closing. Kivy's builder
+        keeps each widget's rule bindings (and so this translator) until the widget is
+        collected, and the listeners lead back to the app that owns the widgets: without this,
+        a closed app and its whole screen tree stay reachable for the life of the process."""
+        self.listeners.clear()
+        self._observers.clear()
+
     @property
     def bound_rules(self) -> int:
         """How many kv rules are bound (tests check unbinding)."""

@@ -251,4 +251,6 @@ def close_app(app: Any, window: Any) -> None:
     app.dispatch("on_stop")  # also clears kv's cached `app` (kivy.lang.parser.ProxyApp)
     for child in list(window.children):
         window.remove_widget(child)
+    # App._run_prepare bound its settings key (F1) to the window, which outlives every app
+    window.unbind(on_keyboard=app._on_keyboard_settings)
     App._running_app = None
